@@ -1,0 +1,3 @@
+from symtune.cli import main
+
+main()

@@ -1,0 +1,170 @@
+"""The `symtune` command line: a thin shell over the Python API, one subcommand per stage."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import MofNCompleteColumn, Progress, TimeRemainingColumn
+from rich.table import Table
+
+from symtune.errors import SymtuneError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    help="Symbol tuning for causal LMs.",
+)
+data_app = typer.Typer(no_args_is_help=True, help="Build and inspect symbol-tuning mixtures.")
+app.add_typer(data_app, name="data")
+console = Console()
+
+
+def _suite_specs(suite: str):
+    """(Suite, specs by name) for a built-in suite name or a suite YAML file."""
+    from symtune.tasks import get_suite, get_task
+    from symtune.tasks.config import load_suite_file
+
+    if suite.endswith((".yaml", ".yml")):
+        return load_suite_file(Path(suite))
+    found = get_suite(suite)
+    return found, {n: get_task(n) for n in (*found.tuning, *found.evaluation)}
+
+
+@data_app.command("build")
+def data_build(
+    out: Annotated[Path, typer.Option(help="Output directory (created; resumes if present).")],
+    suite: Annotated[
+        str, typer.Option(help="Built-in suite name or a suite YAML file.")
+    ] = "offline",
+    n: Annotated[int, typer.Option(help="Number of prompts.")] = 50_000,
+    seed: Annotated[int, typer.Option(help="Seed for every random choice.")] = 0,
+    cap: Annotated[int, typer.Option(help="Max training examples per task.")] = 25_000,
+    max_tokens: Annotated[int, typer.Option(help="Token budget per prompt; 0 disables.")] = 2048,
+    tokenizer: Annotated[
+        str, typer.Option(help="Tokenizer for the budget.")
+    ] = "smollm2-135m-instruct",
+    relevant_ratio: Annotated[float, typer.Option(help="Share of relevant-label prompts.")] = 0.0,
+    min_per_class: Annotated[int, typer.Option(help="Fewest exemplars per class.")] = 2,
+    max_per_class: Annotated[int, typer.Option(help="Most exemplars per class.")] = 10,
+    symbol_kinds: Annotated[
+        str, typer.Option(help="Comma-separated: integer,letters,word.")
+    ] = "integer,letters,word",
+    max_symbols: Annotated[
+        int, typer.Option(help="Use only this many tuning symbols; 0: all.")
+    ] = 0,
+    shard_size: Annotated[int, typer.Option(help="Prompts per JSONL shard.")] = 10_000,
+) -> None:
+    """Build a symbol-tuning mixture from a suite's tuning tasks."""
+    from symtune.data import artifacts_for, load_tasks
+    from symtune.mixture import MixtureConfig, build_mixture, package_versions
+    from symtune.models import token_counter
+
+    found, specs = _suite_specs(suite)
+    config = MixtureConfig(
+        tasks=found.tuning,
+        n=n,
+        seed=seed,
+        cap=cap,
+        min_per_class=min_per_class,
+        max_per_class=max_per_class,
+        relevant_ratio=relevant_ratio,
+        max_tokens=max_tokens or None,
+        tokenizer=tokenizer,
+        symbol_kinds=tuple(k.strip() for k in symbol_kinds.split(",") if k.strip()),
+        max_symbols=max_symbols or None,
+        shard_size=shard_size,
+        suite=found.name,
+    )
+    config.validate()
+    with console.status("loading tasks…"):
+        tuning_specs = [specs[name] for name in found.tuning]
+        tasks = load_tasks(tuning_specs)
+    count = token_counter(tokenizer) if config.max_tokens else None
+    provenance = {
+        "artifacts": artifacts_for(tuning_specs),
+        "versions": package_versions(["symtune", "wordfreq", "tokenizers", "transformers"]),
+    }
+    columns = (*Progress.get_default_columns()[:-1], MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=False) as bar:
+        job = bar.add_task("building prompts", total=config.n)
+        manifest = build_mixture(
+            config, tasks, out, count, provenance, progress=lambda k: bar.advance(job, k)
+        )
+    _print_stats(manifest)
+    console.print(f"wrote {manifest['stats']['prompts']} prompts to {out}")
+
+
+def _print_stats(manifest: dict) -> None:
+    stats = manifest["stats"]
+    table = Table(title=f"mixture: {stats['prompts']} prompts")
+    for column in ("task", "labels", "train", "capped", "weight", "prompts", "too long"):
+        table.add_column(column, justify="left" if column == "task" else "right")
+    for name, info in manifest["tasks"].items():
+        table.add_row(
+            name,
+            str(len(info["labels"])),
+            str(info["train"]),
+            str(info["capped"]),
+            f"{info['weight']:.3f}",
+            str(stats["by_task"].get(name, 0)),
+            str(stats["skipped_too_long"].get(name, 0)),
+        )
+    console.print(table)
+    console.print(
+        f"prompts with dropped exemplars: {stats['with_dropped_exemplars']} "
+        f"({stats['dropped_exemplars']} exemplars dropped); "
+        f"skipped as too long: {sum(stats['skipped_too_long'].values())}"
+    )
+
+
+@data_app.command("show")
+def data_show(
+    directory: Annotated[Path, typer.Argument(help="A directory made by `symtune data build`.")],
+    examples: Annotated[int, typer.Option(help="How many prompts to render.")] = 2,
+) -> None:
+    """Show a mixture's statistics and a few rendered prompts with their symbol mapping."""
+    from symtune.mixture import read_manifest, read_prompts
+
+    manifest = read_manifest(directory)
+    _print_stats(manifest)
+    for i, prompt in read_prompts(directory, limit=examples):
+        labels = manifest["tasks"][prompt.meta.task]["labels"]
+        mapping = ", ".join(
+            f"{a!r} -> {b!r}" for a, b in zip(labels, prompt.meta.mapping, strict=True)
+        )
+        console.rule(f"prompt {i}: {prompt.meta.task} (format {prompt.meta.format_id})")
+        console.print(f"[bold]mapping:[/bold] {mapping}", markup=True, highlight=False)
+        console.print(
+            prompt.text + "[reverse]" + prompt.target.replace("[", "\\[") + "[/reverse]",
+            markup=True,
+            highlight=False,
+        )
+
+
+def main() -> None:
+    """Entry point: user errors print one line and exit 2, without a traceback."""
+    try:
+        app(standalone_mode=False)
+    except SymtuneError as err:
+        Console(stderr=True).print(f"error: {err}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except typer.Exit as stop:
+        sys.exit(stop.exit_code)
+    except Exception as err:  # click usage errors carry their own message
+        import click
+
+        if isinstance(err, click.ClickException):
+            err.show()
+            sys.exit(err.exit_code)
+        if isinstance(err, click.exceptions.Abort):
+            sys.exit(130)
+        raise
+
+
+if __name__ == "__main__":
+    main()

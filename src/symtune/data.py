@@ -1,0 +1,27 @@
+"""The data stage's I/O edge: load a suite's tasks (fetching artifacts) and build mixtures."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from symtune.artifacts import artifact_record, bigbench_tasks_dir
+from symtune.tasks import BigBenchSource, TaskData, TaskSpec, get_task, load_task
+
+
+def load_tasks(specs: Sequence[TaskSpec]) -> list[TaskData]:
+    """Load task specs, extracting the BIG-Bench ones from the pinned sdist in one pass."""
+    paths = [s.source.path for s in specs if isinstance(s.source, BigBenchSource)]
+    bigbench_dir: Path | None = bigbench_tasks_dir(paths) if paths else None
+    return [load_task(spec, bigbench_dir) for spec in specs]
+
+
+def load_named(names: Sequence[str]) -> list[TaskData]:
+    """Load built-in tasks by name."""
+    return load_tasks([get_task(n) for n in names])
+
+
+def artifacts_for(specs: Sequence[TaskSpec]) -> dict[str, dict[str, str]]:
+    """Artifact records for the pinned files these specs read."""
+    uses_bigbench = any(isinstance(s.source, BigBenchSource) for s in specs)
+    return artifact_record(["bigbench"] if uses_bigbench else [])

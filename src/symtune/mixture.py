@@ -1,0 +1,390 @@
+"""The tuning mixture: capped tasks, sampled across tasks, rendered as symbol-tuning prompts and
+streamed to JSONL shards with a manifest. Prompt i is a pure function of (config, i), so a killed
+build resumes shard by shard and a rebuild reproduces the same bytes."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import itertools
+import json
+import os
+import platform
+from bisect import bisect_right
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from symtune.errors import SymtuneError
+from symtune.prompts import Prompt, TokenCounter, rng_for, tuning_prompt
+from symtune.symbols import SymbolPool, tuning_pool, wordlist_record
+from symtune.tasks.spec import TaskData
+
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class MixtureConfig:
+    """How a tuning mixture is built."""
+
+    tasks: tuple[str, ...]
+    """Task names (the suite's tuning pool)."""
+    n: int = 50_000
+    """Number of prompts."""
+    seed: int = 0
+    cap: int = 25_000
+    """At most this many training examples per task (a seeded random subset)."""
+    weights: tuple[tuple[str, float], ...] = ()
+    """Sampling weight per task; empty: proportional to each task's capped size."""
+    min_per_class: int = 2
+    max_per_class: int = 10
+    relevant_ratio: float = 0.0
+    """Share of prompts that keep relevant labels and the instruction (the paper's remedy)."""
+    max_tokens: int | None = 2048
+    """Token budget per prompt (prompt + target + EOS); None: no length policy."""
+    tokenizer: str = "smollm2-135m-instruct"
+    symbol_kinds: tuple[str, ...] = ("integer", "letters", "word")
+    max_symbols: int | None = None
+    """Ablation: use only this many distinct tuning symbols."""
+    shard_size: int = 10_000
+    suite: str = ""
+
+    def validate(self) -> None:
+        """Raise a one-line error naming the first bad field."""
+        checks = [
+            (self.n >= 1, "n", self.n, "a positive number of prompts"),
+            (self.cap >= 1, "cap", self.cap, "a positive per-task cap"),
+            (
+                2 <= self.min_per_class <= self.max_per_class,
+                "min_per_class/max_per_class",
+                f"{self.min_per_class}/{self.max_per_class}",
+                "2 <= min <= max",
+            ),
+            (
+                0.0 <= self.relevant_ratio <= 1.0,
+                "relevant_ratio",
+                self.relevant_ratio,
+                "a share between 0 and 1",
+            ),
+            (
+                self.max_tokens is None or self.max_tokens >= 16,
+                "max_tokens",
+                self.max_tokens,
+                "at least 16 tokens",
+            ),
+            (self.shard_size >= 1, "shard_size", self.shard_size, "a positive shard size"),
+            (bool(self.tasks), "tasks", list(self.tasks), "at least one task"),
+        ]
+        for ok, name, value, expected in checks:
+            if not ok:
+                raise SymtuneError(f"mixture config: {name}={value}; expected {expected}")
+        unknown = [t for t, _ in self.weights if t not in self.tasks]
+        if unknown:
+            raise SymtuneError(
+                f"mixture config: weights name task {unknown[0]!r} not in the mixture"
+            )
+        bad = [(t, w) for t, w in self.weights if not w >= 0]
+        if bad:
+            raise SymtuneError(
+                f"mixture config: weight of {bad[0][0]!r} is {bad[0][1]}; expected >= 0"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["weights"] = dict(self.weights)
+        return data
+
+
+@dataclass
+class ShardStats:
+    """Counts gathered while building prompts."""
+
+    prompts: int = 0
+    by_task: Counter[str] = field(default_factory=Counter)
+    by_format: Counter[str] = field(default_factory=Counter)
+    by_setting: Counter[str] = field(default_factory=Counter)
+    by_exemplars_per_class: Counter[str] = field(default_factory=Counter)
+    with_dropped_exemplars: int = 0
+    dropped_exemplars: int = 0
+    skipped_too_long: Counter[str] = field(default_factory=Counter)
+
+    def add(self, prompt: Prompt) -> None:
+        per_class = round(len(prompt.meta.exemplar_ids) / len(prompt.meta.mapping))
+        self.prompts += 1
+        self.by_task[prompt.meta.task] += 1
+        self.by_format[str(prompt.meta.format_id)] += 1
+        self.by_setting[prompt.meta.setting] += 1
+        self.by_exemplars_per_class[str(per_class)] += 1
+        if prompt.meta.dropped_exemplars:
+            self.with_dropped_exemplars += 1
+            self.dropped_exemplars += prompt.meta.dropped_exemplars
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in vars(self).items():
+            out[key] = dict(sorted(value.items())) if isinstance(value, Mapping) else value
+        return out
+
+    def merge(self, data: Mapping[str, Any]) -> None:
+        for key, value in data.items():
+            current = getattr(self, key)
+            if isinstance(current, Counter):
+                current.update(value)
+            else:
+                setattr(self, key, current + value)
+
+
+class Plan:
+    """Which task and which training example each prompt index uses.
+
+    Tasks are drawn with weights (one seeded sequence); within a task, queries walk a seeded
+    permutation of its capped examples, reshuffled each epoch, so no example repeats before all
+    have been used."""
+
+    def __init__(self, config: MixtureConfig, tasks: Sequence[TaskData]):
+        self.config = config
+        self.tasks = list(tasks)
+        self.capped: list[list[int]] = []
+        for task in self.tasks:
+            size = len(task.splits["train"])
+            keep = rng_for(config.seed, "cap", task.name).sample(range(size), min(config.cap, size))
+            self.capped.append(sorted(keep))
+        weights = dict(config.weights)
+        raw = [
+            weights.get(t.name, float(len(c))) if weights else float(len(c))
+            for t, c in zip(self.tasks, self.capped, strict=True)
+        ]
+        if not sum(raw) > 0:
+            raise SymtuneError("mixture config: all task weights are 0")
+        self.weights = [w / sum(raw) for w in raw]
+        cumulative = list(itertools.accumulate(self.weights))
+        rng = rng_for(config.seed, "tasks")
+        self.sequence = [
+            min(bisect_right(cumulative, rng.random() * cumulative[-1]), len(self.tasks) - 1)
+            for _ in range(config.n)
+        ]
+        self._perm: dict[tuple[int, int], list[int]] = {}
+
+    def occurrences(self, start: int) -> list[int]:
+        """How often each task was used before prompt index `start`."""
+        counts = [0] * len(self.tasks)
+        for t in self.sequence[:start]:
+            counts[t] += 1
+        return counts
+
+    def query_index(self, task: int, occurrence: int) -> int:
+        """Training-example index for a task's `occurrence`-th prompt."""
+        capped = self.capped[task]
+        epoch, position = divmod(occurrence, len(capped))
+        key = (task, epoch)
+        if key not in self._perm:
+            if len(self._perm) > 4 * len(self.tasks):
+                self._perm.clear()
+            perm = list(capped)
+            rng_for(self.config.seed, "epoch", self.tasks[task].name, epoch).shuffle(perm)
+            self._perm[key] = perm
+        return self._perm[key][position]
+
+
+def iter_prompts(
+    config: MixtureConfig,
+    tasks: Sequence[TaskData],
+    start: int = 0,
+    stop: int | None = None,
+    counter: TokenCounter | None = None,
+    pool: SymbolPool | None = None,
+    stats: ShardStats | None = None,
+    plan: Plan | None = None,
+) -> Iterator[tuple[int, Prompt]]:
+    """Yield (index, prompt) for indices [start, stop); prompts that cannot fit the token
+    budget even with one exemplar per class are skipped and counted in `stats`. Without a
+    `counter` no length policy applies."""
+    config.validate()
+    plan = plan or Plan(config, tasks)
+    pool = pool or tuning_pool(config.symbol_kinds, config.max_symbols, config.seed)
+    counts = plan.occurrences(start)
+    stop = config.n if stop is None else min(stop, config.n)
+    for i in range(start, stop):
+        t = plan.sequence[i]
+        task = plan.tasks[t]
+        query = task.splits["train"][plan.query_index(t, counts[t])]
+        counts[t] += 1
+        seed_key = f"{config.seed}:mixture:{i}"
+        relevant = (
+            config.relevant_ratio > 0
+            and rng_for(seed_key, "relevant").random() < config.relevant_ratio
+        )
+        prompt = tuning_prompt(
+            task,
+            query,
+            pool,
+            seed_key,
+            config.min_per_class,
+            config.max_per_class,
+            relevant=relevant,
+            budget=config.max_tokens,
+            counter=counter,
+        )
+        if prompt is None:
+            if stats is not None:
+                stats.skipped_too_long[task.name] += 1
+            continue
+        if stats is not None:
+            stats.add(prompt)
+        yield i, prompt
+
+
+def check_tasks(config: MixtureConfig, tasks: Sequence[TaskData]) -> None:
+    """Every class of every tuning task needs at least 2 training examples."""
+    for task in tasks:
+        for label, group in zip(task.labels, task.by_class("train"), strict=True):
+            if len(group) < 2:
+                raise SymtuneError(
+                    f"task {task.name}: label {label!r} has {len(group)} training examples; "
+                    "expected at least 2 for symbol-tuning prompts"
+                )
+
+
+def package_versions(names: Sequence[str]) -> dict[str, str]:
+    """Installed versions of the named packages (absent ones omitted)."""
+    out = {"python": platform.python_version()}
+    for name in names:
+        with contextlib.suppress(PackageNotFoundError):
+            out[name] = version(name)
+    return out
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def shard_name(index: int) -> str:
+    return f"prompts-{index:05d}.jsonl"
+
+
+def build_mixture(
+    config: MixtureConfig,
+    tasks: Sequence[TaskData],
+    out: Path,
+    count_tokens: Callable[[str], int] | None = None,
+    provenance: Mapping[str, Any] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
+    """Write the mixture to `out` (shards + manifest.json) and return the manifest.
+
+    Finished shards of an interrupted build with the same config are kept, not rebuilt."""
+    config.validate()
+    check_tasks(config, tasks)
+    out.mkdir(parents=True, exist_ok=True)
+    config_path = out / "config.json"
+    config_bytes = (_dumps(config.to_dict()) + "\n").encode()
+    if config_path.exists() and config_path.read_bytes() != config_bytes:
+        raise SymtuneError(
+            f"{out} holds a mixture built with another config; choose another --out or delete it"
+        )
+    _atomic_write(config_path, config_bytes)
+    for leftover in out.glob("*.tmp"):  # from a build killed mid-write
+        leftover.unlink()
+    plan = Plan(config, tasks)
+    pool = tuning_pool(config.symbol_kinds, config.max_symbols, config.seed)
+    counter = TokenCounter(count_tokens) if count_tokens and config.max_tokens else None
+    if counter is not None:
+        for task, capped in zip(plan.tasks, plan.capped, strict=True):
+            train = task.splits["train"]
+            counter.prime([train[i].text for i in capped])
+    total = ShardStats()
+    shards = []
+    for shard, start in enumerate(range(0, config.n, config.shard_size)):
+        stop = min(start + config.shard_size, config.n)
+        path, stats_path = out / shard_name(shard), out / (shard_name(shard) + ".stats.json")
+        if not (path.exists() and stats_path.exists()):
+            stats = ShardStats()
+            digest = hashlib.sha256()
+            tmp = path.with_name(path.name + ".tmp")
+            with tmp.open("wb") as handle:
+                for i, prompt in iter_prompts(
+                    config, tasks, start, stop, counter, pool, stats, plan
+                ):
+                    line = (_dumps({"i": i, **prompt.to_dict()}) + "\n").encode()
+                    digest.update(line)
+                    handle.write(line)
+                handle.flush()
+                os.fsync(handle.fileno())
+            stats_data = {"stats": stats.to_dict(), "sha256": digest.hexdigest()}
+            _atomic_write(stats_path, (_dumps(stats_data) + "\n").encode())
+            os.replace(tmp, path)
+        recorded = json.loads(stats_path.read_text())
+        total.merge(recorded["stats"])
+        shards.append(
+            {
+                "file": path.name,
+                "range": [start, stop],
+                "sha256": recorded["sha256"],
+                "prompts": recorded["stats"]["prompts"],
+            }
+        )
+        if progress is not None:
+            progress(stop - start)
+    manifest = {
+        "format_version": FORMAT_VERSION,
+        "config": config.to_dict(),
+        "tasks": {
+            t.name: {
+                "labels": list(t.labels),
+                "train": len(t.splits["train"]),
+                "validation": len(t.splits["validation"]),
+                "capped": len(c),
+                "weight": round(w, 8),
+                "notes": t.notes,
+            }
+            for t, c, w in zip(plan.tasks, plan.capped, plan.weights, strict=True)
+        },
+        "stats": total.to_dict(),
+        "shards": shards,
+        "symbols": {
+            "pool": pool.name,
+            "size": len(pool),
+            "kinds": list(pool.kinds),
+            "wordlist": wordlist_record(),
+        },
+        "provenance": dict(provenance or {}),
+    }
+    _atomic_write(
+        out / "manifest.json",
+        (json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=True) + "\n").encode(),
+    )
+    return manifest
+
+
+def read_manifest(directory: Path) -> dict[str, Any]:
+    """The manifest of a built mixture, with a clear error when there is none."""
+    path = directory / "manifest.json"
+    if not path.exists():
+        raise SymtuneError(f"{directory}: no manifest.json; build it with `symtune data build`")
+    return json.loads(path.read_text())
+
+
+def read_prompts(directory: Path, limit: int | None = None) -> Iterator[tuple[int, Prompt]]:
+    """Stream (index, prompt) from a built mixture's shards, in index order."""
+    manifest = read_manifest(directory)
+    produced = 0
+    for shard in manifest["shards"]:
+        with (directory / shard["file"]).open(encoding="utf-8") as handle:
+            for line in handle:
+                if limit is not None and produced >= limit:
+                    return
+                record = json.loads(line)
+                produced += 1
+                yield record["i"], Prompt.from_dict(record)

@@ -1,0 +1,64 @@
+"""Tokenizers without torch: the pinned GGUF's tokenizer is converted once and cached."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
+from pathlib import Path
+
+from symtune.artifacts import cache_dir, smollm2_gguf
+from symtune.errors import SymtuneError
+from symtune.models.registry import resolve_model
+
+
+def _gguf_tokenizer_dir() -> Path:
+    """Directory with the SmolLM2 tokenizer converted from the GGUF (cached)."""
+    target = cache_dir() / "tokenizers" / "smollm2-135m-instruct"
+    if (target / "tokenizer.json").exists():
+        return target
+    from transformers import AutoTokenizer
+
+    gguf = smollm2_gguf()
+    tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    tmp = target.with_name(target.name + ".tmp")
+    tokenizer.save_pretrained(str(tmp))
+    if target.exists():
+        return target
+    tmp.rename(target)
+    return target
+
+
+@cache
+def load_tokenizer(name: str):  # -> transformers.PreTrainedTokenizerBase
+    """A transformers tokenizer for a built-in model name, local path or hub id."""
+    from transformers import AutoTokenizer
+
+    ref = resolve_model(name)
+    source = str(_gguf_tokenizer_dir()) if ref.kind == "gguf-artifact" else ref.location
+    try:
+        return AutoTokenizer.from_pretrained(source)
+    except OSError as err:
+        first = str(err).strip().splitlines()[0]
+        raise SymtuneError(f"model {name!r}: cannot load its tokenizer ({first})") from None
+
+
+def token_counter(name: str) -> Callable[[str], int]:
+    """A fast function text -> number of tokens (no special tokens) for model `name`; uses the
+    `tokenizers` backend directly (no torch import) when the model has a tokenizer.json."""
+    ref = resolve_model(name)
+    directory = _gguf_tokenizer_dir() if ref.kind == "gguf-artifact" else Path(ref.location)
+    if (directory / "tokenizer.json").exists():
+        from tokenizers import Tokenizer
+
+        backend = Tokenizer.from_file(str(directory / "tokenizer.json"))
+    else:
+        backend = load_tokenizer(name).backend_tokenizer
+
+    def count(text: str) -> int:
+        return len(backend.encode(text, add_special_tokens=False).ids)
+
+    def count_many(texts: list[str]) -> list[int]:
+        return [len(e.ids) for e in backend.encode_batch(texts, add_special_tokens=False)]
+
+    count.many = count_many  # type: ignore[attr-defined]
+    return count

@@ -1,0 +1,419 @@
+"""Prompts: the format bank, tuning prompts, the evaluation settings and the length policy.
+
+All functions are pure: a prompt is a function of (task data, query, seed key, pools), and its
+metadata is enough to rebuild it exactly (`rebuild`)."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from symtune.errors import SymtuneError
+from symtune.symbols import SymbolPool, draw_symbols
+from symtune.tasks.spec import Example, TaskData
+
+
+@dataclass(frozen=True)
+class Format:
+    """How one input-label pair is written: `{input_prefix}x{separator}{output_prefix} y`."""
+
+    input_prefix: str
+    separator: str
+    output_prefix: str
+
+    def pair(self, text: str, answer: str) -> str:
+        return f"{self.input_prefix}{text}{self.separator}{self.output_prefix} {answer}"
+
+    def query(self, text: str) -> str:
+        return f"{self.input_prefix}{text}{self.separator}{self.output_prefix}"
+
+
+FORMATS: tuple[Format, ...] = (
+    Format("Input: ", "\n", "Output:"),
+    Format("Input: ", "\n", "Target:"),
+    Format("Input: ", "\n", "Symbol:"),
+    Format("Input: ", "\n", "Label:"),
+    Format("Question: ", "\n", "Answer:"),
+    Format("Student: ", "\n", "Teacher:"),
+    Format("X = ", "\n", "Y ="),
+    Format("Q: ", "\n", "A:"),
+    Format("", " ", "->"),
+    Format("Sentences: ", "\n", "Mapped To:"),
+)
+PAIR_SEPARATOR = "\n\n"
+
+# Evaluation settings: (instruction shown, how labels are shown).
+SETTINGS: dict[str, tuple[bool, str]] = {
+    "instr_labels": (True, "relevant"),
+    "labels_only": (False, "relevant"),
+    "instr_only": (True, "symbols"),
+    "neither": (False, "symbols"),
+    "flipped": (False, "flipped"),
+}
+ICL_SETTINGS = ("instr_labels", "labels_only", "instr_only", "neither")
+
+
+def rng_for(*parts: object) -> random.Random:
+    """A generator seeded by a readable key; str seeds hash deterministically across runs."""
+    return random.Random(":".join(str(p) for p in parts))
+
+
+@dataclass(frozen=True)
+class PromptMeta:
+    """Everything needed to rebuild a prompt from its task data."""
+
+    task: str
+    setting: str
+    format_id: int
+    mapping: tuple[str, ...]
+    """The string shown for each label index."""
+    exemplar_ids: tuple[str, ...]
+    query_id: str
+    seed_key: str
+    instruction: bool
+    dropped_exemplars: int = 0
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """A rendered prompt: `text` ends at the output prefix, `target` is " " + answer."""
+
+    text: str
+    target: str
+    candidates: tuple[str, ...]
+    """The answer strings of all labels (mapping order); the target is one of them."""
+    label_spans: tuple[tuple[int, int], ...]
+    """Character spans of each exemplar's answer inside `text` (leading space included)."""
+    label_seen: tuple[bool, ...]
+    """Per exemplar: its answer already appeared as an earlier exemplar's answer."""
+    meta: PromptMeta
+
+    @property
+    def answer(self) -> str:
+        return self.target[1:]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "target": self.target,
+            "candidates": list(self.candidates),
+            "label_spans": [list(s) for s in self.label_spans],
+            "label_seen": list(self.label_seen),
+            "meta": asdict(self.meta),
+        }
+
+    @staticmethod
+    def from_dict(data: dict[str, Any]) -> Prompt:
+        meta = dict(data["meta"])
+        meta["mapping"] = tuple(meta["mapping"])
+        meta["exemplar_ids"] = tuple(meta["exemplar_ids"])
+        return Prompt(
+            text=data["text"],
+            target=data["target"],
+            candidates=tuple(data["candidates"]),
+            label_spans=tuple((s[0], s[1]) for s in data["label_spans"]),
+            label_seen=tuple(data["label_seen"]),
+            meta=PromptMeta(**meta),
+        )
+
+
+def render(
+    fmt: Format,
+    instruction: str,
+    exemplars: Sequence[tuple[str, str]],
+    query_text: str,
+    answer: str,
+) -> tuple[str, str, tuple[tuple[int, int], ...]]:
+    """(text, target, exemplar answer spans) for an optional instruction, (input, answer)
+    exemplars and the query."""
+    pieces: list[str] = []
+    spans: list[tuple[int, int]] = []
+    offset = 0
+    if instruction:
+        pieces.append(instruction + PAIR_SEPARATOR)
+        offset += len(pieces[-1])
+    for text, label in exemplars:
+        block = fmt.pair(text, label)
+        end = offset + len(block)
+        spans.append((end - len(label) - 1, end))
+        pieces.append(block + PAIR_SEPARATOR)
+        offset += len(pieces[-1])
+    pieces.append(fmt.query(query_text))
+    return "".join(pieces), " " + answer, tuple(spans)
+
+
+def _seen_flags(answers: Sequence[str]) -> tuple[bool, ...]:
+    seen: set[str] = set()
+    flags = []
+    for a in answers:
+        flags.append(a in seen)
+        seen.add(a)
+    return tuple(flags)
+
+
+def assemble(
+    task: TaskData,
+    query: Example,
+    exemplars: Sequence[Example],
+    mapping: Sequence[str],
+    format_id: int,
+    setting: str,
+    seed_key: str,
+    instruction: bool,
+    dropped: int = 0,
+) -> Prompt:
+    """Render a prompt from chosen parts; the one place prompts are put together."""
+    answers = [mapping[e.label] for e in exemplars]
+    text, target, spans = render(
+        FORMATS[format_id],
+        task.spec.instruction if instruction else "",
+        [(e.text, a) for e, a in zip(exemplars, answers, strict=True)],
+        query.text,
+        mapping[query.label],
+    )
+    meta = PromptMeta(
+        task=task.name,
+        setting=setting,
+        format_id=format_id,
+        mapping=tuple(mapping),
+        exemplar_ids=tuple(e.id for e in exemplars),
+        query_id=query.id,
+        seed_key=seed_key,
+        instruction=instruction,
+        dropped_exemplars=dropped,
+    )
+    return Prompt(text, target, tuple(mapping), spans, _seen_flags(answers), meta)
+
+
+def sample_exemplars(
+    groups: Sequence[Sequence[Example]], per_class: int, exclude: str, rng: random.Random
+) -> list[Example]:
+    """`per_class` exemplars of every class (fewer where a class has fewer), never the example
+    with id `exclude`, shuffled together."""
+    chosen: list[Example] = []
+    for group in groups:
+        picked = rng.sample(group, min(len(group), per_class + 1))
+        chosen.extend([e for e in picked if e.id != exclude][:per_class])
+    rng.shuffle(chosen)
+    return chosen
+
+
+class TokenCounter:
+    """Upper bounds on token counts from pieces tokenized once and cached.
+
+    A prompt's count is bounded by the sum of its pieces counted separately (instruction,
+    input prefix, input text, separator + output prefix, " " + answer, pair separator) plus
+    one token per block: joint tokenization mostly merges across piece boundaries, but a
+    byte-level pre-tokenizer splits "\n\n" before a word into two tokens where it alone is one.
+    The real tokenizer never exceeds this bound (tested), so a prompt whose bound fits the
+    budget fits it. Input texts are tokenized once per example."""
+
+    def __init__(self, count: Callable[[str], int]):
+        self.count = count
+        self._cache: dict[str, int] = {}
+
+    def prime(self, texts: Sequence[str]) -> None:
+        """Count many texts at once (batched when the count function offers `.many`)."""
+        todo = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        many = getattr(self.count, "many", None)
+        counts = many(todo) if many is not None else [self.count(t) for t in todo]
+        self._cache.update(zip(todo, counts, strict=True))
+
+    def __call__(self, text: str) -> int:
+        found = self._cache.get(text)
+        if found is None:
+            if len(self._cache) > 2_000_000:
+                self._cache.clear()
+            found = self._cache[text] = self.count(text)
+        return found
+
+    def pair(self, fmt: Format, text: str, answer: str) -> int:
+        """Bound for one exemplar block, pair separator included."""
+        return (
+            self(fmt.input_prefix)
+            + self(text)
+            + self(fmt.separator + fmt.output_prefix)
+            + self(" " + answer)
+            + self(PAIR_SEPARATOR)
+            + 1
+        )
+
+    def fixed(self, fmt: Format, instruction: str, query_text: str, answer: str) -> int:
+        """Bound for everything but the exemplars: instruction, query, target and EOS."""
+        head = self(instruction + PAIR_SEPARATOR) + 1 if instruction else 0
+        return (
+            head
+            + self(fmt.input_prefix)
+            + self(query_text)
+            + self(fmt.separator + fmt.output_prefix)
+            + self(" " + answer)
+            + 1
+        )
+
+
+def fit_exemplars(
+    exemplars: Sequence[Example], costs: Sequence[int], fixed: int, budget: int
+) -> tuple[list[Example], int] | None:
+    """Drop exemplars until `fixed + sum(costs)` fits `budget`; (kept, dropped) or None.
+
+    Drops from the class that has the most exemplars (its latest exemplar first), keeping at
+    least one per class; the query and target are never truncated."""
+    kept = list(zip(exemplars, costs, strict=True))
+    total = fixed + sum(costs)
+    dropped = 0
+    while total > budget:
+        counts: dict[int, int] = {}
+        for e, _ in kept:
+            counts[e.label] = counts.get(e.label, 0) + 1
+        label, most = max(counts.items(), key=lambda kv: (kv[1], kv[0]))
+        if most <= 1:
+            return None
+        victim = max(i for i, (e, _) in enumerate(kept) if e.label == label)
+        total -= kept[victim][1]
+        del kept[victim]
+        dropped += 1
+    return [e for e, _ in kept], dropped
+
+
+def _fit(
+    task: TaskData,
+    query: Example,
+    exemplars: Sequence[Example],
+    mapping: Sequence[str],
+    format_id: int,
+    setting: str,
+    seed_key: str,
+    instruction: bool,
+    budget: int | None,
+    counter: TokenCounter | None,
+) -> Prompt | None:
+    """Assemble a prompt, applying the length policy when a budget and counter are given."""
+    dropped = 0
+    if budget is not None and counter is not None:
+        fmt = FORMATS[format_id]
+        costs = [counter.pair(fmt, e.text, mapping[e.label]) for e in exemplars]
+        fixed = counter.fixed(
+            fmt, task.spec.instruction if instruction else "", query.text, mapping[query.label]
+        )
+        fitted = fit_exemplars(exemplars, costs, fixed, budget)
+        if fitted is None:
+            return None
+        exemplars, dropped = fitted
+    return assemble(
+        task, query, exemplars, mapping, format_id, setting, seed_key, instruction, dropped
+    )
+
+
+def tuning_prompt(
+    task: TaskData,
+    query: Example,
+    pool: SymbolPool,
+    seed_key: str,
+    min_per_class: int = 2,
+    max_per_class: int = 10,
+    relevant: bool = False,
+    budget: int | None = None,
+    counter: TokenCounter | None = None,
+) -> Prompt | None:
+    """A symbol-tuning prompt: random format, random 2..10 exemplars per class, labels remapped
+    to tuning symbols, no instruction. `relevant=True` makes the mixed-in kind instead: relevant
+    labels and the task's instruction. None when it cannot fit `budget` tokens."""
+    rng = rng_for(seed_key)
+    format_id = rng.randrange(len(FORMATS))
+    per_class = rng.randint(min_per_class, max_per_class)
+    exemplars = sample_exemplars(task.by_class("train"), per_class, query.id, rng)
+    if relevant:
+        mapping: tuple[str, ...] = task.labels
+        setting, instruction = "relevant_tuning", bool(task.spec.instruction)
+    else:
+        mapping = draw_symbols(pool, len(task.labels), rng)
+        setting, instruction = "symbol_tuning", False
+
+    return _fit(
+        task, query, exemplars, mapping, format_id, setting, seed_key, instruction, budget, counter
+    )
+
+
+def eval_mapping(
+    task: TaskData, setting: str, pool: SymbolPool, rng: random.Random
+) -> tuple[str, ...]:
+    """What each label is shown as in an evaluation setting."""
+    shown = SETTINGS[setting][1]
+    if shown == "relevant":
+        return task.labels
+    if shown == "flipped":
+        if len(task.labels) != 2:
+            raise SymtuneError(
+                f"task {task.name}: flipped labels need a binary task, "
+                f"it has {len(task.labels)} labels"
+            )
+        return (task.labels[1], task.labels[0])
+    return draw_symbols(pool, len(task.labels), rng)
+
+
+def check_exemplar_supply(task: TaskData, k: int, split: str = "train") -> None:
+    """Raise a one-line error when a class has fewer than k examples to draw exemplars from."""
+    for label, group in zip(task.labels, task.by_class(split), strict=True):
+        if len(group) < k:
+            raise SymtuneError(
+                f"task {task.name}: label {label!r} has {len(group)} examples in split "
+                f"{split!r}; expected at least k={k}"
+            )
+
+
+def eval_prompt(
+    task: TaskData,
+    query: Example,
+    setting: str,
+    pool: SymbolPool,
+    seed: int,
+    k: int = 4,
+    budget: int | None = None,
+    counter: TokenCounter | None = None,
+) -> Prompt | None:
+    """An evaluation prompt: k exemplars per class from the train split (never the query).
+
+    Exemplars and format depend on (seed, task, query) only, so the settings of one query differ
+    only in instruction and label mapping."""
+    if setting not in SETTINGS:
+        raise SymtuneError(f"setting {setting!r} is unknown; expected one of {', '.join(SETTINGS)}")
+    seed_key = f"{seed}:{task.name}:{query.id}"
+    rng = rng_for(seed_key, "exemplars")
+    format_id = rng.randrange(len(FORMATS))
+    exemplars = sample_exemplars(task.by_class("train"), k, query.id, rng)
+    mapping = eval_mapping(task, setting, pool, rng_for(seed_key, "symbols"))
+    instruction = SETTINGS[setting][0]
+
+    return _fit(
+        task, query, exemplars, mapping, format_id, setting, seed_key, instruction, budget, counter
+    )
+
+
+def eval_queries(task: TaskData, limit: int = 100) -> tuple[Example, ...]:
+    """At most `limit` queries from the validation split, chosen once per task (not per seed)."""
+    queries = list(task.splits["validation"])
+    rng_for("queries", task.name).shuffle(queries)
+    return tuple(queries[:limit])
+
+
+def rebuild(meta: PromptMeta, task: TaskData) -> Prompt:
+    """Re-render a prompt from its metadata (exemplar ids, mapping, format, instruction)."""
+    by_id = {e.id: e for split in task.splits.values() for e in split}
+    try:
+        exemplars = [by_id[i] for i in meta.exemplar_ids]
+        query = by_id[meta.query_id]
+    except KeyError as err:
+        raise SymtuneError(f"task {task.name}: example id {err.args[0]} not found") from None
+    return assemble(
+        task,
+        query,
+        exemplars,
+        meta.mapping,
+        meta.format_id,
+        meta.setting,
+        meta.seed_key,
+        meta.instruction,
+        meta.dropped_exemplars,
+    )

@@ -1,0 +1,97 @@
+"""The real `symtune data` commands on tiny local files (no artifacts, no tokenizer)."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+
+def run(*args, cwd=None):
+    return subprocess.run(
+        [sys.executable, "-m", "symtune", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        check=False,
+    )
+
+
+@pytest.fixture
+def suite_file(tmp_path):
+    rows = [
+        {"text": f"review number {i}", "label": ["pos", "neg", "meh"][i % 3]} for i in range(90)
+    ]
+    (tmp_path / "reviews_train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (tmp_path / "reviews_validation.jsonl").write_text(
+        "".join(json.dumps(r) + "\n" for r in rows[:9])
+    )
+    path = tmp_path / "suite.yaml"
+    path.write_text(
+        "tuning:\n  - name: reviews\n"
+        f"    local: {tmp_path}/reviews_{{split}}.jsonl\n"
+        "    input_fields: [text]\n"
+        "evaluation:\n  - irony_identification\n"
+    )
+    return path
+
+
+def test_build_then_show(tmp_path, suite_file):
+    out = tmp_path / "mix"
+    built = run(
+        "data",
+        "build",
+        "--suite",
+        str(suite_file),
+        "--n",
+        "40",
+        "--out",
+        str(out),
+        "--max-tokens",
+        "0",
+        "--shard-size",
+        "25",
+    )
+    assert built.returncode == 0, built.stderr
+    assert "wrote 40 prompts" in built.stdout
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["config"]["suite"] == "suite" and manifest["stats"]["prompts"] == 40
+    assert manifest["tasks"]["reviews"]["labels"] == ["pos", "neg", "meh"]
+    assert "wordfreq" in manifest["symbols"]["wordlist"]["package"]
+    assert manifest["provenance"]["versions"]["symtune"]
+    shown = run("data", "show", str(out), "--examples", "1")
+    assert shown.returncode == 0, shown.stderr
+    assert "prompt 0: reviews" in shown.stdout and "mapping:" in shown.stdout
+    assert "'pos' ->" in shown.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["data", "build", "--suite", "ofline", "--out", "x"],
+            "error: unknown suite 'ofline'; did you mean 'offline'?",
+        ),
+        (
+            ["data", "build", "--n", "0", "--out", "x", "--suite", "offline"],
+            "error: mixture config: n=0; expected a positive number of prompts",
+        ),
+        (
+            ["data", "show", "nowhere"],
+            "error: nowhere: no manifest.json; build it with `symtune data build`",
+        ),
+    ],
+)
+def test_user_errors_are_one_line(args, message, tmp_path):
+    result = run(*args, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip() == message
+    assert "Traceback" not in result.stderr
+
+
+def test_missing_suite_file(tmp_path):
+    result = run(
+        "data", "build", "--suite", str(tmp_path / "none.yaml"), "--out", "x", cwd=tmp_path
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"error: suite file {tmp_path / 'none.yaml'} not found"
