@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.progress import MofNCompleteColumn, Progress, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
 from symtune.errors import SymtuneError
 
@@ -138,12 +139,9 @@ def data_show(
             f"{a!r} -> {b!r}" for a, b in zip(labels, prompt.meta.mapping, strict=True)
         )
         console.rule(f"prompt {i}: {prompt.meta.task} (format {prompt.meta.format_id})")
-        console.print(f"[bold]mapping:[/bold] {mapping}", markup=True, highlight=False)
-        console.print(
-            prompt.text + "[reverse]" + prompt.target.replace("[", "\\[") + "[/reverse]",
-            markup=True,
-            highlight=False,
-        )
+        console.print(Text.assemble(("mapping: ", "bold"), mapping), soft_wrap=True)
+        # Text objects, not markup: prompts may hold "[" (lists, citations)
+        console.print(Text(prompt.text) + Text(prompt.target, style="reverse"), soft_wrap=True)
 
 
 def main() -> None:
