@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from symtune.errors import SymtuneError
+
 
 @dataclass(frozen=True)
 class ModelRef:
@@ -25,9 +27,16 @@ DEFAULT_MODEL = "smollm2-135m-instruct"
 
 
 def resolve_model(name: str) -> ModelRef:
-    """A built-in name, an existing local directory, or else a hub id (resolved when loaded)."""
+    """A built-in name, an existing local directory, or else a hub id (resolved when loaded).
+    Names that start like a path ("/", ".", "~") must exist."""
     if name in MODELS:
         return MODELS[name]
-    if Path(name).exists():
-        return ModelRef(name, "local", str(Path(name).resolve()))
+    path = Path(name).expanduser()
+    if path.exists():
+        return ModelRef(name, "local", str(path.resolve()))
+    if name.startswith(("/", ".", "~")):
+        known = ", ".join(MODELS)
+        raise SymtuneError(
+            f"model path {name} not found; expected a directory, a hub id or {known}"
+        )
     return ModelRef(name, "hub", name)

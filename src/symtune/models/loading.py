@@ -1,0 +1,80 @@
+"""Model weights: the pinned GGUF is de-quantized once into an ordinary safetensors checkpoint
+(transformers marks GGUF-loaded models as quantized and refuses to save them), so every later
+load, and every tuned checkpoint, is plain `from_pretrained` material."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from symtune.artifacts import cache_dir, smollm2_gguf
+from symtune.errors import SymtuneError
+from symtune.models.registry import resolve_model
+
+DTYPES = ("bf16", "fp32")
+
+
+def _torch_dtype(dtype: str):
+    import torch
+
+    if dtype not in DTYPES:
+        raise SymtuneError(f"dtype {dtype!r} is unknown; expected one of {', '.join(DTYPES)}")
+    return torch.bfloat16 if dtype == "bf16" else torch.float32
+
+
+def plain_copy(model):
+    """The same weights in a fresh model of the same class, free of any quantizer marks."""
+    config = model.config.__class__.from_dict(
+        {k: v for k, v in model.config.to_dict().items() if k != "quantization_config"}
+    )
+    plain = type(model)(config)
+    missing, unexpected = plain.load_state_dict(model.state_dict(), strict=False)
+    tied = {"lm_head.weight"} if config.tie_word_embeddings else set()
+    if set(missing) - tied or unexpected:
+        raise RuntimeError(f"plain copy lost weights: missing {missing}, unexpected {unexpected}")
+    if tied:
+        plain.tie_weights()
+    return plain
+
+
+def gguf_checkpoint_dir() -> Path:
+    """A plain fp32 safetensors checkpoint (with tokenizer) converted from the pinned GGUF."""
+    target = cache_dir() / "models" / "smollm2-135m-instruct"
+    if (target / "config.json").exists():
+        return target
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from symtune.models.tokenizer import load_tokenizer
+
+    gguf = smollm2_gguf()
+    model = AutoModelForCausalLM.from_pretrained(
+        str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32
+    )
+    tmp = target.with_name(target.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    plain_copy(model).save_pretrained(str(tmp))
+    load_tokenizer("smollm2-135m-instruct").save_pretrained(str(tmp))
+    if not target.exists():
+        tmp.rename(target)
+    return target
+
+
+def model_source(name: str) -> str:
+    """What `from_pretrained` should read for a model name: a directory or a hub id."""
+    ref = resolve_model(name)
+    return str(gguf_checkpoint_dir()) if ref.kind == "gguf-artifact" else ref.location
+
+
+def load_model(name: str, dtype: str = "bf16"):
+    """A causal LM for a built-in name, local directory or hub id, on CPU, in `dtype`."""
+    from transformers import AutoModelForCausalLM
+
+    torch_dtype = _torch_dtype(dtype)
+    source = model_source(name)
+    try:
+        model = AutoModelForCausalLM.from_pretrained(source, dtype=torch_dtype)
+    except OSError as err:
+        first = str(err).strip().splitlines()[0]
+        raise SymtuneError(f"model {name!r} not found or not loadable ({first})") from None
+    return model

@@ -1,0 +1,28 @@
+"""The real SmolLM2-135M-Instruct from the pinned GGUF, de-quantized into a plain checkpoint."""
+
+import pytest
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from symtune.artifacts import smollm2_gguf
+from symtune.models import load_model, model_source
+
+pytestmark = pytest.mark.slow
+
+
+def test_plain_checkpoint_matches_the_gguf_and_reloads_with_plain_transformers():
+    source = model_source("smollm2-135m-instruct")
+    plain = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32)
+    tokenizer = AutoTokenizer.from_pretrained(source)
+    gguf = smollm2_gguf()
+    direct = AutoModelForCausalLM.from_pretrained(
+        str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32
+    )
+    prompt = "Q: The movie was great.\nA: positive\n\nQ: The movie was awful.\nA:"
+    ids = tokenizer(prompt, return_tensors="pt").input_ids
+    with torch.no_grad():
+        logits = plain(ids).logits
+        assert torch.equal(logits, direct(ids).logits)
+    assert tokenizer.decode(int(logits[0, -1].argmax())) == " negative"
+    assert sum(p.numel() for p in plain.parameters()) == 134_515_008
+    assert load_model("smollm2-135m-instruct").dtype == torch.bfloat16
