@@ -26,3 +26,18 @@ def test_plain_checkpoint_matches_the_gguf_and_reloads_with_plain_transformers()
     assert tokenizer.decode(int(logits[0, -1].argmax())) == " negative"
     assert sum(p.numel() for p in plain.parameters()) == 134_515_008
     assert load_model("smollm2-135m-instruct").dtype == torch.bfloat16
+
+
+def test_target_tokens_start_at_the_boundary_with_the_real_tokenizer():
+    from symtune.models import load_tokenizer
+    from symtune.prompts import FORMATS, Prompt, PromptMeta, render
+    from symtune.tune.packing import IGNORE, tokenize_prompt
+
+    tokenizer = load_tokenizer("smollm2-135m-instruct")
+    for format_id, answer in enumerate(["7480", "NTP", "behold", "(a)", "not ironic"] * 2):
+        text, target, spans = render(FORMATS[format_id], "", [("in", answer)], "q", answer)
+        meta = PromptMeta("t", "s", format_id, (answer,), (), "q", "k", False)
+        doc = tokenize_prompt(Prompt(text, target, (answer,), spans, (False,), meta), tokenizer)
+        predicted = [label for label in doc.labels if label != IGNORE]
+        expected = tokenizer(target, add_special_tokens=False).input_ids
+        assert predicted == [*expected, tokenizer.eos_token_id], (format_id, answer)

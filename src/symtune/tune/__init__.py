@@ -1,0 +1,1 @@
+"""Tuning: tokenization with loss masks, packing, the loss, and (next) the training loop."""

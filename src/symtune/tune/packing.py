@@ -1,0 +1,104 @@
+"""Token-level documents with loss masks, and packing them into fixed-length rows.
+
+A packed row holds several prompts; positions restart at 0 for each prompt, which the model's
+attention turns into a block-diagonal causal mask (see `loss.forward_hidden`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+from symtune.errors import SymtuneError
+from symtune.prompts import Prompt
+
+IGNORE = -100
+
+
+@dataclass(frozen=True)
+class Document:
+    """One prompt as tokens: `labels[i]` is the token to predict at position i, or IGNORE."""
+
+    input_ids: tuple[int, ...]
+    labels: tuple[int, ...]
+
+
+def tokenize_prompt(prompt: Prompt, tokenizer, seen_labels: bool = False) -> Document:
+    """Tokenize prompt text + target jointly (so the boundary is the tokenizer's own) and
+    append EOS. Supervised: the target's tokens and EOS; with `seen_labels`, also each exemplar
+    answer whose symbol already appeared earlier in the prompt (predictable from context)."""
+    encoding = tokenizer(
+        prompt.text + prompt.target, add_special_tokens=False, return_offsets_mapping=True
+    )
+    ids = list(encoding["input_ids"])
+    offsets = encoding["offset_mapping"]
+    boundary = len(prompt.text)
+    # a token straddling the boundary carries target characters: supervise it too
+    supervised = [end > boundary for _, end in offsets]
+    if seen_labels:
+        spans = [s for s, seen in zip(prompt.label_spans, prompt.label_seen, strict=True) if seen]
+        for i, (start, end) in enumerate(offsets):
+            if any(s <= start and end <= e and end > start for s, e in spans):
+                supervised[i] = True
+    if not any(supervised):
+        raise AssertionError("a prompt without target tokens cannot happen by construction")
+    ids.append(tokenizer.eos_token_id)
+    supervised.append(True)
+    # label at position i is the next token, if that token is supervised
+    labels = [ids[i + 1] if supervised[i + 1] else IGNORE for i in range(len(ids) - 1)]
+    return Document(tuple(ids[:-1]), tuple(labels))
+
+
+@dataclass(frozen=True)
+class Row:
+    """A packed row of `seq_len` tokens: ids, labels, per-document positions, document sizes."""
+
+    input_ids: tuple[int, ...]
+    labels: tuple[int, ...]
+    position_ids: tuple[int, ...]
+    lengths: tuple[int, ...]
+
+
+def pack(documents: Iterable[Document], seq_len: int, pad_id: int) -> Iterator[Row]:
+    """Greedy, order-keeping packing: start a new row when the next document does not fit.
+    Padding tokens are unsupervised and form their own position run."""
+    ids: list[int] = []
+    labels: list[int] = []
+    positions: list[int] = []
+    lengths: list[int] = []
+
+    def flush() -> Row:
+        pad = seq_len - len(ids)
+        return Row(
+            tuple(ids + [pad_id] * pad),
+            tuple(labels + [IGNORE] * pad),
+            tuple(positions + list(range(pad))),
+            tuple(lengths + ([pad] if pad else [])),
+        )
+
+    for doc in documents:
+        size = len(doc.input_ids)
+        if size > seq_len:
+            raise SymtuneError(
+                f"seq-len {seq_len} is shorter than a single prompt ({size} tokens); "
+                "raise --seq-len or build the mixture with a smaller --max-tokens"
+            )
+        if len(ids) + size > seq_len:
+            yield flush()
+            ids, labels, positions, lengths = [], [], [], []
+        ids.extend(doc.input_ids)
+        labels.extend(doc.labels)
+        positions.extend(range(size))
+        lengths.append(size)
+    if ids:
+        yield flush()
+
+
+def batch_tensors(rows: Sequence[Row]):
+    """Stack rows into (input_ids, labels, position_ids) long tensors."""
+    import torch
+
+    return (
+        torch.tensor([r.input_ids for r in rows], dtype=torch.long),
+        torch.tensor([r.labels for r in rows], dtype=torch.long),
+        torch.tensor([r.position_ids for r in rows], dtype=torch.long),
+    )
