@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -142,6 +143,85 @@ def data_show(
         console.print(Text.assemble(("mapping: ", "bold"), mapping), soft_wrap=True)
         # Text objects, not markup: prompts may hold "[" (lists, citations)
         console.print(Text(prompt.text) + Text(prompt.target, style="reverse"), soft_wrap=True)
+
+
+@app.command("tune")
+def tune_command(
+    mixture: Annotated[Path, typer.Option(help="Mixture directory from `symtune data build`.")],
+    out: Annotated[Path, typer.Option(help="Run directory (checkpoints, metrics, final model).")],
+    model: Annotated[
+        str, typer.Option(help="Built-in name, local dir or HF id.")
+    ] = "smollm2-135m-instruct",
+    steps: Annotated[int, typer.Option(help="Optimizer steps.")] = 100,
+    batch_size: Annotated[int, typer.Option(help="Prompts per step.")] = 32,
+    seq_len: Annotated[int, typer.Option(help="Tokens per packed row.")] = 2048,
+    micro_batch_rows: Annotated[int, typer.Option(help="Rows per forward/backward.")] = 1,
+    optimizer: Annotated[str, typer.Option(help="adafactor or adamw.")] = "adafactor",
+    lr: Annotated[float, typer.Option(help="Peak learning rate.")] = 1e-4,
+    schedule: Annotated[str, typer.Option(help="constant, linear or cosine.")] = "constant",
+    warmup_steps: Annotated[int, typer.Option(help="Linear warmup steps.")] = 0,
+    weight_decay: Annotated[float, typer.Option(help="Weight decay.")] = 0.0,
+    grad_clip: Annotated[float, typer.Option(help="Max gradient norm; 0 disables.")] = 1.0,
+    dtype: Annotated[str, typer.Option(help="bf16 (autocast, fp32 master) or fp32.")] = "bf16",
+    seen_labels: Annotated[
+        bool, typer.Option(help="Also supervise already-seen exemplar labels.")
+    ] = False,
+    chat_template: Annotated[bool, typer.Option(help="Wrap prompts in the chat template.")] = False,
+    lora: Annotated[bool, typer.Option(help="Train LoRA adapters instead of all weights.")] = False,
+    lora_r: Annotated[int, typer.Option(help="LoRA rank.")] = 16,
+    lora_alpha: Annotated[int, typer.Option(help="LoRA alpha.")] = 32,
+    lora_merge: Annotated[bool, typer.Option(help="Merge adapters into the final model.")] = True,
+    checkpoint_every: Annotated[int, typer.Option(help="Steps between checkpoints.")] = 50,
+    keep_checkpoints: Annotated[int, typer.Option(help="Checkpoints kept.")] = 2,
+    seed: Annotated[int, typer.Option(help="Seed.")] = 0,
+    threads: Annotated[int, typer.Option(help="torch threads; 0: default.")] = 0,
+    resume: Annotated[bool, typer.Option(help="Continue the run in --out.")] = False,
+) -> None:
+    """Symbol-tune a causal LM on a built mixture (multi-process under `accelerate launch`)."""
+    from symtune.tune.config import LoraConfig, TuneConfig
+    from symtune.tune.loop import tune
+
+    config = TuneConfig(
+        mixture=str(mixture),
+        out=str(out),
+        model=model,
+        steps=steps,
+        batch_size=batch_size,
+        seq_len=seq_len,
+        micro_batch_rows=micro_batch_rows,
+        optimizer=optimizer,
+        lr=lr,
+        schedule=schedule,
+        warmup_steps=warmup_steps,
+        weight_decay=weight_decay,
+        grad_clip=grad_clip,
+        dtype=dtype,
+        seen_labels=seen_labels,
+        chat_template=chat_template,
+        lora=LoraConfig(r=lora_r, alpha=lora_alpha, merge=lora_merge) if lora else None,
+        checkpoint_every=checkpoint_every,
+        keep_checkpoints=keep_checkpoints,
+        seed=seed,
+        threads=threads,
+    )
+    config.validate()
+    columns = (*Progress.get_default_columns()[:-1], MofNCompleteColumn(), TimeRemainingColumn())
+    main_process = os.environ.get("RANK", "0") == "0"
+    with Progress(*columns, console=console, disable=not main_process) as bar:
+        job = bar.add_task("tuning", total=config.steps)
+
+        def report(record: dict) -> None:
+            bar.update(
+                job,
+                completed=record["step"],
+                description=(
+                    f"tuning  loss {record['loss']:.4f}  {record['tokens_per_s']:,.0f} tok/s"
+                ),
+            )
+
+        run = tune(config, resume=resume, progress=report)
+    if main_process:
+        console.print(f"tuned model: {run / 'final'}")
 
 
 def main() -> None:

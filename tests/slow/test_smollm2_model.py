@@ -41,3 +41,36 @@ def test_target_tokens_start_at_the_boundary_with_the_real_tokenizer():
         predicted = [label for label in doc.labels if label != IGNORE]
         expected = tokenizer(target, add_special_tokens=False).input_ids
         assert predicted == [*expected, tokenizer.eos_token_id], (format_id, answer)
+
+
+def test_two_tuning_steps_on_smollm2_then_reload_with_plain_transformers(tmp_path):
+    from symtune.data import load_named
+    from symtune.mixture import MixtureConfig, build_mixture
+    from symtune.models import token_counter
+    from symtune.tune.config import TuneConfig
+    from symtune.tune.loop import tune
+
+    names = ("navigate", "snarks")
+    config = MixtureConfig(tasks=names, n=8, seed=0, max_tokens=512)
+    build_mixture(config, load_named(names), tmp_path / "mix", token_counter(config.tokenizer))
+    run = tune(
+        TuneConfig(
+            mixture=str(tmp_path / "mix"),
+            out=str(tmp_path / "run"),
+            steps=2,
+            batch_size=4,
+            seq_len=512,
+            lr=1e-4,
+            checkpoint_every=1,
+        )
+    )
+    tuned = AutoModelForCausalLM.from_pretrained(str(run / "final"), dtype=torch.float32)
+    base = AutoModelForCausalLM.from_pretrained(
+        model_source("smollm2-135m-instruct"), dtype=torch.float32
+    )
+    layer = "model.layers.0.self_attn.q_proj.weight"
+    assert not torch.equal(tuned.state_dict()[layer], base.state_dict()[layer])
+    tokenizer = AutoTokenizer.from_pretrained(str(run / "final"))
+    ids = tokenizer("Q: The movie was awful.\nA:", return_tensors="pt").input_ids
+    with torch.no_grad():
+        assert torch.isfinite(tuned(ids).logits).all()

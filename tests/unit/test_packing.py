@@ -2,9 +2,9 @@ import random
 
 import pytest
 import torch
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers
-from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+from transformers import LlamaConfig, LlamaForCausalLM
 
+from conftest import byte_tokenizer as make_byte_tokenizer
 from symtune.errors import SymtuneError
 from symtune.prompts import FORMATS, Prompt, PromptMeta, render
 from symtune.tune.loss import supervised_loss
@@ -13,13 +13,7 @@ from symtune.tune.packing import IGNORE, Document, batch_tensors, pack, tokenize
 
 @pytest.fixture(scope="module")
 def byte_tokenizer():
-    """One token per byte (a byte-level BPE with no merges): offsets are per character."""
-    alphabet = pre_tokenizers.ByteLevel.alphabet()
-    vocab = {"<eos>": 0, **{ch: i + 1 for i, ch in enumerate(sorted(alphabet))}}
-    backend = Tokenizer(models.BPE(vocab=vocab, merges=[]))
-    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    backend.decoder = decoders.ByteLevel()
-    return PreTrainedTokenizerFast(tokenizer_object=backend, eos_token="<eos>")
+    return make_byte_tokenizer()
 
 
 def prompt_of(exemplars, query, answer) -> Prompt:

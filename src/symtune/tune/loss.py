@@ -27,3 +27,17 @@ def supervised_loss(
     logits = model.get_output_embeddings()(hidden[mask]).float()
     loss = F.cross_entropy(logits, labels[mask], reduction="sum")
     return loss, int(mask.sum())
+
+
+class SupervisedLM(torch.nn.Module):
+    """The model with the loss as its forward, so that a DDP/FSDP wrapper around it sees every
+    forward (calling the decoder and head directly would bypass the wrapper's gradient sync)."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(
+        self, input_ids: torch.Tensor, labels: torch.Tensor, position_ids: torch.Tensor
+    ) -> torch.Tensor:
+        return supervised_loss(self.model, input_ids, labels, position_ids)[0]

@@ -1,0 +1,120 @@
+"""The tuning configuration: one dataclass, validated once, with errors that name the field."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from symtune.errors import SymtuneError
+
+OPTIMIZERS = ("adafactor", "adamw")
+SCHEDULES = ("constant", "linear", "cosine")
+
+
+@dataclass(frozen=True)
+class LoraConfig:
+    """LoRA adapters (peft) instead of full fine-tuning."""
+
+    r: int = 16
+    alpha: int = 32
+    dropout: float = 0.0
+    targets: tuple[str, ...] = (
+        "q_proj",
+        "k_proj",
+        "v_proj",
+        "o_proj",
+        "gate_proj",
+        "up_proj",
+        "down_proj",
+    )
+    merge: bool = True
+    """Merge adapters into the weights when saving the final model."""
+
+
+@dataclass(frozen=True)
+class TuneConfig:
+    """Everything `symtune tune` needs; defaults follow the paper scaled to small CPUs."""
+
+    mixture: str
+    """Directory made by `symtune data build`."""
+    out: str
+    """Run directory (created; `--resume` continues a run found there)."""
+    model: str = "smollm2-135m-instruct"
+    steps: int = 100
+    batch_size: int = 32
+    """Prompts per optimizer step (the paper's 32), whatever the packing."""
+    seq_len: int = 2048
+    """Tokens per packed row."""
+    micro_batch_rows: int = 1
+    """Packed rows per forward/backward; gradients accumulate to the full batch."""
+    optimizer: str = "adafactor"
+    lr: float = 1e-4
+    schedule: str = "constant"
+    warmup_steps: int = 0
+    weight_decay: float = 0.0
+    grad_clip: float = 1.0
+    """Max global gradient norm; 0 disables clipping."""
+    dtype: str = "bf16"
+    """Compute dtype: bf16 autocast over fp32 master weights, or fp32 throughout."""
+    seen_labels: bool = False
+    """Also supervise exemplar answers whose symbol already appeared in the prompt (ours)."""
+    chat_template: bool = False
+    """Wrap each prompt in the model's chat template (raw text is the paper's setting)."""
+    lora: LoraConfig | None = None
+    checkpoint_every: int = 50
+    keep_checkpoints: int = 2
+    seed: int = 0
+    log_every: int = 1
+    threads: int = 0
+    """torch threads; 0 leaves torch's default."""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def validate(self) -> None:
+        """Raise a one-line error naming the first bad field."""
+        checks = [
+            (self.steps >= 1, "steps", self.steps, "at least 1"),
+            (self.batch_size >= 1, "batch_size", self.batch_size, "at least 1"),
+            (self.seq_len >= 16, "seq_len", self.seq_len, "at least 16"),
+            (self.micro_batch_rows >= 1, "micro_batch_rows", self.micro_batch_rows, "at least 1"),
+            (self.optimizer in OPTIMIZERS, "optimizer", self.optimizer, " or ".join(OPTIMIZERS)),
+            (self.schedule in SCHEDULES, "schedule", self.schedule, ", ".join(SCHEDULES)),
+            (self.lr > 0, "lr", self.lr, "a positive learning rate"),
+            (
+                0 <= self.warmup_steps <= self.steps,
+                "warmup_steps",
+                self.warmup_steps,
+                f"between 0 and steps={self.steps}",
+            ),
+            (self.grad_clip >= 0, "grad_clip", self.grad_clip, ">= 0"),
+            (self.dtype in ("bf16", "fp32"), "dtype", self.dtype, "bf16 or fp32"),
+            (self.checkpoint_every >= 1, "checkpoint_every", self.checkpoint_every, "at least 1"),
+            (self.keep_checkpoints >= 1, "keep_checkpoints", self.keep_checkpoints, "at least 1"),
+        ]
+        for ok, name, value, expected in checks:
+            if not ok:
+                raise SymtuneError(f"tune config: {name}={value}; expected {expected}")
+        if self.lora is not None and self.lora.r < 1:
+            raise SymtuneError(f"tune config: lora.r={self.lora.r}; expected at least 1")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @staticmethod
+    def from_dict(data: dict[str, Any]) -> TuneConfig:
+        known = {f.name for f in fields(TuneConfig)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise SymtuneError(f"tune config: unknown field {unknown[0]!r}")
+        values = dict(data)
+        if values.get("lora") is not None:
+            lora = dict(values["lora"])
+            lora["targets"] = tuple(lora.get("targets", LoraConfig().targets))
+            values["lora"] = LoraConfig(**lora)
+        return TuneConfig(**values)
+
+    def resume_key(self) -> dict[str, Any]:
+        """Fields a resumed run must share with the checkpoint (what changes the trajectory)."""
+        data = self.to_dict()
+        for free in ("out", "checkpoint_every", "keep_checkpoints", "log_every", "threads"):
+            data.pop(free)
+        return data

@@ -1,0 +1,370 @@
+"""`symtune tune`: the training loop, top to bottom in one function, over Hugging Face
+Accelerate (1 process, or DDP/FSDP under `accelerate launch`/`torchrun`)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from symtune.artifacts import sha256_file
+from symtune.errors import SymtuneError
+from symtune.mixture import package_versions
+from symtune.prompts import Prompt
+from symtune.tune.config import TuneConfig
+from symtune.tune.loss import SupervisedLM
+from symtune.tune.packing import Document, Row, batch_tensors, pack, tokenize_prompt
+from symtune.tune.stream import PromptStream, wrap_chat
+
+CHECKPOINTS = "checkpoints"
+LATEST = "latest"
+
+
+def _atomic_json(path: Path, data: Any) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+    os.replace(tmp, path)
+
+
+def build_optimizer(config: TuneConfig, params: list[torch.nn.Parameter]):
+    """Adafactor (the paper's) with a fixed lr, or AdamW."""
+    if config.optimizer == "adafactor":
+        from transformers.optimization import Adafactor
+
+        return Adafactor(
+            params,
+            lr=config.lr,
+            scale_parameter=False,
+            relative_step=False,
+            warmup_init=False,
+            weight_decay=config.weight_decay,
+        )
+    return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+
+
+def build_schedule(config: TuneConfig, optimizer) -> torch.optim.lr_scheduler.LambdaLR:
+    """Linear warmup, then constant, linear decay to 0, or cosine decay to 0."""
+
+    def factor(step: int) -> float:
+        if step < config.warmup_steps:
+            return (step + 1) / config.warmup_steps
+        if config.schedule == "constant":
+            return 1.0
+        progress = (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps)
+        if config.schedule == "linear":
+            return max(0.0, 1.0 - progress)
+        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def prepare_model(config: TuneConfig):
+    """The model to train (fp32 master weights), with LoRA adapters if configured."""
+    from symtune.models import load_model
+
+    model = load_model(config.model, "fp32")
+    model.config.use_cache = False
+    if config.lora is not None:
+        from peft import LoraConfig as PeftLora
+        from peft import get_peft_model
+
+        lora = config.lora
+        model = get_peft_model(
+            model,
+            PeftLora(
+                r=lora.r,
+                lora_alpha=lora.alpha,
+                lora_dropout=lora.dropout,
+                target_modules=list(lora.targets),
+                task_type="CAUSAL_LM",
+            ),
+        )
+    model.train()
+    return model
+
+
+def trainable_state(model) -> dict[str, torch.Tensor]:
+    """Trainable parameters by name (tied weights appear once)."""
+    return {
+        n: p.detach().clone().contiguous() for n, p in model.named_parameters() if p.requires_grad
+    }
+
+
+def step_documents(
+    prompts: Iterator[Prompt], count: int, tokenizer, config: TuneConfig
+) -> list[Document]:
+    """Tokenize the next `count` prompts of the stream."""
+    docs = []
+    for _ in range(count):
+        prompt = next(prompts)
+        if config.chat_template:
+            prompt = wrap_chat(prompt, tokenizer)
+        docs.append(tokenize_prompt(prompt, tokenizer, config.seen_labels))
+    return docs
+
+
+def micro_batches(rows: list[Row], size: int) -> list[list[Row]]:
+    return [rows[i : i + size] for i in range(0, len(rows), size)]
+
+
+def _checkpoint_dirs(run: Path) -> list[Path]:
+    root = run / CHECKPOINTS
+    return sorted(p for p in root.glob("step-*") if p.is_dir() and not p.name.endswith(".tmp"))
+
+
+def save_checkpoint(
+    run: Path, step: int, model, optimizer, schedule, config: TuneConfig, accelerator
+) -> None:
+    """Write checkpoints/step-N atomically (temp dir, then rename), then point `latest` at it."""
+    from safetensors.torch import save_file
+
+    target = run / CHECKPOINTS / f"step-{step:06d}"
+    tmp = target.with_name(target.name + ".tmp")
+    rank = accelerator.process_index
+    if accelerator.is_main_process:
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+    accelerator.wait_for_everyone()
+    torch.save(torch.get_rng_state(), tmp / f"rng-{rank}.pt")
+    if accelerator.is_main_process:
+        save_file(trainable_state(_inner(model, accelerator)), str(tmp / "trainable.safetensors"))
+        torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
+        torch.save(schedule.state_dict(), tmp / "schedule.pt")
+        _atomic_json(
+            tmp / "state.json",
+            {
+                "step": step,
+                "position": step * config.batch_size,
+                "world_size": accelerator.num_processes,
+                "resume_key": config.resume_key(),
+            },
+        )
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        shutil.rmtree(target, ignore_errors=True)
+        os.replace(tmp, target)
+        (run / CHECKPOINTS / (LATEST + ".tmp")).write_text(target.name)
+        os.replace(run / CHECKPOINTS / (LATEST + ".tmp"), run / CHECKPOINTS / LATEST)
+        for old in _checkpoint_dirs(run)[: -config.keep_checkpoints]:
+            shutil.rmtree(old)
+    accelerator.wait_for_everyone()
+
+
+def latest_checkpoint(run: Path) -> Path | None:
+    pointer = run / CHECKPOINTS / LATEST
+    if not pointer.exists():
+        return None
+    path = run / CHECKPOINTS / pointer.read_text().strip()
+    return path if path.is_dir() else None
+
+
+def load_checkpoint(path: Path, model, optimizer, schedule, config: TuneConfig, accelerator) -> int:
+    """Restore model, optimizer, schedule and RNG; returns the step to continue from."""
+    from safetensors.torch import load_file
+
+    state = json.loads((path / "state.json").read_text())
+    if state["resume_key"] != config.resume_key():
+        theirs, ours = state["resume_key"], config.resume_key()
+        field = next(k for k in sorted(set(theirs) | set(ours)) if theirs.get(k) != ours.get(k))
+        raise SymtuneError(
+            f"cannot resume from {path}: it was made with {field}={theirs.get(field)!r}, "
+            f"this run asks {field}={ours.get(field)!r}"
+        )
+    weights = load_file(str(path / "trainable.safetensors"))
+    unwrapped = _inner(model, accelerator)
+    expected = {n for n, p in unwrapped.named_parameters() if p.requires_grad}
+    if set(weights) != expected:
+        raise SymtuneError(f"cannot resume from {path}: its weights do not match this model")
+    with torch.no_grad():
+        for name, param in unwrapped.named_parameters():
+            if name in weights:
+                param.copy_(weights[name])
+    optimizer.load_state_dict(torch.load(path / "optimizer.pt", weights_only=False))
+    schedule.load_state_dict(torch.load(path / "schedule.pt", weights_only=False))
+    rng = path / f"rng-{accelerator.process_index}.pt"
+    if rng.exists():
+        torch.set_rng_state(torch.load(rng, weights_only=False))
+    return int(state["step"])
+
+
+def export_final(run: Path, model, tokenizer, config: TuneConfig, accelerator) -> Path:
+    """Save the tuned model as a plain transformers checkpoint (LoRA merged if configured)."""
+    final = run / "final"
+    if not accelerator.is_main_process:
+        return final
+    from symtune.models import plain_copy
+
+    unwrapped = _inner(model, accelerator)
+    tmp = final.with_name("final.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    if config.lora is not None and not config.lora.merge:
+        unwrapped.save_pretrained(str(tmp))
+    else:
+        if config.lora is not None:
+            import copy
+
+            unwrapped = copy.deepcopy(unwrapped).merge_and_unload()
+        plain_copy(unwrapped).save_pretrained(str(tmp))
+    tokenizer.save_pretrained(str(tmp))
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(tmp, final)
+    return final
+
+
+def _provenance(config: TuneConfig, stream: PromptStream) -> dict[str, Any]:
+    from symtune.models import model_source
+
+    source = model_source(config.model)
+    weights = Path(source) / "model.safetensors"
+    return {
+        "model_source": source,
+        "model_sha256": sha256_file(weights) if weights.exists() else None,
+        "mixture": str(stream.directory.resolve()),
+        "mixture_prompts": stream.size,
+        "artifacts": stream.manifest.get("provenance", {}).get("artifacts", {}),
+        "versions": package_versions(
+            ["symtune", "torch", "transformers", "accelerate", "peft", "tokenizers"]
+        ),
+        "seed": config.seed,
+    }
+
+
+def tune(
+    config: TuneConfig,
+    resume: bool = False,
+    progress: Callable[[dict[str, Any]], None] | None = None,
+) -> Path:
+    """Symbol-tune `config.model` on `config.mixture`; returns the run directory.
+
+    Each optimizer step consumes exactly `batch_size` prompts of the stream, in order; the
+    processes share them (rank r takes prompts r, r+W, …), pack their share into rows, and
+    accumulate gradients over micro-batches. The loss is the mean cross-entropy over every
+    supervised token of the step, across all processes."""
+    from accelerate import Accelerator
+
+    from symtune.models import load_tokenizer
+
+    config.validate()
+    stream = PromptStream(Path(config.mixture))
+    budget = stream.manifest["config"].get("max_tokens")
+    if budget is not None and config.seq_len < budget:
+        raise SymtuneError(
+            f"seq-len {config.seq_len} is shorter than the mixture's prompt budget of {budget} "
+            "tokens; raise --seq-len or rebuild the mixture with --max-tokens"
+        )
+    run = Path(config.out)
+    if (run / "config.json").exists() and not resume:
+        raise SymtuneError(f"{run} already holds a run; pass --resume or choose another --out")
+    tokenizer = load_tokenizer(config.model)
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    torch.manual_seed(config.seed)
+    accelerator = Accelerator(cpu=not torch.cuda.is_available())
+    model = SupervisedLM(prepare_model(config))
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = build_optimizer(config, params)
+    schedule = build_schedule(config, optimizer)
+    model, optimizer = accelerator.prepare(model, optimizer)
+
+    start = 0
+    checkpoint = latest_checkpoint(run) if resume else None
+    if checkpoint is not None:
+        start = load_checkpoint(checkpoint, model, optimizer, schedule, config, accelerator)
+
+    world, rank = accelerator.num_processes, accelerator.process_index
+    if config.batch_size < world:
+        raise SymtuneError(f"batch_size={config.batch_size} is smaller than {world} processes")
+    prompts = stream.from_position(start * config.batch_size)
+    pad_id = (
+        tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    )
+    device = accelerator.device
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.dtype == "bf16")
+
+    for step in range(start, config.steps):
+        began = time.perf_counter()
+        docs = step_documents(prompts, config.batch_size, tokenizer, config)
+        mine = docs[rank::world]
+        rows = list(pack(mine, config.seq_len, pad_id))
+        counts = torch.tensor(
+            [
+                sum(sum(1 for x in d.labels if x != -100) for d in mine),
+                sum(len(d.input_ids) for d in mine),
+            ],
+            device=device,
+        )
+        supervised_total, tokens_total = (int(v) for v in accelerator.reduce(counts, "sum"))
+        groups = micro_batches(rows, config.micro_batch_rows)
+        loss_sum = torch.zeros((), device=device)
+        for i, group in enumerate(groups):
+            ids, labels, positions = (t.to(device) for t in batch_tensors(group))
+            sync = i == len(groups) - 1
+            context = accelerator.no_sync(model) if not sync else contextlib.nullcontext()
+            with context:
+                with autocast:
+                    loss = model(ids, labels, positions)
+                # DDP averages gradients over processes: scale so the result is the global mean
+                accelerator.backward(loss * world / supervised_total)
+            loss_sum += loss.detach()
+        grad_norm = None
+        if config.grad_clip > 0:
+            grad_norm = float(accelerator.clip_grad_norm_(params, config.grad_clip))
+        optimizer.step()
+        schedule.step()
+        optimizer.zero_grad(set_to_none=True)
+        step_loss = float(accelerator.reduce(loss_sum, "sum")) / supervised_total
+        elapsed = time.perf_counter() - began
+        record = {
+            "step": step + 1,
+            "loss": step_loss,
+            "lr": schedule.get_last_lr()[0],
+            "grad_norm": grad_norm,
+            "tokens": tokens_total,
+            "supervised_tokens": supervised_total,
+            "seconds": elapsed,
+            "tokens_per_s": tokens_total / elapsed,
+        }
+        if step == start and accelerator.is_main_process:
+            # only now: a first step that fails on bad input leaves nothing behind
+            run.mkdir(parents=True, exist_ok=True)
+            _atomic_json(run / "config.json", config.to_dict())
+            _atomic_json(run / "provenance.json", _provenance(config, stream))
+            _atomic_json(run / "mixture_manifest.json", stream.manifest)
+            _truncate_metrics(run / "metrics.jsonl", start)
+        if accelerator.is_main_process:
+            with (run / "metrics.jsonl").open("a") as log:
+                log.write(json.dumps(record) + "\n")
+            if progress is not None:
+                progress(record)
+        if (step + 1) % config.checkpoint_every == 0 or step + 1 == config.steps:
+            save_checkpoint(run, step + 1, model, optimizer, schedule, config, accelerator)
+    export_final(run, model, tokenizer, config, accelerator)
+    accelerator.wait_for_everyone()
+    return run
+
+
+def _inner(model, accelerator):
+    """The transformers (or peft) model inside the accelerate-wrapped loss module."""
+    return accelerator.unwrap_model(model).model
+
+
+def _truncate_metrics(path: Path, step: int) -> None:
+    """Keep only metric lines up to `step` (a resumed run rewrites what came after)."""
+    if not path.exists():
+        return
+    kept = [
+        line
+        for line in path.read_text().splitlines()
+        if line.strip() and json.loads(line)["step"] <= step
+    ]
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("".join(line + "\n" for line in kept))
+    os.replace(tmp, path)

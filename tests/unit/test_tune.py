@@ -1,0 +1,156 @@
+"""The tuning loop on a tiny random llama and a tiny mixture: run, resume, LoRA, bad input."""
+
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from transformers import AutoModelForCausalLM
+
+from conftest import make_task
+from symtune.errors import SymtuneError
+from symtune.mixture import MixtureConfig, build_mixture
+from symtune.tune.config import LoraConfig, TuneConfig
+from symtune.tune.loop import tune
+
+
+@pytest.fixture(scope="module")
+def mixture(tmp_path_factory):
+    path = tmp_path_factory.mktemp("mixture")
+    tasks = [make_task("big", per_class=30), make_task("three", ("x", "y", "z"), per_class=12)]
+    config = MixtureConfig(tasks=("big", "three"), n=64, seed=1, max_tokens=None, shard_size=20)
+    build_mixture(config, tasks, path)
+    return path
+
+
+def config_for(tmp_path, mixture, model_dir, **overrides) -> TuneConfig:
+    values = {
+        "mixture": str(mixture),
+        "out": str(tmp_path / "run"),
+        "model": str(model_dir),
+        "steps": 4,
+        "batch_size": 4,
+        "seq_len": 2048,
+        "lr": 1e-2,
+        "dtype": "fp32",
+        "checkpoint_every": 2,
+        "micro_batch_rows": 1,
+    }
+    values.update(overrides)
+    return TuneConfig(**values)
+
+
+def losses(run) -> list[float]:
+    return [json.loads(x)["loss"] for x in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+def final_weights(run) -> dict[str, torch.Tensor]:
+    return load_file(str(run / "final" / "model.safetensors"))
+
+
+def test_run_writes_everything_and_learns(tmp_path, mixture, tiny_model_dir):
+    config = config_for(tmp_path, mixture, tiny_model_dir, steps=6, optimizer="adamw")
+    run = tune(config)
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [1, 2, 3, 4, 5, 6]
+    assert records[-1]["loss"] < records[0]["loss"]
+    assert all(r["supervised_tokens"] > 0 and r["tokens"] > r["supervised_tokens"] for r in records)
+    assert json.loads((run / "config.json").read_text())["lr"] == 1e-2
+    provenance = json.loads((run / "provenance.json").read_text())
+    assert provenance["mixture_prompts"] == 64 and provenance["versions"]["torch"]
+    assert (run / "mixture_manifest.json").exists()
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == [
+        "latest",
+        "step-000004",
+        "step-000006",
+    ]
+    tuned = AutoModelForCausalLM.from_pretrained(str(run / "final"))
+    base = AutoModelForCausalLM.from_pretrained(str(tiny_model_dir))
+    assert not torch.equal(
+        tuned.model.layers[0].mlp.up_proj.weight, base.model.layers[0].mlp.up_proj.weight
+    )
+
+
+class Stop(Exception):
+    pass
+
+
+def test_resume_equals_an_uninterrupted_run(tmp_path, mixture, tiny_model_dir):
+    whole = tune(config_for(tmp_path / "a", mixture, tiny_model_dir, steps=5, micro_batch_rows=2))
+
+    def kill_after_step_3(record):
+        if record["step"] == 3:
+            raise Stop
+
+    broken = config_for(tmp_path / "b", mixture, tiny_model_dir, steps=5, micro_batch_rows=2)
+    with pytest.raises(Stop):
+        tune(broken, progress=kill_after_step_3)
+    assert (tmp_path / "b" / "run" / "checkpoints" / "latest").read_text() == "step-000002"
+    resumed = tune(broken, resume=True)
+    a, b = final_weights(whole), final_weights(resumed)
+    assert a.keys() == b.keys()
+    for name in a:
+        assert torch.equal(a[name], b[name]), name
+    assert losses(whole) == losses(resumed) and len(losses(whole)) == 5
+
+
+def test_packing_and_micro_batches_do_not_change_the_result(tmp_path, mixture, tiny_model_dir):
+    one = tune(
+        config_for(
+            tmp_path / "a", mixture, tiny_model_dir, steps=2, seq_len=2048, micro_batch_rows=1
+        )
+    )
+    many = tune(
+        config_for(
+            tmp_path / "b", mixture, tiny_model_dir, steps=2, seq_len=4096, micro_batch_rows=3
+        )
+    )
+    a, b = final_weights(one), final_weights(many)
+    for name in a:
+        assert torch.allclose(a[name], b[name], atol=1e-5), name
+
+
+def test_lora_merged_and_adapter_only(tmp_path, mixture, tiny_model_dir):
+    lora = LoraConfig(r=4, alpha=8, targets=("q_proj", "v_proj"))
+    run = tune(config_for(tmp_path / "m", mixture, tiny_model_dir, steps=2, lora=lora))
+    merged = AutoModelForCausalLM.from_pretrained(str(run / "final"))
+    base = AutoModelForCausalLM.from_pretrained(str(tiny_model_dir))
+    assert not torch.equal(
+        merged.model.layers[0].self_attn.q_proj.weight, base.model.layers[0].self_attn.q_proj.weight
+    )
+    assert torch.equal(
+        merged.model.layers[0].mlp.up_proj.weight, base.model.layers[0].mlp.up_proj.weight
+    )
+    adapter = LoraConfig(r=4, alpha=8, targets=("q_proj",), merge=False)
+    run = tune(config_for(tmp_path / "a", mixture, tiny_model_dir, steps=2, lora=adapter))
+    assert (run / "final" / "adapter_model.safetensors").exists()
+
+
+def test_seen_labels_supervise_more_tokens(tmp_path, mixture, tiny_model_dir):
+    plain = tune(config_for(tmp_path / "p", mixture, tiny_model_dir, steps=1))
+    seen = tune(config_for(tmp_path / "s", mixture, tiny_model_dir, steps=1, seen_labels=True))
+    count = lambda run: json.loads((run / "metrics.jsonl").read_text())["supervised_tokens"]  # noqa: E731
+    assert count(seen) > count(plain)
+
+
+def test_bad_inputs(tmp_path, mixture, tiny_model_dir):
+    with pytest.raises(SymtuneError, match="mixture directory .*nowhere not found"):
+        tune(config_for(tmp_path, tmp_path / "nowhere", tiny_model_dir))
+    with pytest.raises(SymtuneError, match="seq-len 64 is shorter than a single prompt"):
+        tune(config_for(tmp_path / "short", mixture, tiny_model_dir, seq_len=64))
+    assert not (tmp_path / "short").exists()
+    with pytest.raises(SymtuneError, match="model path .*missing not found"):
+        tune(config_for(tmp_path / "m", mixture, tmp_path / "missing"))
+    with pytest.raises(
+        SymtuneError, match="tune config: optimizer=sgd; expected adafactor or adamw"
+    ):
+        tune(config_for(tmp_path, mixture, tiny_model_dir, optimizer="sgd"))
+    run = tune(config_for(tmp_path / "r", mixture, tiny_model_dir, steps=2))
+    with pytest.raises(SymtuneError, match="already holds a run; pass --resume"):
+        tune(config_for(tmp_path / "r", mixture, tiny_model_dir, steps=2))
+    with pytest.raises(
+        SymtuneError,
+        match="cannot resume from .*step-000002: it was made with lr=0.01, this run asks lr=0.02",
+    ):
+        tune(config_for(tmp_path / "r", mixture, tiny_model_dir, steps=2, lr=2e-2), resume=True)
+    assert run.exists()
