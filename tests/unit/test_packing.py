@@ -7,6 +7,7 @@ from transformers import LlamaConfig, LlamaForCausalLM
 from conftest import byte_tokenizer as make_byte_tokenizer
 from symtune.errors import SymtuneError
 from symtune.prompts import FORMATS, Prompt, PromptMeta, render
+from symtune.tune.attention import NAME, document_spans, register
 from symtune.tune.loss import supervised_loss
 from symtune.tune.packing import IGNORE, Document, batch_tensors, pack, tokenize_prompt
 
@@ -63,7 +64,7 @@ def test_pack_keeps_order_restarts_positions_and_pads():
         list(pack(docs, 3, 0))
 
 
-def tiny_model():
+def tiny_model(attention: str = "sdpa"):
     torch.manual_seed(0)
     config = LlamaConfig(
         vocab_size=64,
@@ -73,7 +74,9 @@ def tiny_model():
         num_attention_heads=4,
         num_key_value_heads=2,
     )
-    return LlamaForCausalLM(config).float()
+    model = LlamaForCausalLM(config).float()
+    model.set_attn_implementation(register() if attention == NAME else attention)
+    return model
 
 
 def random_docs(seed: int) -> list[Document]:
@@ -98,8 +101,9 @@ def loss_and_grads(model, rows):
     return (total / count).detach(), [p.grad.clone() for p in model.parameters()]
 
 
-def test_packed_loss_and_gradients_equal_unpacked():
-    model = tiny_model()
+@pytest.mark.parametrize("attention", ["sdpa", NAME])
+def test_packed_loss_and_gradients_equal_unpacked(attention):
+    model = tiny_model(attention)
     docs = random_docs(0)
     packed_rows = list(pack(docs, 16, pad_id=0))
     assert len(packed_rows) < len(docs)
@@ -111,12 +115,27 @@ def test_packed_loss_and_gradients_equal_unpacked():
         assert torch.allclose(a, b, atol=1e-5)
 
 
-def test_without_restarting_positions_documents_would_leak():
+@pytest.mark.parametrize("attention", ["sdpa", NAME])
+def test_without_restarting_positions_documents_would_leak(attention):
     """Guard: the equality above is not vacuous; one position run over the whole row differs."""
-    model = tiny_model()
+    model = tiny_model(attention)
     rows = list(pack(random_docs(1), 16, pad_id=0))
     ids, labels, positions = batch_tensors(rows)
     right, _ = supervised_loss(model, ids, labels, positions)
     flat = torch.arange(ids.shape[1]).expand_as(ids)
     wrong, _ = supervised_loss(model, ids, labels, flat)
     assert abs(right.item() - wrong.item()) > 1e-3
+
+
+def test_document_spans_follow_position_restarts():
+    positions = torch.tensor([[0, 1, 2, 0, 1, 0], [0, 1, 2, 3, 4, 5]])
+    assert document_spans(positions) == [[(0, 3), (3, 5), (5, 6)], [(0, 6)]]
+
+
+def test_packed_attention_matches_sdpa_in_bf16_too():
+    ids, labels, positions = batch_tensors(list(pack(random_docs(2), 16, pad_id=0)))
+    results = []
+    for attention in ("sdpa", NAME):
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            results.append(supervised_loss(tiny_model(attention), ids, labels, positions)[0])
+    assert abs(results[0].item() - results[1].item()) < 1e-2 * abs(results[0].item())

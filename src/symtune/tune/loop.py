@@ -19,6 +19,7 @@ from symtune.artifacts import sha256_file
 from symtune.errors import SymtuneError
 from symtune.mixture import package_versions
 from symtune.prompts import Prompt
+from symtune.tune.attention import register as register_packed_attention
 from symtune.tune.config import TuneConfig
 from symtune.tune.loss import SupervisedLM
 from symtune.tune.packing import Document, Row, batch_tensors, pack, tokenize_prompt
@@ -72,6 +73,7 @@ def prepare_model(config: TuneConfig):
 
     model = load_model(config.model, "fp32")
     model.config.use_cache = False
+    model.set_attn_implementation(register_packed_attention())
     if config.lora is not None:
         from peft import LoraConfig as PeftLora
         from peft import get_peft_model
@@ -289,6 +291,7 @@ def tune(
     device = accelerator.device
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.dtype == "bf16")
 
+    board = None
     for step in range(start, config.steps):
         began = time.perf_counter()
         docs = step_documents(prompts, config.batch_size, tokenizer, config)
@@ -316,7 +319,7 @@ def tune(
             loss_sum += loss.detach()
         grad_norm = None
         if config.grad_clip > 0:
-            grad_norm = float(accelerator.clip_grad_norm_(params, config.grad_clip))
+            grad_norm = float(accelerator.clip_grad_norm_(model.parameters(), config.grad_clip))
         optimizer.step()
         schedule.step()
         optimizer.zero_grad(set_to_none=True)
@@ -342,6 +345,11 @@ def tune(
         if accelerator.is_main_process:
             with (run / "metrics.jsonl").open("a") as log:
                 log.write(json.dumps(record) + "\n")
+            board = board or _tensorboard(run)
+            if board is not None:
+                for key in ("loss", "lr", "grad_norm", "tokens_per_s"):
+                    if record[key] is not None:
+                        board.add_scalar(f"train/{key}", record[key], record["step"])
             if progress is not None:
                 progress(record)
         if (step + 1) % config.checkpoint_every == 0 or step + 1 == config.steps:
@@ -349,6 +357,15 @@ def tune(
     export_final(run, model, tokenizer, config, accelerator)
     accelerator.wait_for_everyone()
     return run
+
+
+def _tensorboard(run: Path):
+    """A TensorBoard writer under run/tensorboard when tensorboard is installed, else None."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        return None
+    return SummaryWriter(str(run / "tensorboard"))
 
 
 def _inner(model, accelerator):
