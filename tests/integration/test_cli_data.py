@@ -95,3 +95,17 @@ def test_missing_suite_file(tmp_path):
     )
     assert result.returncode == 2
     assert result.stderr.strip() == f"error: suite file {tmp_path / 'none.yaml'} not found"
+
+
+def test_tune_user_errors_are_one_line(tmp_path):
+    result = run(
+        "tune", "--mixture", str(tmp_path / "none"), "--out", str(tmp_path / "r"), cwd=tmp_path
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        f"error: mixture directory {tmp_path / 'none'} not found; build it with "
+        "`symtune data build`"
+    )
+    result = run("tune", "--mixture", "m", "--out", "r", "--optimizer", "sgd", cwd=tmp_path)
+    assert result.stderr.strip() == "error: tune config: optimizer=sgd; expected adafactor or adamw"
+    assert not (tmp_path / "r").exists()

@@ -154,3 +154,54 @@ def test_bad_inputs(tmp_path, mixture, tiny_model_dir):
     ):
         tune(config_for(tmp_path / "r", mixture, tiny_model_dir, steps=2, lr=2e-2), resume=True)
     assert run.exists()
+
+
+def test_schedules():
+    from symtune.tune.loop import build_schedule
+
+    def factors(**overrides):
+        config = TuneConfig(mixture="m", out="o", steps=10, **overrides)
+        optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+        schedule = build_schedule(config, optimizer)
+        out = []
+        for _ in range(10):
+            out.append(round(schedule.get_last_lr()[0], 4))
+            optimizer.step()
+            schedule.step()
+        return out
+
+    assert factors(warmup_steps=2, schedule="constant") == [0.5] + [1.0] * 9
+    assert factors(warmup_steps=0, schedule="linear") == [
+        1.0,
+        0.9,
+        0.8,
+        0.7,
+        0.6,
+        0.5,
+        0.4,
+        0.3,
+        0.2,
+        0.1,
+    ]
+    assert factors(schedule="cosine")[5] == 0.5
+
+
+def test_chat_template_wraps_prompts(tiny_model_dir):
+    from symtune.models import load_tokenizer
+    from symtune.prompts import FORMATS, Prompt, PromptMeta, render
+    from symtune.tune.packing import IGNORE, tokenize_prompt
+    from symtune.tune.stream import wrap_chat
+
+    tokenizer = load_tokenizer(str(tiny_model_dir))
+    tokenizer.chat_template = (
+        "{% for m in messages %}<{{ m['role'] }}>{{ m['content'] }}</{{ m['role'] }}>{% endfor %}"
+        "{% if add_generation_prompt %}<assistant>{% endif %}"
+    )
+    text, target, spans = render(FORMATS[0], "", [("a", "X"), ("b", "X")], "c", "X")
+    meta = PromptMeta("t", "symbol_tuning", 0, ("X",), (), "q", "k", False)
+    wrapped = wrap_chat(Prompt(text, target, ("X",), spans, (False, True), meta), tokenizer)
+    assert wrapped.text == f"<user>{text}</user><assistant>" and wrapped.target == "X"
+    assert [wrapped.text[s:e] for s, e in wrapped.label_spans] == [" X", " X"]
+    doc = tokenize_prompt(wrapped, tokenizer, seen_labels=True)
+    supervised = tokenizer.decode([x for x in doc.labels if x != IGNORE])
+    assert supervised == " XX<eos>"
