@@ -26,17 +26,6 @@ app.add_typer(data_app, name="data")
 console = Console()
 
 
-def _suite_specs(suite: str):
-    """(Suite, specs by name) for a built-in suite name or a suite YAML file."""
-    from symtune.tasks import get_suite, get_task
-    from symtune.tasks.config import load_suite_file
-
-    if suite.endswith((".yaml", ".yml")):
-        return load_suite_file(Path(suite))
-    found = get_suite(suite)
-    return found, {n: get_task(n) for n in (*found.tuning, *found.evaluation)}
-
-
 @data_app.command("build")
 def data_build(
     out: Annotated[Path, typer.Option(help="Output directory (created; resumes if present).")],
@@ -62,11 +51,11 @@ def data_build(
     shard_size: Annotated[int, typer.Option(help="Prompts per JSONL shard.")] = 10_000,
 ) -> None:
     """Build a symbol-tuning mixture from a suite's tuning tasks."""
-    from symtune.data import artifacts_for, load_tasks
+    from symtune.data import artifacts_for, load_tasks, suite_specs
     from symtune.mixture import MixtureConfig, build_mixture, package_versions
     from symtune.models import token_counter
 
-    found, specs = _suite_specs(suite)
+    found, specs = suite_specs(suite)
     config = MixtureConfig(
         tasks=found.tuning,
         n=n,
@@ -222,6 +211,111 @@ def tune_command(
         run = tune(config, resume=resume, progress=report)
     if main_process:
         console.print(f"tuned model: {run / 'final'}")
+
+
+def _csv(value: str) -> tuple[str, ...]:
+    return tuple(v.strip() for v in value.split(",") if v.strip())
+
+
+@app.command("eval")
+def eval_command(
+    out: Annotated[Path, typer.Option(help="Output directory (resumes if present).")],
+    model: Annotated[
+        str, typer.Option(help="Base model: built-in name, dir or HF id.")
+    ] = "smollm2-135m-instruct",
+    tuned: Annotated[str, typer.Option(help="Tuned run directory (or model) to compare.")] = "",
+    suite: Annotated[str, typer.Option(help="Built-in suite or suite YAML.")] = "offline",
+    tasks: Annotated[str, typer.Option(help="Comma-separated subset of evaluation tasks.")] = "",
+    settings: Annotated[
+        str, typer.Option(help="ICL settings, comma-separated.")
+    ] = "instr_labels,labels_only,instr_only,neither",
+    flipped: Annotated[bool, typer.Option(help="Flipped labels on binary tasks.")] = True,
+    seeds: Annotated[str, typer.Option(help="Comma-separated seeds.")] = "0,1,2",
+    k: Annotated[int, typer.Option(help="Exemplars per class.")] = 4,
+    max_queries: Annotated[int, typer.Option(help="Queries per task.")] = 100,
+    scoring: Annotated[
+        str, typer.Option(help="exact, rank or both (comma-separated).")
+    ] = "exact,rank",
+    list_functions: Annotated[str, typer.Option(help="all, paper20 or none.")] = "all",
+    list_function_queries: Annotated[int, typer.Option(help="Queries per subtask.")] = 32,
+    turing: Annotated[bool, typer.Option(help="Simple Turing concepts (AS II).")] = True,
+    batch_size: Annotated[int, typer.Option(help="Sequences per forward.")] = 8,
+    dtype: Annotated[str, typer.Option(help="bf16 or fp32.")] = "bf16",
+) -> None:
+    """Evaluate a base model (and a tuned one, side by side) with the paper's protocol."""
+    from symtune.evaluate.api import evaluate
+    from symtune.evaluate.protocol import EvalConfig
+
+    try:
+        seed_values = tuple(int(x) for x in _csv(seeds))
+    except ValueError:
+        raise SymtuneError(f"--seeds {seeds!r}: expected comma-separated integers") from None
+    config = EvalConfig(
+        suite=suite,
+        tasks=_csv(tasks),
+        settings=_csv(settings),
+        flipped=flipped,
+        seeds=seed_values,
+        k=k,
+        max_queries=max_queries,
+        scoring=_csv(scoring),
+        list_functions=list_functions,
+        list_function_queries=list_function_queries,
+        turing=turing,
+        batch_size=batch_size,
+        dtype=dtype,
+        tokenizer=model,
+    )
+    config.validate()
+    models = {"base": model, **({"tuned": tuned} if tuned else {})}
+    columns = (*Progress.get_default_columns()[:-1], MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console) as bar:
+
+        def progress(label: str, total: int):
+            job = bar.add_task(label, total=total)
+
+            def advance(item, mode: str) -> None:
+                bar.update(job, advance=1, description=f"{label} · {item.group} · {item.task}")
+
+            return advance
+
+        document = evaluate(config, models, out, progress)
+    for mode in config.scoring:
+        _print_summary(document, mode)
+    console.print(f"results: {out / 'results.json'} and {out / 'results.md'}")
+
+
+def _print_summary(document: dict, mode: str) -> None:
+    from symtune.evaluate.results import GROUP_ORDER, GROUP_TITLES
+
+    summaries = document["summary"][mode]
+    comparison = (document["comparison"] or {}).get(mode)
+    table = Table(title=f"accuracy (%), scoring: {mode}")
+    table.add_column("group")
+    for label in summaries:
+        table.add_column(label, justify="right")
+    if comparison:
+        table.add_column("tuned − base [95% CI]", justify="right")
+    table.add_column("chance", justify="right")
+    for group in GROUP_ORDER:
+        if not any(group in s for s in summaries.values()):
+            continue
+        row = [GROUP_TITLES[group]]
+        row += [
+            f"{100 * s[group]['average']:.1f}" if group in s else "–" for s in summaries.values()
+        ]
+        if comparison:
+            c = comparison.get(group)
+            row.append(
+                f"{100 * c['delta']:+.1f} [{100 * c['ci'][0]:+.1f}, {100 * c['ci'][1]:+.1f}]"
+                if c
+                else "–"
+            )
+        first = next(iter(summaries.values()))
+        chance = first[group]["chance"] if group in first else 0
+        row.append(f"{100 * chance:.1f}" if chance else "–")
+        table.add_row(*row)
+    console.print(table)
 
 
 def main() -> None:

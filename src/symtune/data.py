@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from symtune.artifacts import artifact_record, bigbench_tasks_dir
-from symtune.tasks import BigBenchSource, TaskData, TaskSpec, get_task, load_task
+from symtune.tasks import BigBenchSource, Suite, TaskData, TaskSpec, get_task, load_task
 
 
 def load_tasks(specs: Sequence[TaskSpec]) -> list[TaskData]:
@@ -25,3 +25,14 @@ def artifacts_for(specs: Sequence[TaskSpec]) -> dict[str, dict[str, str]]:
     """Artifact records for the pinned files these specs read."""
     uses_bigbench = any(isinstance(s.source, BigBenchSource) for s in specs)
     return artifact_record(["bigbench"] if uses_bigbench else [])
+
+
+def suite_specs(suite: str) -> tuple[Suite, dict[str, TaskSpec]]:
+    """(Suite, specs by name) for a built-in suite name or a suite YAML file."""
+    from symtune.tasks import get_suite
+    from symtune.tasks.config import load_suite_file
+
+    if suite.endswith((".yaml", ".yml")):
+        return load_suite_file(Path(suite))
+    found = get_suite(suite)
+    return found, {n: get_task(n) for n in (*found.tuning, *found.evaluation)}

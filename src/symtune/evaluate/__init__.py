@@ -1,0 +1,1 @@
+"""Evaluation: scoring backends, the paper's protocol, statistics and result files."""

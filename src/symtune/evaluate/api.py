@@ -1,0 +1,210 @@
+"""`symtune eval`: build the protocol's items, score them with each model (resumably), and
+write a self-describing results.json plus a Markdown summary."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from symtune.artifacts import artifact_record, bigbench_tasks_dir, sha256_file
+from symtune.errors import SymtuneError
+from symtune.evaluate.protocol import (
+    EvalConfig,
+    Item,
+    classification_items,
+    list_function_items,
+    ordered,
+    turing_items,
+)
+from symtune.evaluate.results import (
+    GROUP_ORDER,
+    compare,
+    per_task_table,
+    summarize,
+    table1,
+)
+from symtune.evaluate.runner import ResultCache, score_items
+from symtune.evaluate.scoring import Scorer
+from symtune.mixture import package_versions
+from symtune.tasks.algorithmic import (
+    LIST_FUNCTIONS,
+    TURING_AS2,
+    load_list_functions,
+    load_turing,
+)
+
+RESULTS_VERSION = 1
+
+
+def model_location(name: str) -> str:
+    """A tuned run directory means its `final/` model; anything else is a model name."""
+    final = Path(name) / "final"
+    return str(final) if (final / "config.json").exists() else name
+
+
+def build_items(config: EvalConfig) -> tuple[list[Item], dict[str, Any]]:
+    """Every item of the protocol, in a stable order, and notes about how they were built."""
+    from symtune.data import load_tasks, suite_specs
+
+    config.validate()
+    suite, specs = suite_specs(config.suite)
+    names = config.tasks or suite.evaluation
+    unknown = [n for n in names if n not in suite.evaluation]
+    if unknown:
+        raise SymtuneError(
+            f"eval config: task {unknown[0]!r} is not an evaluation task of suite {suite.name!r}"
+        )
+    items: list[Item] = []
+    notes: dict[str, Any] = {}
+    if config.settings or config.flipped:
+        tasks = load_tasks([specs[n] for n in names])
+        icl, shortened = classification_items(tasks, config)
+        items += icl
+        notes["prompts_with_dropped_exemplars"] = shortened
+        notes["tasks"] = {
+            t.name: {
+                "labels": list(t.labels),
+                "train": len(t.splits["train"]),
+                "validation": len(t.splits["validation"]),
+            }
+            for t in tasks
+        }
+    if config.list_functions != "none" or config.turing:
+        root = bigbench_tasks_dir([LIST_FUNCTIONS, TURING_AS2])
+        if config.list_functions != "none":
+            items += list_function_items(load_list_functions(root), config)
+        if config.turing:
+            items += turing_items(load_turing(root))
+    return ordered(items), notes
+
+
+def _atomic_text(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _model_record(name: str) -> dict[str, Any]:
+    from symtune.models import model_source
+
+    source = model_source(model_location(name))
+    weights = Path(source) / "model.safetensors"
+    record: dict[str, Any] = {
+        "name": name,
+        "source": source,
+        "sha256": sha256_file(weights) if weights.exists() else None,
+    }
+    run_config = Path(name) / "config.json"
+    if (Path(name) / "final").is_dir() and run_config.exists():
+        record["tuning_config"] = json.loads(run_config.read_text())
+    return record
+
+
+def evaluate(
+    config: EvalConfig,
+    models: Mapping[str, str],
+    out: Path,
+    progress: Callable[[str, int], Callable[[Item, str], None]] | None = None,
+) -> dict[str, Any]:
+    """Score every item with every model (labels like "base", "tuned"), then write
+    out/results.json and out/results.md. Re-running continues from the per-example caches."""
+    import torch
+
+    from symtune.models import load_model, load_tokenizer
+
+    config.validate()
+    if not models:
+        raise SymtuneError("eval: no model given")
+    items, notes = build_items(config)
+    out.mkdir(parents=True, exist_ok=True)
+    identity = json.dumps({"config": config.to_dict(), "models": dict(models)}, sort_keys=True)
+    marker = out / "eval_config.json"
+    if marker.exists() and marker.read_text() != identity:
+        raise SymtuneError(
+            f"{out} holds an evaluation with another config or models; "
+            "choose another --out or delete it"
+        )
+    _atomic_text(marker, identity)
+    per_model: dict[str, dict[str, dict[str, Any]]] = {}
+    timings: dict[str, float] = {}
+    for label, name in models.items():
+        location = model_location(name)
+        model = load_model(location, config.dtype)
+        scorer = Scorer(model, load_tokenizer(location), batch_size=config.batch_size)
+        cache = ResultCache(out / "cache" / f"{label}.jsonl")
+        start = time.perf_counter()
+        work = sum(1 for i in items for m in config.scoring if m == "exact" or i.candidates)
+        callback = progress(label, work) if progress is not None else None
+        try:
+            per_model[label] = score_items(items, scorer, config.scoring, cache, callback)
+        finally:
+            cache.close()
+        timings[label] = time.perf_counter() - start
+        del model, scorer
+        torch.set_grad_enabled(True)
+    summaries = {
+        mode: {label: summarize(items, res, mode) for label, res in per_model.items()}
+        for mode in config.scoring
+    }
+    comparison = None
+    if "base" in per_model and "tuned" in per_model:
+        comparison = {
+            mode: compare(items, per_model["base"], per_model["tuned"], mode)
+            for mode in config.scoring
+        }
+    document = {
+        "results_version": RESULTS_VERSION,
+        "config": config.to_dict(),
+        "models": {label: _model_record(name) for label, name in models.items()},
+        "versions": package_versions(
+            ["symtune", "torch", "transformers", "tokenizers", "wordfreq"]
+        ),
+        "machine": {"platform": platform.platform(), "threads": torch.get_num_threads()},
+        "artifacts": artifact_record(["bigbench"]),
+        "notes": notes,
+        "seconds": timings,
+        "summary": summaries,
+        "comparison": comparison,
+        "items": [
+            {
+                "id": i.id,
+                "group": i.group,
+                "task": i.task,
+                "seed": i.seed,
+                "answer": i.answer,
+                "candidates": list(i.candidates),
+                "meta": i.meta,
+                "results": {label: res.get(i.id, {}) for label, res in per_model.items()},
+            }
+            for i in items
+        ],
+    }
+    _atomic_text(out / "results.json", json.dumps(document, indent=1, ensure_ascii=False) + "\n")
+    _atomic_text(out / "results.md", markdown(document))
+    return document
+
+
+def markdown(document: Mapping[str, Any]) -> str:
+    """The results as Markdown: one Table-1-like table per scoring mode, then per-task tables."""
+    parts = ["# symtune evaluation\n"]
+    models = ", ".join(f"{label}: `{m['name']}`" for label, m in document["models"].items())
+    parts.append(
+        f"Models: {models}. Seeds: {document['config']['seeds']}. "
+        f"Accuracy in %, averaged over tasks; n = scored prompts.\n"
+    )
+    for mode, summaries in document["summary"].items():
+        comparison = (document["comparison"] or {}).get(mode)
+        parts.append(table1(summaries, comparison, mode))
+    for mode, summaries in document["summary"].items():
+        comparison = (document["comparison"] or {}).get(mode)
+        groups = [g for g in GROUP_ORDER if any(g in s for s in summaries.values())]
+        for group in groups:
+            if group == "list_functions":
+                continue  # 250 rows; see results.json
+            parts.append(f"### {mode}: " + per_task_table(summaries, comparison, group))
+    return "\n".join(parts)

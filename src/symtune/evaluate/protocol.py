@@ -1,0 +1,234 @@
+"""The paper's evaluation protocol as data: every prompt to score ("item"), built purely from
+loaded tasks and a config, with metadata to rebuild it."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from symtune.errors import SymtuneError
+from symtune.prompts import (
+    ICL_SETTINGS,
+    TokenCounter,
+    check_exemplar_supply,
+    eval_prompt,
+    eval_queries,
+    rng_for,
+)
+from symtune.symbols import eval_pool
+from symtune.tasks.algorithmic import ListFunction, TuringExample
+from symtune.tasks.spec import TaskData
+
+SCORING = ("exact", "rank")
+LIST_FUNCTION_CHOICES = ("all", "paper20", "none")
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """What `symtune eval` runs."""
+
+    suite: str = "offline"
+    tasks: tuple[str, ...] = ()
+    """Subset of the suite's evaluation tasks; empty: all of them."""
+    settings: tuple[str, ...] = ICL_SETTINGS
+    flipped: bool = True
+    seeds: tuple[int, ...] = (0, 1, 2)
+    k: int = 4
+    max_queries: int = 100
+    scoring: tuple[str, ...] = SCORING
+    list_functions: str = "all"
+    """"all" (250 subtasks), "paper20" (our 20-subtask selection), or "none"."""
+    list_function_queries: int = 32
+    """Queries per list-function subtask (each 4-shot from the subtask's other examples)."""
+    turing: bool = True
+    max_tokens: int = 2048
+    tokenizer: str = "smollm2-135m-instruct"
+    """Tokenizer for the prompt length budget (the evaluated models' tokenizer)."""
+    batch_size: int = 8
+    dtype: str = "bf16"
+
+    def validate(self) -> None:
+        for setting in self.settings:
+            if setting not in ICL_SETTINGS:
+                raise SymtuneError(
+                    f"eval config: setting {setting!r} is unknown; expected one "
+                    f"of {', '.join(ICL_SETTINGS)}"
+                )
+        for mode in self.scoring:
+            if mode not in SCORING:
+                raise SymtuneError(
+                    f"eval config: scoring {mode!r} is unknown; expected exact or rank"
+                )
+        if self.list_functions not in LIST_FUNCTION_CHOICES:
+            raise SymtuneError(
+                f"eval config: list_functions={self.list_functions!r}; expected "
+                "all, paper20 or none"
+            )
+        if not self.seeds:
+            raise SymtuneError("eval config: seeds is empty; expected at least one seed")
+        if self.k < 1 or self.max_queries < 1:
+            raise SymtuneError(
+                f"eval config: k={self.k}, max_queries={self.max_queries}; expected both >= 1"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Item:
+    """One prompt to score. `answer` is the expected output; `candidates` the label strings
+    (classification only). `group` is what accuracy is averaged over (a setting, "flipped",
+    "list_functions" or "turing"); `task` the task (or subtask) within it."""
+
+    id: str
+    group: str
+    task: str
+    seed: int
+    context: str
+    answer: str
+    candidates: tuple[str, ...] = ()
+    max_new_tokens: int = 16
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def chance(self) -> float:
+        return 1.0 / len(self.candidates) if self.candidates else 0.0
+
+
+def classification_items(tasks: list[TaskData], config: EvalConfig) -> tuple[list[Item], int]:
+    """ICL items (the four settings, every seed) and flipped-label items (binary tasks).
+    Returns the items and how many prompts the length policy dropped exemplars from."""
+    from symtune.models import token_counter
+
+    counter = TokenCounter(token_counter(config.tokenizer))
+    pool = eval_pool()
+    items: list[Item] = []
+    shortened = 0
+    groups = list(config.settings) + (["flipped"] if config.flipped else [])
+    for task in tasks:
+        check_exemplar_supply(task, config.k)
+        for seed in config.seeds:
+            for query in eval_queries(task, config.max_queries):
+                for group in groups:
+                    if group == "flipped" and len(task.labels) != 2:
+                        continue
+                    prompt = eval_prompt(
+                        task, query, group, pool, seed, config.k, config.max_tokens, counter
+                    )
+                    if prompt is None:
+                        raise SymtuneError(
+                            f"task {task.name}: query {query.id} does not fit "
+                            f"{config.max_tokens} tokens even with one exemplar "
+                            "per class; raise max_tokens"
+                        )
+                    shortened += prompt.meta.dropped_exemplars > 0
+                    items.append(
+                        Item(
+                            id=f"{group}|{task.name}|{seed}|{query.id}",
+                            group=group,
+                            task=task.name,
+                            seed=seed,
+                            context=prompt.text,
+                            answer=prompt.answer,
+                            candidates=prompt.candidates,
+                            meta=asdict(prompt.meta),
+                        )
+                    )
+    return items, shortened
+
+
+# Our 20-subtask "paper-like" list-function selection: the paper's list is lost; we sort each
+# subtask's target function (from its description) into five categories by the first rule that
+# matches and keep the first four subtasks of each category in name order.
+LIST_FUNCTION_CATEGORIES: tuple[tuple[str, str], ...] = (
+    ("A remove elements", r"\b(remove|drop|all but|except|without)\b"),
+    ("C input-independent", r"^the list \["),
+    ("D count or aggregate", r"\b(count|length|sum|number of|maximum|minimum|max|min|mean)\b"),
+    (
+        "B modify the list",
+        r"\b(reverse|sort|replace|swap|rotate|append|prepend|insert|repeat|"
+        r"double|add|subtract|multiply|increment|decrement|concatenate)",
+    ),
+    ("E select elements", r"\b(element|first|last|take|elements)\b"),
+)
+
+
+def list_function_category(function: str) -> str | None:
+    """The category of a list function by our keyword rule, or None."""
+    for name, pattern in LIST_FUNCTION_CATEGORIES:
+        if re.search(pattern, function.lower()):
+            return name
+    return None
+
+
+def paper20(functions: tuple[ListFunction, ...]) -> tuple[ListFunction, ...]:
+    """Four subtasks per category, in subtask-name order."""
+    chosen: list[ListFunction] = []
+    for name, _ in LIST_FUNCTION_CATEGORIES:
+        members = [f for f in functions if list_function_category(f.function) == name]
+        if len(members) < 4:
+            raise SymtuneError(
+                f"list functions: category {name!r} has only {len(members)} "
+                "subtasks; expected at least 4"
+            )
+        chosen.extend(members[:4])
+    return tuple(chosen)
+
+
+def list_function_items(functions: tuple[ListFunction, ...], config: EvalConfig) -> list[Item]:
+    """4-shot items: for each query, 4 other examples of the same subtask as shots. Items of
+    the 20-subtask selection carry meta["paper20"]."""
+    selected = {f.name for f in paper20(functions)}
+    if config.list_functions == "paper20":
+        functions = tuple(f for f in functions if f.name in selected)
+    items = []
+    for function in functions:
+        category = list_function_category(function.function)
+        examples = function.examples
+        for q in range(min(config.list_function_queries, len(examples))):
+            rng = rng_for("list_functions", function.name, q)
+            shots = rng.sample([i for i in range(len(examples)) if i != q], 4)
+            blocks = [f"Input: {examples[i][0]}\nOutput: {examples[i][1]}" for i in shots]
+            context = "\n\n".join([*blocks, f"Input: {examples[q][0]}\nOutput:"])
+            items.append(
+                Item(
+                    id=f"list_functions|{function.name}|0|{q}",
+                    group="list_functions",
+                    task=function.name,
+                    seed=0,
+                    context=context,
+                    answer=examples[q][1],
+                    max_new_tokens=64,
+                    meta={
+                        "function": function.function,
+                        "category": category,
+                        "shots": shots,
+                        "paper20": function.name in selected,
+                    },
+                )
+            )
+    return items
+
+
+def turing_items(examples: tuple[TuringExample, ...]) -> list[Item]:
+    """AS II items: the prompt already holds its shots; exact match on the quoted output."""
+    return [
+        Item(
+            id=f"turing|{e.program}|0|{e.id}",
+            group="turing",
+            task=e.program,
+            seed=0,
+            context=e.prompt,
+            answer=e.target.strip(),
+            max_new_tokens=24,
+            meta={"program": e.program, "example": e.id},
+        )
+        for e in examples
+    ]
+
+
+def ordered(items: list[Item]) -> list[Item]:
+    """Items in a stable order (group, task, seed, id) for progress and caching."""
+    return sorted(items, key=lambda i: (i.group, i.task, i.seed, i.id))

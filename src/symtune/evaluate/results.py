@@ -1,0 +1,189 @@
+"""Summaries of scored items: accuracy per task and group, averages as the paper reports them,
+chance baselines, and paired base-vs-tuned differences; a Markdown table like Table 1."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from symtune.evaluate.protocol import Item
+from symtune.evaluate.stats import mcnemar_p, paired_bootstrap
+
+GROUP_TITLES = {
+    "instr_labels": "instruction + relevant labels",
+    "labels_only": "relevant labels only",
+    "instr_only": "instruction only",
+    "neither": "neither",
+    "flipped": "flipped labels",
+    "list_functions": "list functions (all)",
+    "list_functions_paper20": "list functions (20)",
+    "turing": "Turing concepts",
+}
+GROUP_ORDER = tuple(GROUP_TITLES)
+
+
+def grouped(items: Sequence[Item]) -> dict[str, dict[str, list[Item]]]:
+    """Items by group and task; list functions also form the 20-subtask group."""
+    out: dict[str, dict[str, list[Item]]] = defaultdict(lambda: defaultdict(list))
+    for item in items:
+        out[item.group][item.task].append(item)
+        if item.group == "list_functions" and item.meta.get("paper20"):
+            out["list_functions_paper20"][item.task].append(item)
+    if (
+        out.get("list_functions") is not None
+        and out["list_functions"].keys() == out.get("list_functions_paper20", {}).keys()
+    ):
+        del out["list_functions"]  # only the selection was run: report it once
+    return {g: dict(t) for g, t in out.items()}
+
+
+def summarize(
+    items: Sequence[Item], results: Mapping[str, Mapping[str, Any]], mode: str
+) -> dict[str, Any]:
+    """Accuracy per group and task (pooled over seeds), the average over tasks, the average per
+    seed, chance, and for exact match the share of invalid outputs."""
+    summary: dict[str, Any] = {}
+    for group, tasks in grouped(items).items():
+        per_task: dict[str, Any] = {}
+        by_seed: dict[int, list[float]] = defaultdict(list)
+        for task, members in sorted(tasks.items()):
+            scored = [(i, results[i.id][mode]) for i in members if mode in results.get(i.id, {})]
+            if not scored:
+                continue
+            correct = [r["correct"] for _, r in scored]
+            entry = {
+                "accuracy": sum(correct) / len(correct),
+                "n": len(correct),
+                "chance": scored[0][0].chance,
+            }
+            if mode == "exact" and scored[0][0].candidates:
+                entry["invalid"] = sum(r["invalid"] for _, r in scored) / len(scored)
+            per_task[task] = entry
+            seeds: dict[int, list[bool]] = defaultdict(list)
+            for item, r in scored:
+                seeds[item.seed].append(r["correct"])
+            for seed, values in seeds.items():
+                by_seed[seed].append(sum(values) / len(values))
+        if not per_task:
+            continue
+        summary[group] = {
+            "average": sum(t["accuracy"] for t in per_task.values()) / len(per_task),
+            "chance": sum(t["chance"] for t in per_task.values()) / len(per_task),
+            "n": sum(t["n"] for t in per_task.values()),
+            "tasks": per_task,
+            "by_seed": {str(s): sum(v) / len(v) for s, v in sorted(by_seed.items())},
+        }
+        if mode == "exact" and all("invalid" in t for t in per_task.values()):
+            summary[group]["invalid"] = sum(t["invalid"] for t in per_task.values()) / len(per_task)
+    return summary
+
+
+def compare(
+    items: Sequence[Item],
+    base: Mapping[str, Mapping[str, Any]],
+    tuned: Mapping[str, Mapping[str, Any]],
+    mode: str,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Paired tuned - base differences per group and task: mean, 95% bootstrap interval (items
+    resampled within tasks), and an exact McNemar p-value (pooled over the group's items)."""
+    out: dict[str, Any] = {}
+    for group, tasks in grouped(items).items():
+        strata = []
+        pooled_base: list[bool] = []
+        pooled_tuned: list[bool] = []
+        per_task = {}
+        for task, members in sorted(tasks.items()):
+            pairs = [
+                (base[i.id][mode]["correct"], tuned[i.id][mode]["correct"])
+                for i in members
+                if mode in base.get(i.id, {}) and mode in tuned.get(i.id, {})
+            ]
+            if not pairs:
+                continue
+            b = [p[0] for p in pairs]
+            t = [p[1] for p in pairs]
+            delta, low, high = paired_bootstrap([(b, t)], seed=seed)
+            per_task[task] = {
+                "delta": delta,
+                "ci": [low, high],
+                "mcnemar_p": mcnemar_p(b, t),
+                "n": len(pairs),
+            }
+            strata.append((b, t))
+            pooled_base.extend(b)
+            pooled_tuned.extend(t)
+        if not strata:
+            continue
+        delta, low, high = paired_bootstrap(strata, seed=seed)
+        out[group] = {
+            "delta": delta,
+            "ci": [low, high],
+            "mcnemar_p": mcnemar_p(pooled_base, pooled_tuned),
+            "tasks": per_task,
+        }
+    return out
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}"
+
+
+def table1(
+    summaries: Mapping[str, Mapping[str, Any]], comparison: Mapping[str, Any] | None, mode: str
+) -> str:
+    """Markdown table shaped like the paper's Table 1: rows are models (and the paired delta),
+    columns are groups; cells are average accuracy in % with n."""
+    groups = [g for g in GROUP_ORDER if any(g in s for s in summaries.values())]
+    header = "| model | " + " | ".join(GROUP_TITLES[g] for g in groups) + " |"
+    lines = [header, "|---|" + "---|" * len(groups)]
+    for label, summary in summaries.items():
+        cells = [
+            f"{_pct(summary[g]['average'])} (n={summary[g]['n']})" if g in summary else "–"
+            for g in groups
+        ]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    if comparison:
+        cells = []
+        for g in groups:
+            if g in comparison:
+                c = comparison[g]
+                cells.append(
+                    f"{100 * c['delta']:+.1f} [{100 * c['ci'][0]:+.1f}, "
+                    f"{100 * c['ci'][1]:+.1f}] p={c['mcnemar_p']:.2g}"
+                )
+            else:
+                cells.append("–")
+        lines.append("| tuned − base [95% CI] | " + " | ".join(cells) + " |")
+    first = next(iter(summaries.values()))
+    chance = [
+        _pct(first[g]["chance"]) if g in first and first[g]["chance"] else "–" for g in groups
+    ]
+    lines.append("| random guessing | " + " | ".join(chance) + " |")
+    return f"Scoring: {mode}\n\n" + "\n".join(lines) + "\n"
+
+
+def per_task_table(
+    summaries: Mapping[str, Mapping[str, Any]], comparison: Mapping[str, Any] | None, group: str
+) -> str:
+    """Markdown table of one group's tasks: accuracy per model, n, and the paired delta."""
+    labels = [label for label, s in summaries.items() if group in s]
+    if not labels:
+        return ""
+    tasks = sorted(summaries[labels[0]][group]["tasks"])
+    header = (
+        "| task | n | "
+        + " | ".join(labels)
+        + (" | tuned − base [95% CI] |" if comparison else " |")
+    )
+    lines = [header, "|---|---|" + "---|" * (len(labels) + (1 if comparison else 0))]
+    for task in tasks:
+        n = summaries[labels[0]][group]["tasks"][task]["n"]
+        cells = [_pct(summaries[label][group]["tasks"][task]["accuracy"]) for label in labels]
+        row = f"| {task} | {n} | " + " | ".join(cells)
+        if comparison and group in comparison and task in comparison[group]["tasks"]:
+            c = comparison[group]["tasks"][task]
+            row += f" | {100 * c['delta']:+.1f} [{100 * c['ci'][0]:+.1f}, {100 * c['ci'][1]:+.1f}]"
+        lines.append(row + " |")
+    return f"{GROUP_TITLES.get(group, group)}\n\n" + "\n".join(lines) + "\n"

@@ -1,0 +1,107 @@
+"""Scoring items with a model, with a per-example cache on disk so an interrupted evaluation
+continues where it stopped."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from symtune.evaluate.protocol import Item
+from symtune.evaluate.scoring import GenerateRequest, RankRequest, Scorer
+
+
+class ResultCache:
+    """Append-only JSONL of {"key", "result"}; a torn last line (a kill mid-write) is ignored."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.done: dict[str, dict[str, Any]] = {}
+        if path.exists():
+            for line in path.read_text(encoding="utf-8").splitlines():
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                self.done[record["key"]] = record["result"]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._handle = path.open("a", encoding="utf-8")
+
+    def add(self, key: str, result: dict[str, Any]) -> None:
+        self.done[key] = result
+        self._handle.write(json.dumps({"key": key, "result": result}) + "\n")
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
+
+    def close(self) -> None:
+        self._handle.close()
+
+
+def exact_result(item: Item, output: str) -> dict[str, Any]:
+    """Exact match of the stripped greedy output; invalid: a classification output that is
+    none of the labels."""
+    correct = output == item.answer.strip()
+    invalid = bool(item.candidates) and output not in {c.strip() for c in item.candidates}
+    return {"output": output, "correct": correct, "invalid": invalid}
+
+
+def rank_result(item: Item, scores: Sequence[float]) -> dict[str, Any]:
+    """The highest-scoring candidate is the prediction."""
+    best = max(range(len(scores)), key=lambda i: scores[i])
+    return {
+        "scores": [round(s, 6) for s in scores],
+        "prediction": item.candidates[best],
+        "correct": item.candidates[best] == item.answer,
+    }
+
+
+def score_items(
+    items: Sequence[Item],
+    scorer: Scorer,
+    scoring: Sequence[str],
+    cache: ResultCache,
+    progress: Callable[[Item, str], None] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Results per item id and scoring mode ("exact", "rank"); rank applies to classification
+    items only. Generation is batched over items of one group and task."""
+    results: dict[str, dict[str, Any]] = {}
+    batch: list[Item] = []
+
+    def flush() -> None:
+        outputs = scorer.generate([GenerateRequest(i.context, i.max_new_tokens) for i in batch])
+        for item, output in zip(batch, outputs, strict=True):
+            cache.add(f"exact|{item.id}", exact_result(item, output))
+            if progress is not None:
+                progress(item, "exact")
+        batch.clear()
+
+    for item in items:
+        if "rank" in scoring and item.candidates:
+            key = f"rank|{item.id}"
+            if key not in cache.done:
+                scores = scorer.loglikelihood(
+                    RankRequest(item.context, tuple(" " + c for c in item.candidates))
+                )
+                cache.add(key, rank_result(item, scores))
+            if progress is not None:
+                progress(item, "rank")
+        if "exact" in scoring:
+            if f"exact|{item.id}" in cache.done:
+                if progress is not None:
+                    progress(item, "exact")
+                continue
+            if batch and (batch[0].group, batch[0].task) != (item.group, item.task):
+                flush()
+            batch.append(item)
+            if len(batch) >= scorer.batch_size:
+                flush()
+    if batch:
+        flush()
+    for item in items:
+        for mode in scoring:
+            found = cache.done.get(f"{mode}|{item.id}")
+            if found is not None:
+                results.setdefault(item.id, {})[mode] = found
+    return results

@@ -1,0 +1,146 @@
+"""Scoring backends behind one small interface: rank classification (log-likelihood of each
+candidate, the prompt encoded once and its KV cache shared by all candidates) and greedy
+exact-match generation (stop at newline or EOS)."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass(frozen=True)
+class RankRequest:
+    """Score each continuation after `context` (continuations carry their own leading space)."""
+
+    context: str
+    continuations: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class GenerateRequest:
+    """Greedy continuation of `context`, cut at the first newline."""
+
+    context: str
+    max_new_tokens: int = 16
+
+
+class Scorer:
+    """A causal LM and its tokenizer, scored on CPU or GPU, in fp32 or bf16."""
+
+    def __init__(self, model, tokenizer, batch_size: int = 8):
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.batch_size = batch_size
+        self.device = next(model.parameters()).device
+
+    def _split(self, context: str, continuation: str) -> tuple[list[int], int]:
+        """Tokens of context+continuation (tokenized jointly) and where the continuation starts:
+        the first token that ends past the context (a straddling token counts as continuation)."""
+        encoding = self.tokenizer(
+            context + continuation, add_special_tokens=False, return_offsets_mapping=True
+        )
+        ids = list(encoding["input_ids"])
+        start = next(
+            i for i, (_, end) in enumerate(encoding["offset_mapping"]) if end > len(context)
+        )
+        bos = self.tokenizer.bos_token_id
+        if getattr(self.tokenizer, "add_bos_token", False) and bos is not None:
+            return [bos, *ids], start + 1
+        return ids, start
+
+    @torch.inference_mode()
+    def loglikelihood(self, request: RankRequest) -> list[float]:
+        """Sum of log-probabilities of each continuation's tokens, prompt encoded once."""
+        pieces = [self._split(request.context, c) for c in request.continuations]
+        prefix = min(start for _, start in pieces)
+        first = pieces[0][0]
+        while prefix > 1 and any(ids[:prefix] != first[:prefix] for ids, _ in pieces):
+            prefix -= 1
+        prefix = max(1, prefix)
+        head = torch.tensor([first[:prefix]], device=self.device)
+        out = self.model(input_ids=head, use_cache=True)
+        cache = out.past_key_values
+        last = torch.log_softmax(out.logits[0, -1].float(), dim=-1)
+        scores = [0.0] * len(pieces)
+        order = list(range(len(pieces)))
+        for chunk_start in range(0, len(order), self.batch_size):
+            chunk = order[chunk_start : chunk_start + self.batch_size]
+            rests = [pieces[i][0][prefix:] for i in chunk]
+            width = max(len(r) for r in rests)
+            pad = self.tokenizer.pad_token_id or 0
+            ids = torch.tensor([r + [pad] * (width - len(r)) for r in rests], device=self.device)
+            mask = torch.ones(len(chunk), prefix + width, dtype=torch.long, device=self.device)
+            for row, r in enumerate(rests):
+                mask[row, prefix + len(r) :] = 0
+            positions = torch.arange(prefix, prefix + width, device=self.device).expand(
+                len(chunk), -1
+            )
+            shared = copy.deepcopy(cache)
+            shared.batch_repeat_interleave(len(chunk))
+            logits = self.model(
+                input_ids=ids,
+                attention_mask=mask,
+                position_ids=positions,
+                past_key_values=shared,
+                use_cache=True,
+            ).logits
+            logprobs = torch.log_softmax(logits.float(), dim=-1)
+            for row, i in enumerate(chunk):
+                full, start = pieces[i]
+                total = 0.0
+                for j in range(start, len(full)):
+                    # token j is predicted at position j - 1
+                    dist = last if j - 1 == prefix - 1 else logprobs[row, j - 1 - prefix]
+                    total += float(dist[full[j]])
+                scores[i] = total
+        return scores
+
+    @torch.inference_mode()
+    def loglikelihood_uncached(self, request: RankRequest) -> list[float]:
+        """The same scores from one full forward per continuation (the reference for tests)."""
+        scores = []
+        for continuation in request.continuations:
+            full, start = self._split(request.context, continuation)
+            logits = self.model(input_ids=torch.tensor([full], device=self.device)).logits
+            logprobs = torch.log_softmax(logits[0].float(), dim=-1)
+            scores.append(sum(float(logprobs[j - 1, full[j]]) for j in range(start, len(full))))
+        return scores
+
+    @torch.inference_mode()
+    def generate(self, requests: Sequence[GenerateRequest]) -> list[str]:
+        """Greedy continuations, each cut at its first newline and stripped; batched with left
+        padding in groups of `batch_size` of similar length."""
+        outputs = [""] * len(requests)
+        order = sorted(range(len(requests)), key=lambda i: len(requests[i].context))
+        pad = self.tokenizer.pad_token_id
+        pad = self.tokenizer.eos_token_id if pad is None else pad
+        for chunk_start in range(0, len(order), self.batch_size):
+            chunk = order[chunk_start : chunk_start + self.batch_size]
+            encoded = [
+                self.tokenizer(requests[i].context, add_special_tokens=False)["input_ids"]
+                for i in chunk
+            ]
+            width = max(len(e) for e in encoded)
+            ids = torch.tensor([[pad] * (width - len(e)) + e for e in encoded], device=self.device)
+            mask = torch.tensor(
+                [[0] * (width - len(e)) + [1] * len(e) for e in encoded], device=self.device
+            )
+            steps = max(requests[i].max_new_tokens for i in chunk)
+            generated = self.model.generate(
+                input_ids=ids,
+                attention_mask=mask,
+                max_new_tokens=steps,
+                do_sample=False,
+                pad_token_id=pad,
+                eos_token_id=self.tokenizer.eos_token_id,
+                stop_strings=["\n"],
+                tokenizer=self.tokenizer,
+            )
+            for row, i in enumerate(chunk):
+                tokens = generated[row, width : width + requests[i].max_new_tokens].tolist()
+                text = self.tokenizer.decode(tokens, skip_special_tokens=True)
+                outputs[i] = text.split("\n", 1)[0].strip()
+        return outputs
