@@ -109,3 +109,14 @@ def test_tune_user_errors_are_one_line(tmp_path):
     result = run("tune", "--mixture", "m", "--out", "r", "--optimizer", "sgd", cwd=tmp_path)
     assert result.stderr.strip() == "error: tune config: optimizer=sgd; expected adafactor or adamw"
     assert not (tmp_path / "r").exists()
+
+
+def test_eval_user_errors_are_one_line(tmp_path):
+    result = run("eval", "--out", "e", "--settings", "both", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "error: eval config: setting 'both' is unknown; expected one of "
+        "instr_labels, labels_only, instr_only, neither"
+    )
+    result = run("eval", "--out", "e", "--seeds", "a,b", cwd=tmp_path)
+    assert result.stderr.strip() == "error: --seeds 'a,b': expected comma-separated integers"

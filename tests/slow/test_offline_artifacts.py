@@ -80,3 +80,34 @@ def test_token_bound_holds_for_the_real_tokenizer(offline):
             assert count(prompt.text + prompt.target) + 1 <= budget
             dropped += prompt.meta.dropped_exemplars > 0
         assert dropped > 0
+
+
+def test_paper20_list_function_selection_on_the_real_subtasks():
+    from symtune.evaluate.protocol import LIST_FUNCTION_CATEGORIES, list_function_category, paper20
+
+    functions = load_list_functions(bigbench_tasks_dir([LIST_FUNCTIONS]))
+    chosen = paper20(functions)
+    assert [f.name for f in chosen] == [
+        "c001",
+        "c002",
+        "c003",
+        "c004",
+        "c041",
+        "c042",
+        "c043",
+        "c044",
+        "c023",
+        "c039",
+        "c076",
+        "c077",
+        "c016",
+        "c017",
+        "c018",
+        "c019",
+        "c006",
+        "c008",
+        "c010",
+        "c011",
+    ]
+    categories = Counter(list_function_category(f.function) for f in chosen)
+    assert categories == {name: 4 for name, _ in LIST_FUNCTION_CATEGORIES}

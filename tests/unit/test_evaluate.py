@@ -1,0 +1,198 @@
+"""Evaluation mechanics on a tiny random llama: scoring, statistics, items, result files."""
+
+import json
+
+import pytest
+import torch
+from transformers import AutoModelForCausalLM
+
+from conftest import make_task
+from symtune.errors import SymtuneError
+from symtune.evaluate.api import evaluate
+from symtune.evaluate.protocol import (
+    EvalConfig,
+    Item,
+    classification_items,
+    list_function_category,
+    list_function_items,
+    paper20,
+)
+from symtune.evaluate.runner import ResultCache, exact_result, rank_result
+from symtune.evaluate.scoring import GenerateRequest, RankRequest, Scorer
+from symtune.evaluate.stats import mcnemar_p, paired_bootstrap
+from symtune.models import load_tokenizer
+from symtune.tasks.algorithmic import ListFunction
+
+
+@pytest.fixture(scope="module")
+def scorer(tiny_model_dir):
+    model = AutoModelForCausalLM.from_pretrained(str(tiny_model_dir), dtype=torch.float32)
+    return Scorer(model, load_tokenizer(str(tiny_model_dir)), batch_size=8)
+
+
+CONTEXT = "Q: alpha\nA: XQZ\n\nQ: beta\nA: not ironic\n\nQ: gamma\nA:"
+CANDIDATES = (" XQZ", " not ironic", " 48213", " a much longer label")
+
+
+def test_cached_scores_equal_uncached_for_multi_token_labels(scorer):
+    request = RankRequest(CONTEXT, CANDIDATES)
+    cached, uncached = scorer.loglikelihood(request), scorer.loglikelihood_uncached(request)
+    assert all(abs(a - b) < 1e-4 for a, b in zip(cached, uncached, strict=True))
+    assert len(set(cached)) == 4
+
+
+def test_scores_do_not_depend_on_batch_size(scorer):
+    request = RankRequest(CONTEXT, CANDIDATES)
+    wide = scorer.loglikelihood(request)
+    scorer.batch_size = 1
+    try:
+        narrow = scorer.loglikelihood(request)
+        requests = [GenerateRequest(CONTEXT + "x" * i, 6) for i in range(5)]
+        one_by_one = scorer.generate(requests)
+    finally:
+        scorer.batch_size = 8
+    assert all(abs(a - b) < 1e-4 for a, b in zip(wide, narrow, strict=True))
+    assert scorer.generate(requests) == one_by_one
+
+
+def test_generation_cuts_at_newline(scorer):
+    outputs = scorer.generate([GenerateRequest(CONTEXT, 12)])
+    assert "\n" not in outputs[0] and outputs[0] == outputs[0].strip()
+
+
+def item(answer="XQZ", candidates=("XQZ", "not ironic")) -> Item:
+    return Item("g|t|0|1", "neither", "t", 0, "ctx", answer, candidates)
+
+
+def test_exact_and_rank_results_count_invalid_outputs():
+    assert exact_result(item(), "XQZ") == {"output": "XQZ", "correct": True, "invalid": False}
+    assert exact_result(item(), "not ironic") == {
+        "output": "not ironic",
+        "correct": False,
+        "invalid": False,
+    }
+    assert exact_result(item(), "banana") == {"output": "banana", "correct": False, "invalid": True}
+    assert exact_result(item("[1, 2]", ()), "[1, 2]")["invalid"] is False
+    assert rank_result(item(), [-3.0, -1.0]) == {
+        "scores": [-3.0, -1.0],
+        "prediction": "not ironic",
+        "correct": False,
+    }
+
+
+def test_mcnemar_and_bootstrap():
+    assert mcnemar_p([True] * 5, [True] * 5) == 1.0
+    # 0 discordant one way, 6 the other: two-sided exact p = 2 / 2**6
+    assert mcnemar_p([False] * 6 + [True], [True] * 7) == pytest.approx(2 / 64)
+    base, tuned = [0, 0, 1, 1] * 25, [1, 0, 1, 1] * 25
+    delta, low, high = paired_bootstrap([(base, tuned)], resamples=2000)
+    assert delta == pytest.approx(0.25) and low < 0.25 < high and low > 0.1
+    assert paired_bootstrap([(base, tuned)], resamples=2000) == (delta, low, high)
+    two = paired_bootstrap([(base, tuned), ([1, 1], [0, 0])], resamples=500)
+    assert two[0] == pytest.approx((0.25 - 1) / 2)
+
+
+def test_flipped_items_only_for_binary_tasks_and_flip_the_answer(tiny_model_dir):
+    binary, three = make_task("bin", per_class=12), make_task("tri", ("a", "b", "c"), 12)
+    config = EvalConfig(seeds=(0, 1), settings=("neither",), tokenizer=str(tiny_model_dir), k=2)
+    items, shortened = classification_items([binary, three], config)
+    flipped = [i for i in items if i.group == "flipped"]
+    assert {i.task for i in flipped} == {"bin"} and len(flipped) == 2 * 6
+    assert shortened == 0
+    queries = {e.id: e for e in binary.splits["validation"]}
+    for i in flipped:
+        true_label = binary.labels[queries[i.meta["query_id"]].label]
+        assert i.answer != true_label and i.answer in binary.labels
+        assert i.candidates == ("bad", "good")
+    neither = [i for i in items if i.group == "neither"]
+    assert len(neither) == 2 * 6 + 2 * 9 and all(i.chance in (0.5, 1 / 3) for i in neither)
+
+
+def test_list_function_selection_rule():
+    assert list_function_category("remove all but element 3") == "A remove elements"
+    assert list_function_category("the list [9, 7]") == "C input-independent"
+    assert list_function_category("input length") == "D count or aggregate"
+    assert list_function_category("reverse the input") == "B modify the list"
+    assert list_function_category("the first 2 elements") == "E select elements"
+    functions = tuple(
+        ListFunction(f"c{i:03d}", name, tuple((f"[{j}]", f"[{j}]") for j in range(8)))
+        for i, name in enumerate(
+            ["remove 1", "the list [1]", "sum", "reverse", "first element"] * 5
+        )
+    )
+    chosen = paper20(functions)
+    assert len(chosen) == 20 and [f.name for f in chosen[:4]] == ["c000", "c005", "c010", "c015"]
+    items = list_function_items(
+        functions, EvalConfig(list_functions="paper20", list_function_queries=3)
+    )
+    assert len(items) == 60 and all(i.meta["paper20"] for i in items)
+    first = items[0]
+    assert first.context.count("Input: ") == 5 and first.context.endswith("Input: [0]\nOutput:")
+    assert first.answer == "[0]" and 0 not in first.meta["shots"]
+
+
+def test_result_cache_survives_a_torn_line(tmp_path):
+    path = tmp_path / "c.jsonl"
+    cache = ResultCache(path)
+    cache.add("k1", {"correct": True})
+    cache.close()
+    with path.open("a") as handle:
+        handle.write('{"key": "k2", "resu')
+    assert ResultCache(path).done == {"k1": {"correct": True}}
+
+
+def _suite(tmp_path):
+    rows = [{"text": f"sample {i}", "label": "yes" if i % 2 else "no"} for i in range(40)]
+    (tmp_path / "e_train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (tmp_path / "e_validation.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows[:6]))
+    (tmp_path / "suite.yaml").write_text(
+        f"evaluation:\n  - name: toy_eval\n    local: {tmp_path}/e_{{split}}.jsonl\n"
+        "    input_fields: [text]\n    instruction: Say whether it is odd.\n"
+    )
+    return str(tmp_path / "suite.yaml")
+
+
+def test_evaluate_writes_self_describing_results_and_resumes(tmp_path, tiny_model_dir, monkeypatch):
+    config = EvalConfig(
+        suite=_suite(tmp_path),
+        seeds=(0, 1),
+        k=2,
+        list_functions="none",
+        turing=False,
+        tokenizer=str(tiny_model_dir),
+        dtype="fp32",
+    )
+    models = {"base": str(tiny_model_dir), "tuned": str(tiny_model_dir)}
+    document = evaluate(config, models, tmp_path / "ev")
+    assert set(document) >= {
+        "config",
+        "models",
+        "versions",
+        "artifacts",
+        "summary",
+        "comparison",
+        "items",
+        "notes",
+        "seconds",
+    }
+    items = document["items"]
+    assert len(items) == 5 * 2 * 6  # 4 settings + flipped, 2 seeds, 6 queries
+    summary = document["summary"]["exact"]["base"]["neither"]
+    neither = [i for i in items if i["group"] == "neither"]
+    accuracy = sum(i["results"]["base"]["exact"]["correct"] for i in neither) / len(neither)
+    assert summary["average"] == pytest.approx(accuracy) and summary["n"] == 12
+    assert summary["chance"] == 0.5
+    same = document["comparison"]["rank"]["neither"]
+    assert same["delta"] == 0.0 and same["mcnemar_p"] == 1.0  # the same model twice
+    assert "| base |" in (tmp_path / "ev" / "results.md").read_text()
+    assert items[0]["meta"]["exemplar_ids"] and items[0]["candidates"]
+
+    def fail(*args, **kwargs):
+        raise AssertionError("a cached item was scored again")
+
+    monkeypatch.setattr(Scorer, "loglikelihood", fail)
+    monkeypatch.setattr(Scorer, "generate", fail)
+    again = evaluate(config, models, tmp_path / "ev")
+    assert again["summary"] == document["summary"]
+    with pytest.raises(SymtuneError, match="holds an evaluation with another config"):
+        evaluate(EvalConfig(**{**config.to_dict(), "k": 3}), models, tmp_path / "ev")
