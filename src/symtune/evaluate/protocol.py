@@ -133,6 +133,8 @@ def classification_items(tasks: list[TaskData], config: EvalConfig) -> tuple[lis
                             context=prompt.text,
                             answer=prompt.answer,
                             candidates=prompt.candidates,
+                            # no label is longer: one more token shows what follows it
+                            max_new_tokens=1 + max(counter(" " + c) for c in prompt.candidates),
                             meta=asdict(prompt.meta),
                         )
                     )
@@ -232,3 +234,10 @@ def turing_items(examples: tuple[TuringExample, ...]) -> list[Item]:
 def ordered(items: list[Item]) -> list[Item]:
     """Items in a stable order (group, task, seed, id) for progress and caching."""
     return sorted(items, key=lambda i: (i.group, i.task, i.seed, i.id))
+
+
+def build_items_for_bench(config: EvalConfig) -> list[Item]:
+    """The classification items of a config (benchmarks use this without a results dir)."""
+    from symtune.evaluate.api import build_items
+
+    return build_items(config)[0]

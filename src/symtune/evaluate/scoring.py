@@ -61,7 +61,7 @@ class Scorer:
             prefix -= 1
         prefix = max(1, prefix)
         head = torch.tensor([first[:prefix]], device=self.device)
-        out = self.model(input_ids=head, use_cache=True)
+        out = self.model(input_ids=head, use_cache=True, logits_to_keep=1)
         cache = out.past_key_values
         last = torch.log_softmax(out.logits[0, -1].float(), dim=-1)
         scores = [0.0] * len(pieces)
@@ -111,36 +111,29 @@ class Scorer:
 
     @torch.inference_mode()
     def generate(self, requests: Sequence[GenerateRequest]) -> list[str]:
-        """Greedy continuations, each cut at its first newline and stripped; batched with left
-        padding in groups of `batch_size` of similar length."""
-        outputs = [""] * len(requests)
-        order = sorted(range(len(requests)), key=lambda i: len(requests[i].context))
-        pad = self.tokenizer.pad_token_id
-        pad = self.tokenizer.eos_token_id if pad is None else pad
-        for chunk_start in range(0, len(order), self.batch_size):
-            chunk = order[chunk_start : chunk_start + self.batch_size]
-            encoded = [
-                self.tokenizer(requests[i].context, add_special_tokens=False)["input_ids"]
-                for i in chunk
-            ]
-            width = max(len(e) for e in encoded)
-            ids = torch.tensor([[pad] * (width - len(e)) + e for e in encoded], device=self.device)
-            mask = torch.tensor(
-                [[0] * (width - len(e)) + [1] * len(e) for e in encoded], device=self.device
-            )
-            steps = max(requests[i].max_new_tokens for i in chunk)
-            generated = self.model.generate(
-                input_ids=ids,
-                attention_mask=mask,
-                max_new_tokens=steps,
-                do_sample=False,
-                pad_token_id=pad,
-                eos_token_id=self.tokenizer.eos_token_id,
-                stop_strings=["\n"],
-                tokenizer=self.tokenizer,
-            )
-            for row, i in enumerate(chunk):
-                tokens = generated[row, width : width + requests[i].max_new_tokens].tolist()
-                text = self.tokenizer.decode(tokens, skip_special_tokens=True)
-                outputs[i] = text.split("\n", 1)[0].strip()
+        """Greedy continuations, each cut at its first newline and stripped. One prompt at a
+        time with a KV cache and the head only at the last position: no padding, so results
+        cannot depend on batching, and on CPU it is faster than padded batches."""
+        eos = self.tokenizer.eos_token_id
+        outputs = []
+        for request in requests:
+            ids = self.tokenizer(request.context, add_special_tokens=False)["input_ids"]
+            step = torch.tensor([ids], device=self.device)
+            cache = None
+            produced: list[int] = []
+            text = ""
+            for _ in range(request.max_new_tokens):
+                out = self.model(
+                    input_ids=step, past_key_values=cache, use_cache=True, logits_to_keep=1
+                )
+                cache = out.past_key_values
+                token = int(out.logits[0, -1].argmax())
+                if token == eos:
+                    break
+                produced.append(token)
+                text = self.tokenizer.decode(produced, skip_special_tokens=True)
+                if "\n" in text:
+                    break
+                step = torch.tensor([[token]], device=self.device)
+            outputs.append(text.split("\n", 1)[0].strip())
         return outputs
