@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -316,6 +318,79 @@ def _print_summary(document: dict, mode: str) -> None:
         row.append(f"{100 * chance:.1f}" if chance else "–")
         table.add_row(*row)
     console.print(table)
+
+
+def _run_with_progress(config_path: Path, out: Path) -> None:
+    from symtune.pipeline import load_run_config, run_pipeline
+
+    config = load_run_config(config_path, out)
+    columns = (*Progress.get_default_columns()[:-1], MofNCompleteColumn(), TimeRemainingColumn())
+    started = time.perf_counter()
+    with Progress(*columns, console=console) as bar:
+        data_job = bar.add_task("data", total=config.data.n)
+
+        def build_progress(k: int) -> None:
+            bar.advance(data_job, k)
+
+        def eval_progress(label: str, total: int):
+            job = bar.add_task(f"eval {label}", total=total)
+            return lambda item, mode: bar.update(
+                job, advance=1, description=f"eval {label} · {item.group} · {item.task}"
+            )
+
+        tune_job = bar.add_task("tune", total=config.tune.steps)
+
+        def tune_progress(record: dict) -> None:
+            bar.update(
+                tune_job, completed=record["step"], description=f"tune · loss {record['loss']:.3f}"
+            )
+
+        report = run_pipeline(
+            config,
+            out,
+            say=lambda m: bar.console.print(m),
+            eval_progress=eval_progress,
+            tune_progress=tune_progress,
+            build_progress=build_progress,
+        )
+    document = json.loads((out / "eval" / "results.json").read_text())
+    for mode in config.eval.scoring:
+        _print_summary(document, mode)
+    console.print(
+        f"report: {report} and {report.with_suffix('.html')} "
+        f"({time.perf_counter() - started:,.0f} s this run)"
+    )
+
+
+@app.command("run")
+def run_command(
+    config: Annotated[Path, typer.Argument(help="Pipeline YAML (model, data, tune, eval).")],
+    out: Annotated[Path, typer.Option(help="Run directory (re-running resumes).")],
+) -> None:
+    """Data → base eval → tuning → tuned eval → report, from one YAML file."""
+    _run_with_progress(config, out)
+
+
+@app.command("demo")
+def demo_command(
+    preset: Annotated[str, typer.Option(help="quick (~20 min on 2 CPU cores) or paper.")] = "quick",
+    out: Annotated[Path, typer.Option(help="Run directory.")] = Path("runs/demo"),
+) -> None:
+    """The whole method on the embedded default: SmolLM2-135M-Instruct and the offline suite."""
+    from symtune.pipeline import preset_path
+
+    _run_with_progress(preset_path(preset), out)
+
+
+@app.command("report")
+def report_command(
+    run: Annotated[Path, typer.Argument(help="A run directory from `symtune run`/`demo`.")],
+) -> None:
+    """Write report.md, PNG figures and a self-contained report.html for a run."""
+    from symtune.report.report import write_report
+
+    path = write_report(run)
+    console.print(f"report: {path} and {path.with_suffix('.html')}")
 
 
 def main() -> None:

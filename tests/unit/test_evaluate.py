@@ -95,10 +95,10 @@ def test_mcnemar_and_bootstrap():
 def test_flipped_items_only_for_binary_tasks_and_flip_the_answer(tiny_model_dir):
     binary, three = make_task("bin", per_class=12), make_task("tri", ("a", "b", "c"), 12)
     config = EvalConfig(seeds=(0, 1), settings=("neither",), tokenizer=str(tiny_model_dir), k=2)
-    items, shortened = classification_items([binary, three], config)
+    items, notes = classification_items([binary, three], config)
     flipped = [i for i in items if i.group == "flipped"]
     assert {i.task for i in flipped} == {"bin"} and len(flipped) == 2 * 6
-    assert shortened == 0
+    assert notes == {"prompts_with_dropped_exemplars": 0, "skipped_too_long": {}}
     queries = {e.id: e for e in binary.splits["validation"]}
     for i in flipped:
         true_label = binary.labels[queries[i.meta["query_id"]].label]
@@ -196,3 +196,5 @@ def test_evaluate_writes_self_describing_results_and_resumes(tmp_path, tiny_mode
     assert again["summary"] == document["summary"]
     with pytest.raises(SymtuneError, match="holds an evaluation with another config"):
         evaluate(EvalConfig(**{**config.to_dict(), "k": 3}), models, tmp_path / "ev")
+    with pytest.raises(SymtuneError, match="label 'tuned' was evaluated with model"):
+        evaluate(config, {"tuned": str(tmp_path)}, tmp_path / "ev")

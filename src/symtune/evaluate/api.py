@@ -63,9 +63,9 @@ def build_items(config: EvalConfig) -> tuple[list[Item], dict[str, Any]]:
     notes: dict[str, Any] = {}
     if config.settings or config.flipped:
         tasks = load_tasks([specs[n] for n in names])
-        icl, shortened = classification_items(tasks, config)
+        icl, length_notes = classification_items(tasks, config)
         items += icl
-        notes["prompts_with_dropped_exemplars"] = shortened
+        notes.update(length_notes)
         notes["tasks"] = {
             t.name: {
                 "labels": list(t.labels),
@@ -122,14 +122,22 @@ def evaluate(
         raise SymtuneError("eval: no model given")
     items, notes = build_items(config)
     out.mkdir(parents=True, exist_ok=True)
-    identity = json.dumps({"config": config.to_dict(), "models": dict(models)}, sort_keys=True)
+    identity = json.dumps(config.to_dict(), sort_keys=True)
     marker = out / "eval_config.json"
     if marker.exists() and marker.read_text() != identity:
         raise SymtuneError(
-            f"{out} holds an evaluation with another config or models; "
-            "choose another --out or delete it"
+            f"{out} holds an evaluation with another config; choose another --out or delete it"
         )
     _atomic_text(marker, identity)
+    for label, name in models.items():  # a label's cache belongs to one model
+        owner = out / "cache" / f"{label}.model"
+        owner.parent.mkdir(parents=True, exist_ok=True)
+        if owner.exists() and owner.read_text() != name:
+            raise SymtuneError(
+                f"{out}: label {label!r} was evaluated with model {owner.read_text()!r}, "
+                f"not {name!r}; choose another --out"
+            )
+        owner.write_text(name)
     per_model: dict[str, dict[str, dict[str, Any]]] = {}
     timings: dict[str, float] = {}
     for label, name in models.items():

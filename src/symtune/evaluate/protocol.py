@@ -97,15 +97,19 @@ class Item:
         return 1.0 / len(self.candidates) if self.candidates else 0.0
 
 
-def classification_items(tasks: list[TaskData], config: EvalConfig) -> tuple[list[Item], int]:
+def classification_items(
+    tasks: list[TaskData], config: EvalConfig
+) -> tuple[list[Item], dict[str, Any]]:
     """ICL items (the four settings, every seed) and flipped-label items (binary tasks).
-    Returns the items and how many prompts the length policy dropped exemplars from."""
+    Returns the items and notes: how many prompts the length policy shortened, and how many
+    (per task) it skipped because the query alone does not fit the budget."""
     from symtune.models import token_counter
 
     counter = TokenCounter(token_counter(config.tokenizer))
     pool = eval_pool()
     items: list[Item] = []
     shortened = 0
+    skipped: dict[str, int] = {}
     groups = list(config.settings) + (["flipped"] if config.flipped else [])
     for task in tasks:
         check_exemplar_supply(task, config.k)
@@ -117,12 +121,9 @@ def classification_items(tasks: list[TaskData], config: EvalConfig) -> tuple[lis
                     prompt = eval_prompt(
                         task, query, group, pool, seed, config.k, config.max_tokens, counter
                     )
-                    if prompt is None:
-                        raise SymtuneError(
-                            f"task {task.name}: query {query.id} does not fit "
-                            f"{config.max_tokens} tokens even with one exemplar "
-                            "per class; raise max_tokens"
-                        )
+                    if prompt is None:  # the query alone is too long: skip it, count it
+                        skipped[task.name] = skipped.get(task.name, 0) + 1
+                        continue
                     shortened += prompt.meta.dropped_exemplars > 0
                     items.append(
                         Item(
@@ -138,7 +139,7 @@ def classification_items(tasks: list[TaskData], config: EvalConfig) -> tuple[lis
                             meta=asdict(prompt.meta),
                         )
                     )
-    return items, shortened
+    return items, {"prompts_with_dropped_exemplars": shortened, "skipped_too_long": skipped}
 
 
 # Our 20-subtask "paper-like" list-function selection: the paper's list is lost; we sort each

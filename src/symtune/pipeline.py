@@ -1,0 +1,194 @@
+"""`symtune run CONFIG.yaml` and `symtune demo`: data → base evaluation → tuning → tuned
+evaluation → report, in one run directory. Finished stages are not redone on a re-run."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from symtune.errors import SymtuneError
+from symtune.evaluate.protocol import EvalConfig
+from symtune.mixture import MixtureConfig
+from symtune.tune.config import LoraConfig, TuneConfig
+
+PRESETS_DIR = Path(__file__).resolve().parent / "presets"
+STAGES = ("data", "eval_base", "tune", "eval_tuned", "report")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """One YAML file drives the whole pipeline."""
+
+    name: str
+    model: str
+    suite: str
+    data: MixtureConfig
+    tune: TuneConfig
+    eval: EvalConfig
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "model": self.model,
+            "suite": self.suite,
+            "data": self.data.to_dict(),
+            "tune": self.tune.to_dict(),
+            "eval": self.eval.to_dict(),
+        }
+
+
+def _section(raw: dict[str, Any], key: str, cls: type, where: str) -> dict[str, Any]:
+    values = raw.get(key) or {}
+    if not isinstance(values, dict):
+        raise SymtuneError(f"{where}: section {key!r} must be a mapping")
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise SymtuneError(f"{where}: {key}.{unknown[0]} is not a known field")
+    return dict(values)
+
+
+def load_run_config(path: Path, run_dir: Path) -> RunConfig:
+    """Parse a pipeline YAML; paths inside the run directory are filled in."""
+    from symtune.data import suite_specs
+
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise SymtuneError(f"run config {path} not found") from None
+    except yaml.YAMLError as err:
+        raise SymtuneError(
+            f"run config {path}: not valid YAML ({str(err).splitlines()[0]})"
+        ) from None
+    where = str(path)
+    unknown = sorted(set(raw) - {"name", "model", "suite", "data", "tune", "eval"})
+    if unknown:
+        raise SymtuneError(
+            f"{where}: unknown section {unknown[0]!r}; expected name, model, "
+            "suite, data, tune, eval"
+        )
+    model = str(raw.get("model", "smollm2-135m-instruct"))
+    suite_name = str(raw.get("suite", "offline"))
+    suite, _ = suite_specs(suite_name)
+    data = _section(raw, "data", MixtureConfig, where)
+    data.setdefault("tokenizer", model)
+    mixture = MixtureConfig(
+        **{
+            **data,
+            "tasks": suite.tuning,
+            "suite": suite.name,
+            "symbol_kinds": tuple(data.get("symbol_kinds", MixtureConfig.symbol_kinds)),
+            "weights": tuple((data.get("weights") or {}).items()),
+        }
+    )
+    tune_values = _section(raw, "tune", TuneConfig, where)
+    if tune_values.get("lora") is not None:
+        tune_values["lora"] = LoraConfig(**tune_values["lora"])
+    tune = TuneConfig(
+        **{
+            **tune_values,
+            "mixture": str(run_dir / "data"),
+            "out": str(run_dir / "tune"),
+            "model": model,
+        }
+    )
+    eval_values = _section(raw, "eval", EvalConfig, where)
+    for key in ("tasks", "settings", "seeds", "scoring"):
+        if key in eval_values:
+            eval_values[key] = tuple(eval_values[key])
+    evaluation = EvalConfig(**{**eval_values, "suite": suite_name, "tokenizer": model})
+    mixture.validate()
+    tune.validate()
+    evaluation.validate()
+    return RunConfig(str(raw.get("name", path.stem)), model, suite_name, mixture, tune, evaluation)
+
+
+def preset_path(name: str) -> Path:
+    path = PRESETS_DIR / f"{name}.yaml"
+    if not path.exists():
+        known = sorted(p.stem for p in PRESETS_DIR.glob("*.yaml"))
+        raise SymtuneError(f"preset {name!r} is unknown; expected one of {', '.join(known)}")
+    return path
+
+
+def _record_stage(run_dir: Path, stage: str, seconds: float, extra: dict[str, Any]) -> None:
+    path = run_dir / "stages.json"
+    stages = json.loads(path.read_text()) if path.exists() else {}
+    stages[stage] = {"done": True, "seconds": round(seconds, 1), **extra}
+    tmp = path.with_name("stages.json.tmp")
+    tmp.write_text(json.dumps(stages, indent=2) + "\n")
+    os.replace(tmp, path)
+
+
+def _done(run_dir: Path, stage: str) -> bool:
+    path = run_dir / "stages.json"
+    return path.exists() and json.loads(path.read_text()).get(stage, {}).get("done", False)
+
+
+def run_pipeline(
+    config: RunConfig,
+    run_dir: Path,
+    say: Callable[[str], None] = print,
+    eval_progress: Callable | None = None,
+    tune_progress: Callable | None = None,
+    build_progress: Callable[[int], None] | None = None,
+) -> Path:
+    """Run every stage not yet done; returns the report path."""
+    from symtune.data import artifacts_for, load_tasks, suite_specs
+    from symtune.evaluate.api import evaluate
+    from symtune.mixture import build_mixture, package_versions
+    from symtune.models import token_counter
+    from symtune.report.report import write_report
+    from symtune.tune.loop import tune
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    resolved = run_dir / "run_config.yaml"
+    text = yaml.safe_dump(json.loads(json.dumps(config.to_dict())), sort_keys=False)
+    if resolved.exists() and resolved.read_text() != text:
+        raise SymtuneError(f"{run_dir} holds a run with another config; choose another --out")
+    resolved.write_text(text)
+    suite, specs = suite_specs(config.suite)
+    for stage in STAGES:
+        if stage != "report" and _done(run_dir, stage):
+            say(f"{stage}: done already")
+            continue
+        say(f"{stage}: running")
+        start = time.perf_counter()
+        extra: dict[str, Any] = {}
+        if stage == "data":
+            tuning = [specs[n] for n in suite.tuning]
+            count = token_counter(config.data.tokenizer) if config.data.max_tokens else None
+            provenance = {
+                "artifacts": artifacts_for(tuning),
+                "versions": package_versions(["symtune", "wordfreq", "tokenizers"]),
+            }
+            manifest = build_mixture(
+                config.data, load_tasks(tuning), run_dir / "data", count, provenance, build_progress
+            )
+            extra["prompts"] = manifest["stats"]["prompts"]
+        elif stage == "eval_base":
+            evaluate(config.eval, {"base": config.model}, run_dir / "eval", eval_progress)
+        elif stage == "tune":
+            resume = (run_dir / "tune" / "config.json").exists()
+            tune(config.tune, resume=resume, progress=tune_progress)
+        elif stage == "eval_tuned":
+            evaluate(
+                config.eval,
+                {"base": config.model, "tuned": str(run_dir / "tune")},
+                run_dir / "eval",
+                eval_progress,
+            )
+        else:
+            _record_stage(run_dir, stage, 0.0, {})
+            report = write_report(run_dir)
+            _record_stage(run_dir, stage, time.perf_counter() - start, {})
+            return report
+        _record_stage(run_dir, stage, time.perf_counter() - start, extra)
+    raise AssertionError("the report stage always returns")

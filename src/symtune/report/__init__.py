@@ -1,0 +1,1 @@
+"""Reports: Markdown, PNG figures and one self-contained HTML page from a run directory."""

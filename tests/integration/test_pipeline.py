@@ -1,0 +1,123 @@
+"""The whole pipeline (data → base eval → tune → tuned eval → report) through the real CLI on a
+tiny random model and a tiny local suite; every report section exists and its numbers match
+results.json."""
+
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+
+
+def write_suite(tmp_path):
+    def rows(n, offset=0):
+        return "".join(
+            json.dumps({"text": f"item {i + offset}", "label": ["red", "blue"][i % 2]}) + "\n"
+            for i in range(n)
+        )
+
+    for name in ("tuneme", "heldout"):
+        (tmp_path / f"{name}_train.jsonl").write_text(rows(30))
+        (tmp_path / f"{name}_validation.jsonl").write_text(rows(6, 100))
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(
+        f"tuning:\n  - name: tuneme\n    local: {tmp_path}/tuneme_{{split}}.jsonl\n"
+        "    input_fields: [text]\n"
+        f"evaluation:\n  - name: heldout\n    local: {tmp_path}/heldout_{{split}}.jsonl\n"
+        "    input_fields: [text]\n    instruction: Name the colour.\n"
+    )
+    return suite
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory, tiny_model_dir):
+    tmp_path = tmp_path_factory.mktemp("pipeline")
+    suite = write_suite(tmp_path)
+    config = tmp_path / "run.yaml"
+    config.write_text(
+        f"name: tiny\nmodel: {tiny_model_dir}\nsuite: {suite}\n"
+        "data: {n: 24, max_tokens: 1024}\n"
+        "tune: {steps: 3, batch_size: 4, seq_len: 2048, lr: 0.01, dtype: fp32, "
+        "checkpoint_every: 2}\n"
+        "eval: {seeds: [0, 1], max_queries: 6, k: 2, scoring: [exact, rank], "
+        "list_functions: none, turing: false, dtype: fp32}\n"
+    )
+    run = tmp_path / "run"
+    result = subprocess.run(
+        [sys.executable, "-m", "symtune", "run", str(config), "--out", str(run)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return run, config, result.stdout
+
+
+def test_report_sections_exist(finished_run):
+    run, _, stdout = finished_run
+    text = (run / "report" / "report.md").read_text()
+    for heading in (
+        "# symtune report: run",
+        "## Summary, like the paper's Table 1 (exact scoring)",
+        "## Summary, like the paper's Table 1 (rank scoring)",
+        "### Per task (exact",
+        "## List functions and Turing concepts",
+        "## Flipped labels",
+        "## Training",
+        "## The paper's numbers, for context",
+        "## Example prompts",
+        "## Reproduce",
+    ):
+        assert heading in text, heading
+    for figure in ("settings.png", "flipped.png", "loss.png"):
+        assert (run / "report" / figure).stat().st_size > 1000
+        assert f"]({figure})" in text
+    page = (run / "report" / "report.html").read_text()
+    assert page.count("data:image/png;base64,") == 3 and 'src="settings.png"' not in page
+    assert "Small sample" in text and "report:" in stdout
+
+
+def test_report_numbers_match_results_json(finished_run):
+    run, _, _ = finished_run
+    results = json.loads((run / "eval" / "results.json").read_text())
+    text = (run / "report" / "report.md").read_text()
+    for mode in ("exact", "rank"):
+        section = text.split(f"Table 1 ({mode} scoring)")[1].split("###")[0]
+        base_row = next(line for line in section.splitlines() if line.startswith("| base |"))
+        tuned_row = next(line for line in section.splitlines() if line.startswith("| tuned |"))
+        delta_row = next(line for line in section.splitlines() if line.startswith("| tuned −"))
+        groups = ["instr_labels", "labels_only", "instr_only", "neither", "flipped"]
+        base_cells = base_row.split("|")[2:-1]
+        tuned_cells = tuned_row.split("|")[2:-1]
+        delta_cells = delta_row.split("|")[2:-1]
+        for g, b, t, d in zip(groups, base_cells, tuned_cells, delta_cells, strict=True):
+            summary = results["summary"][mode]
+            assert b.strip() == (
+                f"{100 * summary['base'][g]['average']:.1f} (n={summary['base'][g]['n']})"
+            )
+            assert t.strip().startswith(f"{100 * summary['tuned'][g]['average']:.1f} ")
+            c = results["comparison"][mode][g]
+            assert d.strip().startswith(f"{100 * c['delta']:+.1f} [{100 * c['ci'][0]:+.1f}, ")
+    metrics = [json.loads(x) for x in (run / "tune" / "metrics.jsonl").read_text().splitlines()]
+    assert f"loss {metrics[0]['loss']:.3f} → {metrics[-1]['loss']:.3f}" in text
+    n = results["summary"]["exact"]["base"]["neither"]["n"]
+    assert n == 12 and re.search(r"\| heldout \| 12 \|", text)
+
+
+def test_rerun_resumes_without_redoing_stages(finished_run):
+    run, config, _ = finished_run
+    before = json.loads((run / "stages.json").read_text())
+    result = subprocess.run(
+        [sys.executable, "-m", "symtune", "run", str(config), "--out", str(run)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    for stage in ("data", "eval_base", "tune", "eval_tuned"):
+        assert f"{stage}: done already" in result.stdout
+    after = json.loads((run / "stages.json").read_text())
+    assert {k: v for k, v in after.items() if k != "report"} == {
+        k: v for k, v in before.items() if k != "report"
+    }
