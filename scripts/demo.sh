@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
-# The main job on the embedded default: fetch the pinned artifacts, build the offline
-# symbol-tuning mixture and show it. Resumes if interrupted.
+# The main job on the embedded default: fetch the pinned artifacts, build the offline mixture,
+# evaluate SmolLM2-135M-Instruct, symbol-tune it, evaluate the tuned model and write the report
+# (runs/demo/report/report.html). About 20 minutes on a 2-core CPU. Re-running resumes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-out=${1:-runs/demo/data}
-.venv/bin/symtune data build --suite offline --n 50000 --seed 0 --out "$out"
-.venv/bin/symtune data show "$out" --examples 2
+.venv/bin/symtune demo --preset "${PRESET:-quick}" --out "${1:-runs/demo}"

@@ -69,7 +69,9 @@ def model_source(name: str) -> str:
 def load_model(name: str, dtype: str = "bf16"):
     """A causal LM for a built-in name, local directory or hub id, on CPU, in `dtype`."""
     from transformers import AutoModelForCausalLM
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()  # symtune shows its own progress; keep logs readable
     torch_dtype = _torch_dtype(dtype)
     source = model_source(name)
     try:

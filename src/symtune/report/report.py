@@ -220,6 +220,8 @@ def _blocks(run: Path, results: dict[str, Any], figures: dict[str, Path]) -> lis
             ]
         )
         blocks.append(("table", ["model", *[GROUP_TITLES[g] for g in groups]], rows))
+        if "settings" in figures and not any(b[0] == "img" for b in blocks):
+            blocks.append(("img", "settings", "Average accuracy per setting, base vs tuned."))
         blocks.append(("h", 3, f"Per task ({mode} scoring)"))
         for g in groups:
             if g == "list_functions":
@@ -235,8 +237,6 @@ def _blocks(run: Path, results: dict[str, Any], figures: dict[str, Path]) -> lis
             header = ["task", "n", *labels] + (["tuned − base [95% CI]"] if comparison else [])
             blocks.append(("p", f"**{GROUP_TITLES[g]}**"))
             blocks.append(("table", header, task_rows))
-    if "settings" in figures:
-        blocks.append(("img", "settings", "Average accuracy per setting, base vs tuned."))
     blocks.append(("h", 2, "List functions and Turing concepts (like the paper's Figure 5)"))
     if "algorithmic" in figures:
         blocks.append(
