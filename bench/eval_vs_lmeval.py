@@ -1,0 +1,83 @@
+"""symtune's rank scoring against lm-evaluation-harness (HF backend) on the same prompts and
+label sets, same model and dtype, measured in the same run: prompts/s ratio, and agreement of
+the per-example log-likelihoods (max abs difference, in fp32).
+
+    .venv/bin/pip install -c constraints.txt -e ".[bench]"
+    .venv/bin/python bench/eval_vs_lmeval.py [--sample 24] [--batch-size 8]
+
+lm-eval's `loglikelihood` is fed directly with (context, " label") requests."""
+
+from __future__ import annotations
+
+import argparse
+import random
+import time
+
+import torch
+
+from symtune.evaluate.protocol import EvalConfig, build_items_for_bench
+from symtune.evaluate.scoring import RankRequest, Scorer
+from symtune.models import load_model, load_tokenizer
+
+
+def lmeval_scores(lm, requests: list[RankRequest]) -> list[list[float]]:
+    from lm_eval.api.instance import Instance
+
+    instances = [
+        Instance(request_type="loglikelihood", doc={}, arguments=(r.context, c), idx=j)
+        for r in requests
+        for j, c in enumerate(r.continuations)
+    ]
+    results = lm.loglikelihood(instances, disable_tqdm=True)
+    out, k = [], 0
+    for r in requests:
+        out.append([float(results[k + j][0]) for j in range(len(r.continuations))])
+        k += len(r.continuations)
+    return out
+
+
+def run(dtype: str, requests: list[RankRequest], batch_size: int):
+    from lm_eval.models.huggingface import HFLM
+
+    model = load_model("smollm2-135m-instruct", dtype)
+    tokenizer = load_tokenizer("smollm2-135m-instruct")
+    ours = Scorer(model, tokenizer, batch_size)
+    lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=batch_size, device="cpu")
+    ours.loglikelihood(requests[0])
+    lmeval_scores(lm, requests[:1])
+    start = time.perf_counter()
+    mine = [ours.loglikelihood(r) for r in requests]
+    our_rate = len(requests) / (time.perf_counter() - start)
+    start = time.perf_counter()
+    theirs = lmeval_scores(lm, requests)
+    their_rate = len(requests) / (time.perf_counter() - start)
+    diff = max(
+        abs(a - b) for x, y in zip(mine, theirs, strict=True) for a, b in zip(x, y, strict=True)
+    )
+    return our_rate, their_rate, diff
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sample", type=int, default=24)
+    parser.add_argument("--batch-size", type=int, default=8)
+    args = parser.parse_args()
+    config = EvalConfig(seeds=(0,), flipped=False, list_functions="none", turing=False)
+    items = build_items_for_bench(config)
+    sample = random.Random(1).sample(items, args.sample)
+    requests = [RankRequest(i.context, tuple(" " + c for c in i.candidates)) for i in sample]
+    print(
+        f"{len(requests)} prompts from the offline 4-setting pass, "
+        f"{sum(len(r.continuations) for r in requests)} candidates; "
+        f"{torch.get_num_threads()} threads; batch size {args.batch_size}"
+    )
+    for dtype in ("bf16", "fp32"):
+        ours, theirs, diff = run(dtype, requests, args.batch_size)
+        print(
+            f"{dtype}: symtune {ours:.2f} prompts/s, lm-eval {theirs:.2f} prompts/s, "
+            f"ratio {ours / theirs:.2f}x; max |log-likelihood difference| {diff:.2e}"
+        )
+
+
+if __name__ == "__main__":
+    main()

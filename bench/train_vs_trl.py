@@ -1,0 +1,118 @@
+"""symtune's tuning step against TRL's SFTTrainer (completion-only loss, packing) on the same
+prompts, model (SmolLM2-135M-Instruct), precision (bf16 autocast, fp32 master weights),
+optimizer (Adafactor, constant lr) and number of optimizer steps, measured in the same run:
+tokens/s ratio and the loss both reach (same objective: mean cross-entropy over target tokens).
+
+    .venv/bin/pip install -c constraints.txt -e ".[bench]"
+    .venv/bin/python bench/train_vs_trl.py [--steps 6] [--prompts-per-step 8]"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from symtune.data import load_named
+from symtune.mixture import MixtureConfig, build_mixture, read_prompts
+from symtune.models import load_model, load_tokenizer, token_counter
+from symtune.tasks import get_suite
+from symtune.tune.config import TuneConfig
+from symtune.tune.loop import tune
+
+
+def trl_run(mixture: Path, steps: int, per_step: int, seq_len: int, lr: float, out: Path):
+    from datasets import Dataset
+    from trl import SFTConfig, SFTTrainer
+
+    prompts = [p for _, p in read_prompts(mixture)]
+    data = Dataset.from_list([{"prompt": p.text, "completion": p.target} for p in prompts])
+    config = SFTConfig(
+        output_dir=str(out),
+        max_steps=steps,
+        per_device_train_batch_size=per_step,
+        gradient_accumulation_steps=1,
+        learning_rate=lr,
+        lr_scheduler_type="constant",
+        optim="adafactor",
+        max_grad_norm=1.0,
+        bf16=True,
+        use_cpu=True,
+        logging_steps=1,
+        report_to="none",
+        save_strategy="no",
+        seed=0,
+        max_length=seq_len,
+        packing=True,
+        completion_only_loss=True,
+        dataloader_num_workers=0,
+        warmup_steps=0,
+    )
+    trainer = SFTTrainer(
+        model=load_model("smollm2-135m-instruct", "fp32"),
+        args=config,
+        train_dataset=data,
+        processing_class=load_tokenizer("smollm2-135m-instruct"),
+    )
+    start = time.perf_counter()
+    trainer.train()
+    seconds = time.perf_counter() - start
+    logs = [h for h in trainer.state.log_history if "loss" in h]
+    tokens = max(h.get("num_tokens", 0) for h in trainer.state.log_history)
+    return tokens, seconds, [h["loss"] for h in logs]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--steps", type=int, default=6)
+    parser.add_argument("--prompts-per-step", type=int, default=8)
+    parser.add_argument("--seq-len", type=int, default=1024)
+    parser.add_argument("--lr", type=float, default=1e-4)
+    args = parser.parse_args()
+    suite = get_suite("offline")
+    with tempfile.TemporaryDirectory() as tmp:
+        mixture = Path(tmp) / "mix"
+        mix = MixtureConfig(
+            tasks=suite.tuning, n=args.steps * args.prompts_per_step * 4, seed=5, max_tokens=512
+        )
+        build_mixture(mix, load_named(suite.tuning), mixture, token_counter(mix.tokenizer))
+        # TRL packs rows of seq_len tokens; its batch is rows. Give it rows holding about the
+        # same number of prompts per step as ours: 2 rows of 1024 tokens ~ 8 prompts of ~250.
+        trl_tokens, trl_seconds, trl_losses = trl_run(
+            mixture, args.steps, 2, args.seq_len, args.lr, Path(tmp) / "trl"
+        )
+        config = TuneConfig(
+            mixture=str(mixture),
+            out=str(Path(tmp) / "ours"),
+            steps=args.steps,
+            batch_size=args.prompts_per_step,
+            seq_len=args.seq_len,
+            lr=args.lr,
+            checkpoint_every=10**6,
+        )
+        start = time.perf_counter()
+        run = tune(config)
+        ours_seconds = time.perf_counter() - start
+        records = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+        ours_tokens = sum(r["tokens"] for r in records)
+    ours_rate, trl_rate = ours_tokens / ours_seconds, trl_tokens / trl_seconds
+    print(
+        f"threads {torch.get_num_threads()}; {args.steps} optimizer steps each, wall time "
+        f"including the first step"
+    )
+    print(
+        f"TRL SFTTrainer: {trl_tokens:,.0f} tokens in {trl_seconds:.1f} s = {trl_rate:,.0f} "
+        f"tokens/s; loss per step {[round(x, 3) for x in trl_losses]}"
+    )
+    print(
+        f"symtune:        {ours_tokens:,.0f} tokens in {ours_seconds:.1f} s = {ours_rate:,.0f} "
+        f"tokens/s; loss per step {[round(r['loss'], 3) for r in records]}"
+    )
+    print(f"ratio symtune / TRL tokens/s: {ours_rate / trl_rate:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
