@@ -51,21 +51,26 @@ def byte_tokenizer():
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory):
     """A randomly initialised 2-layer llama with the byte tokenizer, saved like any HF model."""
+    path = tmp_path_factory.mktemp("tiny-llama")
+    tiny_llama(vocab_size=260, tie_word_embeddings=True).save_pretrained(str(path))
+    byte_tokenizer().save_pretrained(str(path))
+    return path
+
+
+def tiny_llama(vocab_size: int = 64, **overrides):
+    """A seeded, randomly initialised 2-layer llama (fp32) for mechanics tests."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("tiny-llama")
-    config = LlamaConfig(
-        vocab_size=260,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=4096,
-        tie_word_embeddings=True,
-    )
-    LlamaForCausalLM(config).save_pretrained(str(path))
-    byte_tokenizer().save_pretrained(str(path))
-    return path
+    values = {
+        "vocab_size": vocab_size,
+        "hidden_size": 32,
+        "intermediate_size": 64,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "max_position_embeddings": 4096,
+        **overrides,
+    }
+    return LlamaForCausalLM(LlamaConfig(**values)).float()

@@ -1,23 +1,14 @@
 import pytest
 import torch
-from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM
+from transformers import AutoModelForCausalLM
 
+from conftest import tiny_llama as make_tiny_llama
 from symtune.errors import SymtuneError
 from symtune.models import load_model, plain_copy, resolve_model
 
 
 def tiny_llama(tmp_path):
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=64,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        tie_word_embeddings=True,
-    )
-    model = LlamaForCausalLM(config)
+    model = make_tiny_llama(tie_word_embeddings=True)
     model.save_pretrained(str(tmp_path / "tiny"))
     return model, tmp_path / "tiny"
 

@@ -2,9 +2,9 @@ import random
 
 import pytest
 import torch
-from transformers import LlamaConfig, LlamaForCausalLM
 
 from conftest import byte_tokenizer as make_byte_tokenizer
+from conftest import tiny_llama
 from symtune.errors import SymtuneError
 from symtune.prompts import FORMATS, Prompt, PromptMeta, render
 from symtune.tune.attention import NAME, document_spans, register
@@ -65,16 +65,7 @@ def test_pack_keeps_order_restarts_positions_and_pads():
 
 
 def tiny_model(attention: str = "sdpa"):
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=64,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-    )
-    model = LlamaForCausalLM(config).float()
+    model = tiny_llama()
     model.set_attn_implementation(register() if attention == NAME else attention)
     return model
 
