@@ -14,7 +14,8 @@ import time
 
 import torch
 
-from symtune.evaluate.protocol import EvalConfig, build_items_for_bench
+from symtune.evaluate.api import build_items
+from symtune.evaluate.protocol import EvalConfig
 from symtune.evaluate.scoring import GenerateRequest, RankRequest, Scorer
 from symtune.models import load_model, load_tokenizer
 
@@ -26,7 +27,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=8)
     args = parser.parse_args()
     config = EvalConfig(seeds=(0,), flipped=False, list_functions="none", turing=False)
-    items = build_items_for_bench(config)
+    items, _ = build_items(config)
     sample = random.Random(0).sample(items, min(args.sample, len(items)))
     tokenizer = load_tokenizer("smollm2-135m-instruct")
     tokens = [len(tokenizer(i.context)["input_ids"]) for i in items]

@@ -15,7 +15,8 @@ import time
 
 import torch
 
-from symtune.evaluate.protocol import EvalConfig, build_items_for_bench
+from symtune.evaluate.api import build_items
+from symtune.evaluate.protocol import EvalConfig
 from symtune.evaluate.scoring import RankRequest, Scorer
 from symtune.models import load_model, load_tokenizer
 
@@ -63,7 +64,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=8)
     args = parser.parse_args()
     config = EvalConfig(seeds=(0,), flipped=False, list_functions="none", turing=False)
-    items = build_items_for_bench(config)
+    items, _ = build_items(config)
     sample = random.Random(1).sample(items, args.sample)
     requests = [RankRequest(i.context, tuple(" " + c for c in i.candidates)) for i in sample]
     print(

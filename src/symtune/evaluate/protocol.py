@@ -235,10 +235,3 @@ def turing_items(examples: tuple[TuringExample, ...]) -> list[Item]:
 def ordered(items: list[Item]) -> list[Item]:
     """Items in a stable order (group, task, seed, id) for progress and caching."""
     return sorted(items, key=lambda i: (i.group, i.task, i.seed, i.id))
-
-
-def build_items_for_bench(config: EvalConfig) -> list[Item]:
-    """The classification items of a config (benchmarks use this without a results dir)."""
-    from symtune.evaluate.api import build_items
-
-    return build_items(config)[0]
