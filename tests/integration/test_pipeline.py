@@ -30,6 +30,18 @@ def write_suite(tmp_path):
     return suite
 
 
+def symtune_run(config, run) -> str:
+    """`symtune run CONFIG --out RUN` through the real CLI; its stdout."""
+    result = subprocess.run(
+        [sys.executable, "-m", "symtune", "run", str(config), "--out", str(run)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory, tiny_model_dir):
     tmp_path = tmp_path_factory.mktemp("pipeline")
@@ -44,14 +56,7 @@ def finished_run(tmp_path_factory, tiny_model_dir):
         "list_functions: none, turing: false, dtype: fp32}\n"
     )
     run = tmp_path / "run"
-    result = subprocess.run(
-        [sys.executable, "-m", "symtune", "run", str(config), "--out", str(run)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return run, config, result.stdout
+    return run, config, symtune_run(config, run)
 
 
 def test_report_sections_exist(finished_run):
@@ -108,15 +113,9 @@ def test_report_numbers_match_results_json(finished_run):
 def test_rerun_resumes_without_redoing_stages(finished_run):
     run, config, _ = finished_run
     before = json.loads((run / "stages.json").read_text())
-    result = subprocess.run(
-        [sys.executable, "-m", "symtune", "run", str(config), "--out", str(run)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
+    stdout = symtune_run(config, run)
     for stage in ("data", "eval_base", "tune", "eval_tuned"):
-        assert f"{stage}: done already" in result.stdout
+        assert f"{stage}: done already" in stdout
     after = json.loads((run / "stages.json").read_text())
     assert {k: v for k, v in after.items() if k != "report"} == {
         k: v for k, v in before.items() if k != "report"
