@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from symtune.errors import SymtuneError
+from symtune.io import atomic_write
 from symtune.prompts import Prompt, TokenCounter, rng_for, tuning_prompt
 from symtune.symbols import SymbolPool, tuning_pool, wordlist_record
 from symtune.tasks.spec import TaskData
@@ -257,15 +258,6 @@ def package_versions(names: Sequence[str]) -> dict[str, str]:
     return out
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-
-
 def _dumps(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
@@ -294,7 +286,7 @@ def build_mixture(
         raise SymtuneError(
             f"{out} holds a mixture built with another config; choose another --out or delete it"
         )
-    _atomic_write(config_path, config_bytes)
+    atomic_write(config_path, config_bytes)
     for leftover in out.glob("*.tmp"):  # from a build killed mid-write
         leftover.unlink()
     plan = Plan(config, tasks)
@@ -323,7 +315,7 @@ def build_mixture(
                 handle.flush()
                 os.fsync(handle.fileno())
             stats_data = {"stats": stats.to_dict(), "sha256": digest.hexdigest()}
-            _atomic_write(stats_path, (_dumps(stats_data) + "\n").encode())
+            atomic_write(stats_path, (_dumps(stats_data) + "\n").encode())
             os.replace(tmp, path)
         recorded = json.loads(stats_path.read_text())
         total.merge(recorded["stats"])
@@ -361,7 +353,7 @@ def build_mixture(
         },
         "provenance": dict(provenance or {}),
     }
-    _atomic_write(
+    atomic_write(
         out / "manifest.json",
         (json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=True) + "\n").encode(),
     )

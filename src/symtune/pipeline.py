@@ -4,7 +4,6 @@ evaluation → report, in one run directory. Finished stages are not redone on a
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, fields
@@ -15,6 +14,7 @@ import yaml
 
 from symtune.errors import SymtuneError
 from symtune.evaluate.protocol import EvalConfig
+from symtune.io import atomic_write
 from symtune.mixture import MixtureConfig
 from symtune.tune.config import LoraConfig, TuneConfig
 
@@ -122,9 +122,7 @@ def _record_stage(run_dir: Path, stage: str, seconds: float, extra: dict[str, An
     path = run_dir / "stages.json"
     stages = json.loads(path.read_text()) if path.exists() else {}
     stages[stage] = {"done": True, "seconds": round(seconds, 1), **extra}
-    tmp = path.with_name("stages.json.tmp")
-    tmp.write_text(json.dumps(stages, indent=2) + "\n")
-    os.replace(tmp, path)
+    atomic_write(path, json.dumps(stages, indent=2) + "\n")
 
 
 def _done(run_dir: Path, stage: str) -> bool:

@@ -4,7 +4,6 @@ write a self-describing results.json plus a Markdown summary."""
 from __future__ import annotations
 
 import json
-import os
 import platform
 import time
 from collections.abc import Callable, Mapping
@@ -30,6 +29,7 @@ from symtune.evaluate.results import (
 )
 from symtune.evaluate.runner import ResultCache, score_items
 from symtune.evaluate.scoring import Scorer
+from symtune.io import atomic_write
 from symtune.mixture import package_versions
 from symtune.tasks.algorithmic import (
     LIST_FUNCTIONS,
@@ -83,12 +83,6 @@ def build_items(config: EvalConfig) -> tuple[list[Item], dict[str, Any]]:
     return ordered(items), notes
 
 
-def _atomic_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def _model_record(name: str) -> dict[str, Any]:
     from symtune.models import model_source
 
@@ -128,7 +122,7 @@ def evaluate(
         raise SymtuneError(
             f"{out} holds an evaluation with another config; choose another --out or delete it"
         )
-    _atomic_text(marker, identity)
+    atomic_write(marker, identity)
     for label, name in models.items():  # a label's cache belongs to one model
         owner = out / "cache" / f"{label}.model"
         owner.parent.mkdir(parents=True, exist_ok=True)
@@ -192,8 +186,8 @@ def evaluate(
             for i in items
         ],
     }
-    _atomic_text(out / "results.json", json.dumps(document, indent=1, ensure_ascii=False) + "\n")
-    _atomic_text(out / "results.md", markdown(document))
+    atomic_write(out / "results.json", json.dumps(document, indent=1, ensure_ascii=False) + "\n")
+    atomic_write(out / "results.md", markdown(document))
     return document
 
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 import base64
 import html
 import json
-import os
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 from symtune.errors import SymtuneError
 from symtune.evaluate.results import GROUP_TITLES
+from symtune.io import atomic_write
 
 ICL = ("instr_labels", "labels_only", "instr_only", "neither")
 # The paper's Table 1 (Flan-PaLM, average accuracy %, 11 tasks): quoted for context only.
@@ -415,12 +415,6 @@ def _html(blocks: list[Block], figures: dict[str, Path]) -> str:
     )
 
 
-def _atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def write_report(run: Path) -> Path:
     """Write run/report/{report.md, report.html, *.png}; returns report.md's path."""
     results_path = run / "eval" / "results.json"
@@ -441,8 +435,8 @@ def write_report(run: Path) -> Path:
     mode = "exact" if "exact" in results["summary"] else next(iter(results["summary"]))
     figures = _figures(results, metrics, mode, out)
     blocks = _blocks(run, results, figures)
-    _atomic(out / "report.md", _markdown(blocks))
-    _atomic(out / "report.html", _html(blocks, figures))
+    atomic_write(out / "report.md", _markdown(blocks))
+    atomic_write(out / "report.html", _html(blocks, figures))
     return out / "report.md"
 
 

@@ -17,6 +17,7 @@ import torch
 
 from symtune.artifacts import sha256_file
 from symtune.errors import SymtuneError
+from symtune.io import atomic_json, atomic_write
 from symtune.mixture import package_versions
 from symtune.prompts import Prompt
 from symtune.tune.attention import register as register_packed_attention
@@ -27,12 +28,6 @@ from symtune.tune.stream import PromptStream, wrap_chat
 
 CHECKPOINTS = "checkpoints"
 LATEST = "latest"
-
-
-def _atomic_json(path: Path, data: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
-    os.replace(tmp, path)
 
 
 def build_optimizer(config: TuneConfig, params: list[torch.nn.Parameter]):
@@ -140,7 +135,7 @@ def save_checkpoint(
         save_file(trainable_state(_inner(model, accelerator)), str(tmp / "trainable.safetensors"))
         torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
         torch.save(schedule.state_dict(), tmp / "schedule.pt")
-        _atomic_json(
+        atomic_json(
             tmp / "state.json",
             {
                 "step": step,
@@ -153,8 +148,7 @@ def save_checkpoint(
     if accelerator.is_main_process:
         shutil.rmtree(target, ignore_errors=True)
         os.replace(tmp, target)
-        (run / CHECKPOINTS / (LATEST + ".tmp")).write_text(target.name)
-        os.replace(run / CHECKPOINTS / (LATEST + ".tmp"), run / CHECKPOINTS / LATEST)
+        atomic_write(run / CHECKPOINTS / LATEST, target.name)
         for old in _checkpoint_dirs(run)[: -config.keep_checkpoints]:
             shutil.rmtree(old)
     accelerator.wait_for_everyone()
@@ -338,9 +332,9 @@ def tune(
         if step == start and accelerator.is_main_process:
             # only now: a first step that fails on bad input leaves nothing behind
             run.mkdir(parents=True, exist_ok=True)
-            _atomic_json(run / "config.json", config.to_dict())
-            _atomic_json(run / "provenance.json", _provenance(config, stream))
-            _atomic_json(run / "mixture_manifest.json", stream.manifest)
+            atomic_json(run / "config.json", config.to_dict())
+            atomic_json(run / "provenance.json", _provenance(config, stream))
+            atomic_json(run / "mixture_manifest.json", stream.manifest)
             _truncate_metrics(run / "metrics.jsonl", start)
         if accelerator.is_main_process:
             with (run / "metrics.jsonl").open("a") as log:
@@ -382,6 +376,4 @@ def _truncate_metrics(path: Path, step: int) -> None:
         for line in path.read_text().splitlines()
         if line.strip() and json.loads(line)["step"] <= step
     ]
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("".join(line + "\n" for line in kept))
-    os.replace(tmp, path)
+    atomic_write(path, "".join(line + "\n" for line in kept))
