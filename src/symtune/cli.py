@@ -227,7 +227,11 @@ def eval_command(
     ] = "smollm2-135m-instruct",
     tuned: Annotated[str, typer.Option(help="Tuned run directory (or model) to compare.")] = "",
     suite: Annotated[str, typer.Option(help="Built-in suite or suite YAML.")] = "offline",
-    tasks: Annotated[str, typer.Option(help="Comma-separated subset of evaluation tasks.")] = "",
+    tasks: Annotated[str, typer.Option(help="Comma-separated subset of the pool's tasks.")] = "",
+    pool: Annotated[
+        str,
+        typer.Option(help="evaluation, or tuning: the tuning tasks' validation splits (sweeps)."),
+    ] = "evaluation",
     settings: Annotated[
         str, typer.Option(help="ICL settings, comma-separated.")
     ] = "instr_labels,labels_only,instr_only,neither",
@@ -255,6 +259,7 @@ def eval_command(
     config = EvalConfig(
         suite=suite,
         tasks=_csv(tasks),
+        pool=pool,
         settings=_csv(settings),
         flipped=flipped,
         seeds=seed_values,

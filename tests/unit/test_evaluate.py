@@ -1,6 +1,7 @@
 """Evaluation mechanics on a tiny random llama: scoring, statistics, items, result files."""
 
 import json
+import re
 
 import pytest
 import torch
@@ -8,7 +9,7 @@ from transformers import AutoModelForCausalLM
 
 from conftest import make_task
 from symtune.errors import SymtuneError
-from symtune.evaluate.api import evaluate
+from symtune.evaluate.api import build_items, evaluate
 from symtune.evaluate.protocol import (
     EvalConfig,
     Item,
@@ -53,6 +54,16 @@ def test_scores_do_not_depend_on_batch_size(scorer):
         scorer.batch_size = 8
     assert all(abs(a - b) < 1e-4 for a, b in zip(wide, narrow, strict=True))
     assert scorer.generate(requests) == one_by_one
+
+
+@pytest.mark.parametrize("context", [CONTEXT, CONTEXT + " ", "Q: x y z\nA:"])
+@pytest.mark.parametrize("budget", [1, 3, 12])
+def test_one_prefill_for_both_modes_gives_the_separate_results(scorer, context, budget):
+    rank = RankRequest(context, CANDIDATES)
+    generate = GenerateRequest(context, budget)
+    scores, output = scorer.rank_and_generate(rank, generate)
+    assert scores == scorer.loglikelihood(rank)
+    assert output == scorer.generate([generate])[0]
 
 
 def test_generation_cuts_at_newline(scorer):
@@ -192,9 +203,58 @@ def test_evaluate_writes_self_describing_results_and_resumes(tmp_path, tiny_mode
 
     monkeypatch.setattr(Scorer, "loglikelihood", fail)
     monkeypatch.setattr(Scorer, "generate", fail)
+    monkeypatch.setattr(Scorer, "rank_and_generate", fail)
     again = evaluate(config, models, tmp_path / "ev")
     assert again["summary"] == document["summary"]
     with pytest.raises(SymtuneError, match="holds an evaluation with another config"):
         evaluate(EvalConfig(**{**config.to_dict(), "k": 3}), models, tmp_path / "ev")
     with pytest.raises(SymtuneError, match="label 'tuned' was evaluated with model"):
         evaluate(config, {"tuned": str(tmp_path)}, tmp_path / "ev")
+
+
+def test_tuning_pool_draws_queries_from_the_tuning_tasks_validation_split(tmp_path):
+    evaluation = [{"text": f"eval {i}", "label": "yes" if i % 2 else "no"} for i in range(30)]
+    tuning = [{"text": f"tune {i}", "label": "up" if i % 2 else "down"} for i in range(30)]
+    for name, rows in (("e", evaluation), ("t", tuning)):
+        for split, part in (("train", rows[6:]), ("validation", rows[:6])):
+            path = tmp_path / f"{name}_{split}.jsonl"
+            path.write_text("".join(json.dumps(r) + "\n" for r in part))
+    (tmp_path / "suite.yaml").write_text(
+        f"evaluation:\n  - name: toy_eval\n    local: {tmp_path}/e_{{split}}.jsonl\n"
+        "    input_fields: [text]\n    instruction: Say whether it is odd.\n"
+        f"tuning:\n  - name: toy_tune\n    local: {tmp_path}/t_{{split}}.jsonl\n"
+        "    input_fields: [text]\n"
+    )
+    base = {"suite": str(tmp_path / "suite.yaml"), "seeds": (0,), "k": 1}
+    base |= {"list_functions": "none", "turing": False, "settings": ("neither",), "flipped": False}
+    items, _ = build_items(EvalConfig(**base, pool="tuning"))
+    assert {i.task for i in items} == {"toy_tune"} and len(items) == 6
+    for item in items:  # queries from validation (rows 0-5), exemplars from train (6+)
+        *exemplars, query = (int(x) for x in re.findall(r"tune (\d+)", item.context))
+        assert query < 6 and exemplars and min(exemplars) >= 6
+    with pytest.raises(SymtuneError, match="'toy_eval' is not in the tuning pool"):
+        build_items(EvalConfig(**base, pool="tuning", tasks=("toy_eval",)))
+    with pytest.raises(SymtuneError, match="pool='train'; expected evaluation or tuning"):
+        build_items(EvalConfig(**base, pool="train"))
+
+
+def test_a_marker_written_before_a_field_existed_still_matches(tmp_path, tiny_model_dir):
+    config = EvalConfig(
+        suite=_suite(tmp_path),
+        seeds=(0,),
+        k=1,
+        max_queries=2,
+        scoring=("rank",),
+        list_functions="none",
+        turing=False,
+        tokenizer=str(tiny_model_dir),
+        dtype="fp32",
+    )
+    out = tmp_path / "ev"
+    evaluate(config, {"base": str(tiny_model_dir)}, out)
+    old = json.loads((out / "eval_config.json").read_text())
+    del old["pool"]
+    (out / "eval_config.json").write_text(json.dumps(old, sort_keys=True))
+    evaluate(config, {"base": str(tiny_model_dir)}, out)  # no refusal
+    with pytest.raises(SymtuneError, match="another config"):
+        evaluate(EvalConfig(**{**config.to_dict(), "pool": "tuning"}), {"base": "x"}, out)

@@ -53,11 +53,13 @@ def build_items(config: EvalConfig) -> tuple[list[Item], dict[str, Any]]:
 
     config.validate()
     suite, specs = suite_specs(config.suite)
-    names = config.tasks or suite.evaluation
-    unknown = [n for n in names if n not in suite.evaluation]
+    pool = suite.evaluation if config.pool == "evaluation" else suite.tuning
+    names = config.tasks or pool
+    unknown = [n for n in names if n not in pool]
     if unknown:
         raise SymtuneError(
-            f"eval config: task {unknown[0]!r} is not an evaluation task of suite {suite.name!r}"
+            f"eval config: task {unknown[0]!r} is not in the {config.pool} pool "
+            f"of suite {suite.name!r}"
         )
     items: list[Item] = []
     notes: dict[str, Any] = {}
@@ -81,6 +83,16 @@ def build_items(config: EvalConfig) -> tuple[list[Item], dict[str, Any]]:
         if config.turing:
             items += turing_items(load_turing(root))
     return ordered(items), notes
+
+
+def _stored_identity(marker: Path) -> str:
+    """A stored eval config read back with today's defaults for fields added since."""
+    stored = json.loads(marker.read_text())
+    known = set(EvalConfig.__dataclass_fields__)
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in stored.items() if k in known}
+    if set(stored) - known:
+        return marker.read_text()
+    return json.dumps(EvalConfig(**values).to_dict(), sort_keys=True)
 
 
 def _model_record(name: str) -> dict[str, Any]:
@@ -118,7 +130,7 @@ def evaluate(
     out.mkdir(parents=True, exist_ok=True)
     identity = json.dumps(config.to_dict(), sort_keys=True)
     marker = out / "eval_config.json"
-    if marker.exists() and marker.read_text() != identity:
+    if marker.exists() and _stored_identity(marker) != identity:
         raise SymtuneError(
             f"{out} holds an evaluation with another config; choose another --out or delete it"
         )

@@ -30,7 +30,10 @@ class EvalConfig:
 
     suite: str = "offline"
     tasks: tuple[str, ...] = ()
-    """Subset of the suite's evaluation tasks; empty: all of them."""
+    """Subset of the pool's tasks; empty: all of them."""
+    pool: str = "evaluation"
+    """"evaluation" (held-out tasks), or "tuning": the tuning tasks' validation splits, for
+    choosing hyper-parameters without looking at the evaluation tasks."""
     settings: tuple[str, ...] = ICL_SETTINGS
     flipped: bool = True
     seeds: tuple[int, ...] = (0, 1, 2)
@@ -65,6 +68,8 @@ class EvalConfig:
                 f"eval config: list_functions={self.list_functions!r}; expected "
                 "all, paper20 or none"
             )
+        if self.pool not in ("evaluation", "tuning"):
+            raise SymtuneError(f"eval config: pool={self.pool!r}; expected evaluation or tuning")
         if not self.seeds:
             raise SymtuneError("eval config: seeds is empty; expected at least one seed")
         if self.k < 1 or self.max_queries < 1:

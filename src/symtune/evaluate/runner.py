@@ -77,9 +77,23 @@ def score_items(
                 progress(item, "exact")
         batch.clear()
 
+    both = "rank" in scoring and "exact" in scoring
     for item in items:
+        rank_key, exact_key = f"rank|{item.id}", f"exact|{item.id}"
+        if both and item.candidates and rank_key not in cache.done and exact_key not in cache.done:
+            # one prefill serves both modes
+            scores, output = scorer.rank_and_generate(
+                RankRequest(item.context, tuple(" " + c for c in item.candidates)),
+                GenerateRequest(item.context, item.max_new_tokens),
+            )
+            cache.add(rank_key, rank_result(item, scores))
+            cache.add(exact_key, exact_result(item, output))
+            if progress is not None:
+                progress(item, "rank")
+                progress(item, "exact")
+            continue
         if "rank" in scoring and item.candidates:
-            key = f"rank|{item.id}"
+            key = rank_key
             if key not in cache.done:
                 scores = scorer.loglikelihood(
                     RankRequest(item.context, tuple(" " + c for c in item.candidates))

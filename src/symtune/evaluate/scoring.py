@@ -51,19 +51,29 @@ class Scorer:
             return [bos, *ids], start + 1
         return ids, start
 
-    @torch.inference_mode()
-    def loglikelihood(self, request: RankRequest) -> list[float]:
-        """Sum of log-probabilities of each continuation's tokens, prompt encoded once."""
+    def _pieces(self, request: RankRequest) -> tuple[list[tuple[list[int], int]], int]:
+        """Each continuation's joint tokens and start, and the length of the prefix that all of
+        them share (at least one token) — the part encoded once."""
         pieces = [self._split(request.context, c) for c in request.continuations]
         prefix = min(start for _, start in pieces)
         first = pieces[0][0]
         while prefix > 1 and any(ids[:prefix] != first[:prefix] for ids, _ in pieces):
             prefix -= 1
-        prefix = max(1, prefix)
-        head = torch.tensor([first[:prefix]], device=self.device)
-        out = self.model(input_ids=head, use_cache=True, logits_to_keep=1)
-        cache = out.past_key_values
-        last = torch.log_softmax(out.logits[0, -1].float(), dim=-1)
+        return pieces, max(1, prefix)
+
+    def _prefill(self, ids: list[int]):
+        """Encode `ids` once: (KV cache, logits at the last position)."""
+        out = self.model(
+            input_ids=torch.tensor([ids], device=self.device), use_cache=True, logits_to_keep=1
+        )
+        return out.past_key_values, out.logits[0, -1]
+
+    def _rank_from(
+        self, cache, last_logits: torch.Tensor, pieces: list[tuple[list[int], int]], prefix: int
+    ) -> list[float]:
+        """Continuation scores given the prefix's cache (left untouched: each chunk of
+        candidates works on a copy)."""
+        last = torch.log_softmax(last_logits.float(), dim=-1)
         scores = [0.0] * len(pieces)
         order = list(range(len(pieces)))
         for chunk_start in range(0, len(order), self.batch_size):
@@ -98,6 +108,52 @@ class Scorer:
                 scores[i] = total
         return scores
 
+    def _greedy_from(self, cache, last_logits: torch.Tensor, max_new_tokens: int) -> str:
+        """Greedy decoding from a prefilled cache (which it extends), cut at newline or EOS."""
+        eos = self.tokenizer.eos_token_id
+        produced: list[int] = []
+        text = ""
+        logits = last_logits
+        for step in range(max_new_tokens):
+            token = int(logits.argmax())
+            if token == eos:
+                break
+            produced.append(token)
+            text = self.tokenizer.decode(produced, skip_special_tokens=True)
+            if "\n" in text or step == max_new_tokens - 1:
+                break
+            out = self.model(
+                input_ids=torch.tensor([[token]], device=self.device),
+                past_key_values=cache,
+                use_cache=True,
+                logits_to_keep=1,
+            )
+            cache = out.past_key_values
+            logits = out.logits[0, -1]
+        return text.split("\n", 1)[0].strip()
+
+    @torch.inference_mode()
+    def loglikelihood(self, request: RankRequest) -> list[float]:
+        """Sum of log-probabilities of each continuation's tokens, prompt encoded once."""
+        pieces, prefix = self._pieces(request)
+        cache, last = self._prefill(pieces[0][0][:prefix])
+        return self._rank_from(cache, last, pieces, prefix)
+
+    @torch.inference_mode()
+    def rank_and_generate(
+        self, rank: RankRequest, generate: GenerateRequest
+    ) -> tuple[list[float], str]:
+        """Both scoring modes of one prompt from a single prefill when the candidates' shared
+        prefix is exactly the prompt's own tokens (the usual case); otherwise two passes.
+        Same numbers as `loglikelihood` and `generate` called separately."""
+        pieces, prefix = self._pieces(rank)
+        ids = self.tokenizer(generate.context, add_special_tokens=False)["input_ids"]
+        if pieces[0][0][:prefix] != ids:
+            return self.loglikelihood(rank), self.generate([generate])[0]
+        cache, last = self._prefill(ids)
+        scores = self._rank_from(cache, last, pieces, prefix)
+        return scores, self._greedy_from(cache, last, generate.max_new_tokens)
+
     @torch.inference_mode()
     def loglikelihood_uncached(self, request: RankRequest) -> list[float]:
         """The same scores from one full forward per continuation (the reference for tests)."""
@@ -114,26 +170,9 @@ class Scorer:
         """Greedy continuations, each cut at its first newline and stripped. One prompt at a
         time with a KV cache and the head only at the last position: no padding, so results
         cannot depend on batching, and on CPU it is faster than padded batches."""
-        eos = self.tokenizer.eos_token_id
         outputs = []
         for request in requests:
             ids = self.tokenizer(request.context, add_special_tokens=False)["input_ids"]
-            step = torch.tensor([ids], device=self.device)
-            cache = None
-            produced: list[int] = []
-            text = ""
-            for _ in range(request.max_new_tokens):
-                out = self.model(
-                    input_ids=step, past_key_values=cache, use_cache=True, logits_to_keep=1
-                )
-                cache = out.past_key_values
-                token = int(out.logits[0, -1].argmax())
-                if token == eos:
-                    break
-                produced.append(token)
-                text = self.tokenizer.decode(produced, skip_special_tokens=True)
-                if "\n" in text:
-                    break
-                step = torch.tensor([[token]], device=self.device)
-            outputs.append(text.split("\n", 1)[0].strip())
+            cache, last = self._prefill(ids)
+            outputs.append(self._greedy_from(cache, last, request.max_new_tokens))
         return outputs
