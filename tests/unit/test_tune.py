@@ -11,7 +11,7 @@ from conftest import make_task
 from symtune.errors import SymtuneError
 from symtune.mixture import MixtureConfig, build_mixture
 from symtune.tune.config import LoraConfig, TuneConfig
-from symtune.tune.loop import tune
+from symtune.tune.loop import export_checkpoint, tune
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +69,18 @@ def test_run_writes_everything_and_learns(tmp_path, mixture, tiny_model_dir):
     assert not torch.equal(
         tuned.model.layers[0].mlp.up_proj.weight, base.model.layers[0].mlp.up_proj.weight
     )
+    # the last checkpoint, exported as a plain model (for step curves), is the final model
+    exported = export_checkpoint(run / "checkpoints" / "step-000006")
+    assert exported == run / "checkpoints" / "step-000006" / "model"
+    assert load_file(str(exported / "model.safetensors")).keys() == final_weights(run).keys()
+    for name, weight in load_file(str(exported / "model.safetensors")).items():
+        assert torch.equal(weight, final_weights(run)[name]), name
+    middle = load_file(
+        str(export_checkpoint(run / "checkpoints" / "step-000004") / "model.safetensors")
+    )
+    assert not torch.equal(middle["model.norm.weight"], final_weights(run)["model.norm.weight"])
+    with pytest.raises(SymtuneError, match="is not a symtune checkpoint"):
+        export_checkpoint(run)
 
 
 class Stop(Exception):

@@ -42,9 +42,17 @@ RESULTS_VERSION = 1
 
 
 def model_location(name: str) -> str:
-    """A tuned run directory means its `final/` model; anything else is a model name."""
+    """A tuned run directory means its `final/` model; a tuning checkpoint
+    (`run/checkpoints/step-N`) is exported once to a plain model; anything else is a model
+    name."""
     final = Path(name) / "final"
-    return str(final) if (final / "config.json").exists() else name
+    if (final / "config.json").exists():
+        return str(final)
+    if (Path(name) / "trainable.safetensors").exists():
+        from symtune.tune.loop import export_checkpoint
+
+        return str(export_checkpoint(Path(name)))
+    return name
 
 
 def build_items(config: EvalConfig) -> tuple[list[Item], dict[str, Any]]:
@@ -108,6 +116,9 @@ def _model_record(name: str) -> dict[str, Any]:
     run_config = Path(name) / "config.json"
     if (Path(name) / "final").is_dir() and run_config.exists():
         record["tuning_config"] = json.loads(run_config.read_text())
+    if (Path(name) / "trainable.safetensors").exists():  # a tuning checkpoint
+        record["tuning_config"] = json.loads((Path(name).parent.parent / "config.json").read_text())
+        record["step"] = json.loads((Path(name) / "state.json").read_text())["step"]
     return record
 
 

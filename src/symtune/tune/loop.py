@@ -196,10 +196,42 @@ def export_final(run: Path, model, tokenizer, config: TuneConfig, accelerator) -
     final = run / "final"
     if not accelerator.is_main_process:
         return final
+    return _export(_inner(model, accelerator), tokenizer, config, final)
+
+
+def export_checkpoint(checkpoint: Path) -> Path:
+    """An intermediate checkpoint as a plain transformers model in `<checkpoint>/model` (made
+    once), so that `symtune eval` can score any step, e.g. for a curve over tuning steps."""
+    from safetensors.torch import load_file
+
+    from symtune.models import load_tokenizer
+
+    target = checkpoint / "model"
+    if (target / "config.json").exists():
+        return target
+    weights_path = checkpoint / "trainable.safetensors"
+    run_config = checkpoint.parent.parent / "config.json"
+    if not weights_path.exists() or not run_config.exists():
+        raise SymtuneError(
+            f"{checkpoint} is not a symtune checkpoint (expected trainable.safetensors and "
+            "the run's config.json two levels up)"
+        )
+    config = TuneConfig.from_dict(json.loads(run_config.read_text()))
+    model = prepare_model(config)
+    weights = load_file(str(weights_path))
+    if set(weights) != {n for n, p in model.named_parameters() if p.requires_grad}:
+        raise SymtuneError(f"{checkpoint}: its weights do not match model {config.model!r}")
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if name in weights:
+                param.copy_(weights[name])
+    return _export(model, load_tokenizer(config.model), config, target)
+
+
+def _export(unwrapped, tokenizer, config: TuneConfig, final: Path) -> Path:
     from symtune.models import plain_copy
 
-    unwrapped = _inner(model, accelerator)
-    tmp = final.with_name("final.tmp")
+    tmp = final.with_name(final.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     if config.lora is not None and not config.lora.merge:
         unwrapped.save_pretrained(str(tmp))
