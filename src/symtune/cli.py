@@ -390,11 +390,18 @@ def demo_command(
 @app.command("report")
 def report_command(
     run: Annotated[Path, typer.Argument(help="A run directory from `symtune run`/`demo`.")],
+    out: Annotated[
+        Path | None, typer.Option(help="Report directory (default: RUN/report).")
+    ] = None,
+    markdown: Annotated[
+        Path | None,
+        typer.Option(help="Also write the Markdown here, figure links pointing into --out."),
+    ] = None,
 ) -> None:
     """Write report.md, PNG figures and a self-contained report.html for a run."""
     from symtune.report.report import write_report
 
-    path = write_report(run)
+    path = write_report(run, out, markdown)
     console.print(f"report: {path} and {path.with_suffix('.html')}")
 
 

@@ -120,3 +120,80 @@ def test_rerun_resumes_without_redoing_stages(finished_run):
     assert {k: v for k, v in after.items() if k != "report"} == {
         k: v for k, v in before.items() if k != "report"
     }
+
+
+def cli(*args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", "symtune", *args], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
+def test_report_adds_sweep_and_ablation_lines_from_the_run_dir(finished_run, tmp_path):
+    run, _, _ = finished_run
+    config = json.loads((run / "tune" / "config.json").read_text())
+    model, suite = config["model"], json.loads((run / "eval" / "eval_config.json").read_text())
+    common = ["--model", model, "--suite", suite["suite"], "--seeds", "0", "--k", "2"]
+    common += ["--max-queries", "4", "--scoring", "rank", "--list-functions", "none"]
+    common += ["--no-turing", "--dtype", "fp32"]
+    arm = run / "sweep" / "lr1e-3"
+    cli(
+        "tune",
+        "--mixture",
+        str(run / "data"),
+        "--out",
+        str(arm),
+        "--model",
+        model,
+        "--steps",
+        "2",
+        "--batch-size",
+        "4",
+        "--lr",
+        "1e-3",
+        "--dtype",
+        "fp32",
+    )
+    cli(
+        "eval",
+        "--out",
+        str(run / "sweep" / "val" / "lr1e-3"),
+        "--tuned",
+        str(arm),
+        "--pool",
+        "tuning",
+        "--settings",
+        "neither",
+        "--no-flipped",
+        *common,
+    )
+    step = run / "tune" / "checkpoints" / "step-000002"
+    for name, tuned in (("step-000002", step), ("final", run / "tune")):
+        cli(
+            "eval",
+            "--out",
+            str(run / "ablations" / "eval" / name),
+            "--tuned",
+            str(tuned),
+            "--settings",
+            "instr_labels,neither",
+            *common,
+        )
+    out, markdown = tmp_path / "docs" / "results", tmp_path / "docs" / "results.md"
+    cli("report", str(run), "--out", str(out), "--markdown", str(markdown))
+    text = markdown.read_text()
+    assert "## Hyper-parameter sweep (tuning tasks' validation splits)" in text
+    sweep_row = next(line for line in text.splitlines() if line.startswith("| lr1e-3 |"))
+    assert "| 0.001 | 1024 | 2 × 4 |" in sweep_row  # lr, the mixture's budget, steps x batch
+    val = json.loads((run / "sweep" / "val" / "lr1e-3" / "results.json").read_text())
+    assert {i["task"] for i in val["items"]} == {"tuneme"}
+    rows = {line.split(" | ")[0]: line for line in text.splitlines() if line.startswith("| step-")}
+    assert "2 steps × 4, lr 0.01, budget 1024, target only" in rows["| step-000002"]
+    final = next(line for line in text.splitlines() if line.startswith("| final |"))
+    assert "3 steps × 4, lr 0.01" in final
+    ablation = json.loads((run / "ablations" / "eval" / "final" / "results.json").read_text())
+    neither = ablation["comparison"]["rank"]["neither"]
+    assert f"{100 * neither['delta']:+.1f} [{100 * neither['ci'][0]:+.1f}," in final
+    assert (out / "steps.png").stat().st_size > 1000 and "](results/steps.png)" in text
+    assert "](steps.png)" in (out / "report.md").read_text()

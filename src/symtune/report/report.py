@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import os
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -264,6 +265,8 @@ def _blocks(run: Path, results: dict[str, Any], figures: dict[str, Path]) -> lis
     else:
         blocks.append(("p", "Not run in this configuration."))
     blocks += _training_blocks(run, figures)
+    blocks += _sweep_blocks(run)
+    blocks += _ablation_blocks(run, figures)
     blocks.append(("h", 2, "The paper's numbers, for context"))
     blocks.append(
         (
@@ -320,6 +323,181 @@ def _training_blocks(run: Path, figures: dict[str, Path]) -> list[Block]:
     return blocks
 
 
+def _read(path: Path) -> Any:
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _tuning_run_of(name: str) -> Path:
+    """The tuning run directory behind an evaluated model (a run dir or one of its
+    checkpoints)."""
+    path = Path(name)
+    return path.parent.parent if (path / "trainable.safetensors").exists() else path
+
+
+def _run_summary(run: Path) -> dict[str, Any]:
+    """What a tuning run did, from its own files: config, steps, tokens, seconds, losses."""
+    config = _read(run / "config.json") or {}
+    lines = (
+        (run / "metrics.jsonl").read_text().splitlines() if (run / "metrics.jsonl").exists() else []
+    )
+    metrics = [json.loads(x) for x in lines if x.strip()]
+    manifest = _read(run / "mixture_manifest.json") or {}
+    return {
+        "config": config,
+        "steps": len(metrics),
+        "tokens": sum(m["tokens"] for m in metrics),
+        "seconds": sum(m["seconds"] for m in metrics),
+        "loss": (metrics[0]["loss"], metrics[-1]["loss"]) if metrics else None,
+        "budget": manifest.get("config", {}).get("max_tokens"),
+        "relevant_ratio": manifest.get("config", {}).get("relevant_ratio", 0.0),
+    }
+
+
+def _sweep_blocks(run: Path) -> list[Block]:
+    """The hyper-parameter sweep (if the run has sweep/val/<arm>/results.json): tuning-task
+    validation accuracy per arm, never the evaluation pool."""
+    arms = sorted(p.parent.name for p in (run / "sweep" / "val").glob("*/results.json"))
+    arms = [a for a in arms if a != "base"]
+    if not arms:
+        return []
+    main = _read(run / "tune" / "config.json") or {}
+    rows = []
+    for arm in arms:
+        results = _read(run / "sweep" / "val" / arm / "results.json")
+        info = _run_summary(run / "sweep" / arm)
+        config = info["config"]
+        mode = next(iter(results["summary"]))
+        group = next(iter(results["summary"][mode]["tuned"]))
+        tuned = results["summary"][mode]["tuned"][group]
+        base = results["summary"][mode]["base"][group]
+        comparison = results["comparison"][mode][group]
+        chosen = config.get("lr") == main.get("lr") and config.get("seq_len") == main.get("seq_len")
+        rows.append(
+            [
+                arm + (" (chosen)" if chosen else ""),
+                str(config.get("lr")),
+                str(info["budget"]),
+                f"{info['steps']} × {config.get('batch_size')}",
+                f"{info['tokens']:,}",
+                f"{info['seconds']:,.0f}",
+                f"{info['loss'][1]:.3f}" if info["loss"] else "–",
+                f"{pct(base['average'])}",
+                f"{pct(tuned['average'])} (n={tuned['n']})",
+                delta_cell(comparison),
+            ]
+        )
+    return [
+        ("h", 2, "Hyper-parameter sweep (tuning tasks' validation splits)"),
+        (
+            "p",
+            "Short runs on the same mixture, scored on held-out validation rows of the "
+            f"tuning tasks ({GROUP_TITLES.get(group, group)}, {mode} scoring) — the "
+            "evaluation tasks are not looked at. The chosen arm's lr and prompt budget are "
+            "the main run's.",
+        ),
+        (
+            "table",
+            [
+                "arm",
+                "lr",
+                "prompt budget",
+                "steps × prompts",
+                "tokens",
+                "seconds",
+                "final loss",
+                "base",
+                "tuned",
+                "tuned − base [95% CI]",
+            ],
+            rows,
+        ),
+    ]
+
+
+ABLATION_GROUPS = ("instr_labels", "labels_only", "instr_only", "neither", "flipped")
+
+
+def _ablation_blocks(run: Path, figures: dict[str, Path]) -> list[Block]:
+    """One line per ablation (ablations/eval/<name>/results.json): what the tuned model was
+    and its paired difference from base per setting."""
+    found = {p.parent.name: _read(p) for p in (run / "ablations" / "eval").glob("*/results.json")}
+    if not found:
+        return []
+    order = sorted(found, key=lambda n: (n.startswith("step-"), n == "final", n))
+    rows = []
+    groups: list[str] = []
+    for name in order:
+        results = found[name]
+        mode = "rank" if "rank" in results["comparison"] else next(iter(results["comparison"]))
+        comparison = results["comparison"][mode]
+        groups = groups or [g for g in ABLATION_GROUPS if g in comparison]
+        record = results["models"]["tuned"]
+        info = _run_summary(_tuning_run_of(record["name"]))
+        config = info["config"]
+        steps = record.get("step", info["steps"])
+        what = (
+            f"{steps} steps × {config.get('batch_size')}, lr {config.get('lr')}, "
+            f"budget {info['budget']}, "
+            f"{'target + seen labels' if config.get('seen_labels') else 'target only'}, "
+            f"relevant-label share {info['relevant_ratio']}"
+        )
+        rows.append([name, what, *[delta_cell(comparison[g]) for g in groups]])
+    blocks: list[Block] = [
+        ("h", 2, "Ablations"),
+        (
+            "p",
+            "Each line: a tuned model against base on the same prompts (rank scoring, paired "
+            "95% intervals, points). `reference`, `seen` and `relevant` are short runs that "
+            "differ in one thing; `step-N` are checkpoints of the main run and `final` its "
+            "last step (the curve over tuning steps).",
+        ),
+        ("table", ["model", "what", *[GROUP_TITLES[g] for g in groups]], rows),
+    ]
+    if "steps" in figures:
+        blocks.append(("img", "steps", "Tuned − base per setting over the main run's steps."))
+    return blocks
+
+
+def steps_figure(run: Path, out: Path) -> Path | None:
+    """Tuned − base (points, with 95% intervals) against the main run's step, per setting."""
+    points = []
+    for path in (run / "ablations" / "eval").glob("*/results.json"):
+        results = _read(path)
+        record = results["models"]["tuned"]
+        if _tuning_run_of(record["name"]).resolve() != (run / "tune").resolve():
+            continue
+        step = record.get("step") or _run_summary(run / "tune")["steps"]
+        mode = "rank" if "rank" in results["comparison"] else next(iter(results["comparison"]))
+        points.append((step, results["comparison"][mode]))
+    if len(points) < 2:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    points.sort(key=lambda p: p[0])
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    for g in ABLATION_GROUPS:
+        if g not in points[0][1]:
+            continue
+        xs = [0] + [p[0] for p in points]
+        ys = [0.0] + [100 * p[1][g]["delta"] for p in points]
+        lo = [0.0] + [100 * p[1][g]["ci"][0] for p in points]
+        hi = [0.0] + [100 * p[1][g]["ci"][1] for p in points]
+        line = ax.plot(xs, ys, marker="o", label=GROUP_TITLES[g])[0]
+        ax.fill_between(xs, lo, hi, color=line.get_color(), alpha=0.12)
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.set_xlabel("tuning steps")
+    ax.set_ylabel("tuned − base (points)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path = out / "steps.png"
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
 def _examples(results: dict[str, Any], per_group: int = 1) -> list[Block]:
     """A prompt per group with every model's answer (the prompt's tail only)."""
     blocks: list[Block] = [("h", 2, "Example prompts")]
@@ -347,7 +525,7 @@ def _examples(results: dict[str, Any], per_group: int = 1) -> list[Block]:
     return blocks
 
 
-def _markdown(blocks: list[Block]) -> str:
+def _markdown(blocks: list[Block], figures_dir: Path = Path()) -> str:
     out = []
     for block in blocks:
         kind = block[0]
@@ -366,7 +544,7 @@ def _markdown(blocks: list[Block]) -> str:
                 + "\n".join("| " + " | ".join(r) + " |" for r in rows)
             )
         elif kind == "img":
-            out.append(f"![{block[2]}]({block[1]}.png)")
+            out.append(f"![{block[2]}]({(figures_dir / block[1]).as_posix()}.png)")
         elif kind == "pre":
             out.append("```\n" + block[1] + "\n```")
     return "\n\n".join(out) + "\n"
@@ -415,8 +593,9 @@ def _html(blocks: list[Block], figures: dict[str, Path]) -> str:
     )
 
 
-def write_report(run: Path) -> Path:
-    """Write run/report/{report.md, report.html, *.png}; returns report.md's path."""
+def write_report(run: Path, out: Path | None = None, markdown: Path | None = None) -> Path:
+    """Write {report.md, report.html, *.png} to `out` (default run/report); returns report.md's
+    path. `markdown`: also write the Markdown there, its figure links relative to it."""
     results_path = run / "eval" / "results.json"
     if not results_path.exists():
         raise SymtuneError(
@@ -430,13 +609,19 @@ def write_report(run: Path) -> Path:
         if metrics_path.exists()
         else []
     )
-    out = run / "report"
-    out.mkdir(exist_ok=True)
+    out = out or run / "report"
+    out.mkdir(parents=True, exist_ok=True)
     mode = "exact" if "exact" in results["summary"] else next(iter(results["summary"]))
     figures = _figures(results, metrics, mode, out)
+    steps = steps_figure(run, out)
+    if steps is not None:
+        figures["steps"] = steps
     blocks = _blocks(run, results, figures)
     atomic_write(out / "report.md", _markdown(blocks))
     atomic_write(out / "report.html", _html(blocks, figures))
+    if markdown is not None:
+        prefix = Path(os.path.relpath(out.resolve(), markdown.resolve().parent))
+        atomic_write(markdown, _markdown(blocks, prefix))
     return out / "report.md"
 
 
