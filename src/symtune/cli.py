@@ -397,11 +397,14 @@ def report_command(
         Path | None,
         typer.Option(help="Also write the Markdown here, figure links pointing into --out."),
     ] = None,
+    notes: Annotated[
+        Path | None, typer.Option(help="Markdown write-up placed under the report's title.")
+    ] = None,
 ) -> None:
     """Write report.md, PNG figures and a self-contained report.html for a run."""
     from symtune.report.report import write_report
 
-    path = write_report(run, out, markdown)
+    path = write_report(run, out, markdown, notes)
     console.print(f"report: {path} and {path.with_suffix('.html')}")
 
 

@@ -181,8 +181,14 @@ def test_report_adds_sweep_and_ablation_lines_from_the_run_dir(finished_run, tmp
             *common,
         )
     out, markdown = tmp_path / "docs" / "results", tmp_path / "docs" / "results.md"
-    cli("report", str(run), "--out", str(out), "--markdown", str(markdown))
+    notes = tmp_path / "notes.md"
+    notes.write_text("A null result, written as one.\n")
+    cli("report", str(run), "--out", str(out), "--markdown", str(markdown), "--notes", str(notes))
     text = markdown.read_text()
+    assert text.split("\n\n")[1] == "A null result, written as one."
+    assert "<p>A null result, written as one.</p>" in (out / "report.html").read_text()
+    tuned_sha = json.loads((run / "eval" / "results.json").read_text())["models"]["tuned"]
+    assert f"`{tuned_sha['sha256']}`" in text and len(tuned_sha["sha256"]) == 64
     assert "## Hyper-parameter sweep (tuning tasks' validation splits)" in text
     sweep_row = next(line for line in text.splitlines() if line.startswith("| lr1e-3 |"))
     assert "| 0.001 | 1024 | 2 × 4 |" in sweep_row  # lr, the mixture's budget, steps x batch

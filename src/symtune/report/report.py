@@ -289,6 +289,20 @@ def _blocks(run: Path, results: dict[str, Any], figures: dict[str, Path]) -> lis
     blocks.append(
         ("pre", f"symtune run {run / 'run_config.yaml'} --out {run}\nsymtune report {run}")
     )
+    blocks.append(("p", "The evaluated models' weights (sha256 of model.safetensors):"))
+    model_rows = []
+    for label, m in models.items():
+        tuning = m.get("tuning_config") or {}
+        how = (
+            ", ".join(
+                f"{k} {tuning[k]}"
+                for k in ("steps", "batch_size", "seq_len", "lr", "optimizer", "seed")
+                if k in tuning
+            )
+            or "–"
+        )
+        model_rows.append([label, m["name"], f"`{m['sha256']}`" if m["sha256"] else "–", how])
+    blocks.append(("table", ["label", "model", "sha256", "tuning"], model_rows))
     return blocks
 
 
@@ -547,6 +561,8 @@ def _markdown(blocks: list[Block], figures_dir: Path = Path()) -> str:
             out.append(f"![{block[2]}]({(figures_dir / block[1]).as_posix()}.png)")
         elif kind == "pre":
             out.append("```\n" + block[1] + "\n```")
+        elif kind == "raw":
+            out.append(block[1])
     return "\n\n".join(out) + "\n"
 
 
@@ -579,6 +595,8 @@ def _html(blocks: list[Block], figures: dict[str, Path]) -> str:
             )
         elif kind == "pre":
             body.append(f"<pre>{html.escape(block[1])}</pre>")
+        elif kind == "raw":  # Markdown notes: paragraphs kept, markup shown as text
+            body += [f"<p>{_inline(par)}</p>" for par in block[1].split("\n\n")]
     style = (
         "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;"
         "padding:0 1em;color:#222}table{border-collapse:collapse;margin:1em 0;"
@@ -593,9 +611,14 @@ def _html(blocks: list[Block], figures: dict[str, Path]) -> str:
     )
 
 
-def write_report(run: Path, out: Path | None = None, markdown: Path | None = None) -> Path:
+def write_report(
+    run: Path, out: Path | None = None, markdown: Path | None = None, notes: Path | None = None
+) -> Path:
     """Write {report.md, report.html, *.png} to `out` (default run/report); returns report.md's
-    path. `markdown`: also write the Markdown there, its figure links relative to it."""
+    path. `markdown`: also write the Markdown there, its figure links relative to it. `notes`:
+    a Markdown file placed under the title (a write-up of what the numbers below show)."""
+    if notes is not None and not notes.exists():
+        raise SymtuneError(f"notes file {notes} not found")
     results_path = run / "eval" / "results.json"
     if not results_path.exists():
         raise SymtuneError(
@@ -617,6 +640,8 @@ def write_report(run: Path, out: Path | None = None, markdown: Path | None = Non
     if steps is not None:
         figures["steps"] = steps
     blocks = _blocks(run, results, figures)
+    if notes is not None:
+        blocks[1:1] = [("raw", notes.read_text(encoding="utf-8").strip())]
     atomic_write(out / "report.md", _markdown(blocks))
     atomic_write(out / "report.html", _html(blocks, figures))
     if markdown is not None:
