@@ -81,7 +81,9 @@ ablations() {
     "relevant $EXP/ablations/relevant"
     "final $EXP/tune"
   )
-  for step in $(ls "$EXP/tune/checkpoints" | grep '^step-'); do
+  # the curve over steps: every kept checkpoint but the last one (that one is `final`)
+  local last; last=$(printf 'step-%06d' "$(grep -o '"steps": [0-9]*' "$EXP/tune/config.json" | grep -o '[0-9]*$')")
+  for step in $(ls "$EXP/tune/checkpoints" | grep '^step-' | grep -v "^$last$"); do
     models+=("$step $EXP/tune/checkpoints/$step")
   done
   for entry in "${models[@]}"; do
