@@ -6,8 +6,9 @@
 #
 #   bash experiments/smollm2/run.sh [sweep|main|ablations|all]     (default: all)
 #
-# Order: the main run's base evaluation, the sweep (tuning tasks' validation splits only),
-# the main run (lr / prompt budget chosen from the sweep, in main.yaml), then the ablations.
+# Order: the sweep (tuning tasks' validation splits only), the main run (choose.py takes the
+# best arm's lr and prompt budget into EXP/main.yaml; the rest is main.yaml here), then the
+# ablations (one change each from the chosen arm, and the main run's checkpoints).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 EXP=${EXP:-runs/exp}
@@ -57,18 +58,23 @@ sweep() {
 }
 
 main() {
-  "$ST" run "$HERE/main.yaml" --out "$EXP"
+  # lr and prompt budget from the sweep's best arm (main.yaml holds everything else)
+  [[ -f "$EXP/main.yaml" ]] || "${PY:-.venv/bin/python}" "$HERE/choose.py" "$EXP"
+  "$ST" run "$EXP/main.yaml" --out "$EXP"
 }
 
 ablations() {
-  # Reference: the sweep arm at the main run's lr and budget (same prompts, same steps).
-  local ref=lr3e-4-b512 lr=3e-4 budget=512 steps=16
-  "$ST" data build --out "$EXP/ablations/data-relevant" --n 400 --max-tokens "$budget" \
+  # Reference: the chosen sweep arm (the main run's lr and budget; same prompts and steps).
+  local ref lr budget steps
+  read -r ref lr budget steps < <("${PY:-.venv/bin/python}" -c "import json,sys
+c = json.load(open(sys.argv[1]))['chosen']
+print(c['arm'], c['lr'], c['budget'], c['steps'])" "$EXP/choice.json")
+  "$ST" data build --out "$EXP/ablations/data-relevant-$budget" --n 400 --max-tokens "$budget" \
     --seed 0 --relevant-ratio 0.2
   for variant in seen relevant; do
     local run="$EXP/ablations/$variant" mixture="$EXP/sweep/data-$budget" extra=()
     [[ $variant == seen ]] && extra=(--seen-labels)
-    [[ $variant == relevant ]] && mixture="$EXP/ablations/data-relevant"
+    [[ $variant == relevant ]] && mixture="$EXP/ablations/data-relevant-$budget"
     if [[ ! -d "$run/final" ]]; then
       [[ -f "$run/config.json" ]] && extra+=(--resume)
       "$ST" tune --mixture "$mixture" --out "$run" --steps "$steps" --batch-size 8 \
