@@ -103,6 +103,17 @@ def test_mcnemar_and_bootstrap():
     assert two[0] == pytest.approx((0.25 - 1) / 2)
 
 
+def test_bootstrap_over_single_example_strata_is_not_a_point():
+    # 100 subtasks with one query each (list functions): 25 gained, 5 lost, 70 unchanged
+    strata = [([0], [1])] * 25 + [([1], [0])] * 5 + [([1], [1])] * 70
+    delta, low, high = paired_bootstrap(strata, resamples=4000)
+    pooled = paired_bootstrap([([b[0] for b, _ in strata], [t[0] for _, t in strata])], 4000)
+    assert delta == pytest.approx(0.20) and low < 0.15 and high > 0.25
+    assert (low, high) == pytest.approx(pooled[1:], abs=0.02)  # same as one pool of examples
+    mixed = paired_bootstrap([*strata, ([0, 0, 1], [1, 1, 1])], resamples=4000)
+    assert mixed[0] == pytest.approx((20 + 2 / 3) / 101) and mixed[1] < mixed[0] < mixed[2]
+
+
 def test_flipped_items_only_for_binary_tasks_and_flip_the_answer(tiny_model_dir):
     binary, three = make_task("bin", per_class=12), make_task("tri", ("a", "b", "c"), 12)
     config = EvalConfig(seeds=(0, 1), settings=("neither",), tokenizer=str(tiny_model_dir), k=2)

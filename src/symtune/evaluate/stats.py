@@ -28,7 +28,10 @@ def paired_bootstrap(
 
     Each stratum (a task) holds paired per-example scores; examples are resampled with
     replacement within their stratum, and the statistic is the mean over strata of the
-    stratum's mean difference (the paper averages accuracy over tasks)."""
+    stratum's mean difference (the paper averages accuracy over tasks). Strata of a single
+    example (e.g. one query per list-function subtask) cannot vary on their own, so they are
+    resampled together, as one pool of examples; otherwise their share of the interval would
+    collapse to a point."""
     rng = np.random.default_rng(seed)
     diffs = [np.asarray(t, dtype=float) - np.asarray(b, dtype=float) for b, t in strata]
     diffs = [d for d in diffs if d.size]
@@ -36,9 +39,14 @@ def paired_bootstrap(
         return 0.0, 0.0, 0.0
     point = float(np.mean([d.mean() for d in diffs]))
     totals = np.zeros(resamples)
+    singletons = np.array([d[0] for d in diffs if d.size == 1])
+    if singletons.size:  # each contributes its one value: resample them as a pool
+        picks = rng.integers(0, singletons.size, size=(resamples, singletons.size))
+        totals += singletons[picks].sum(axis=1)
     for d in diffs:
-        picks = rng.integers(0, d.size, size=(resamples, d.size))
-        totals += d[picks].mean(axis=1)
+        if d.size > 1:
+            picks = rng.integers(0, d.size, size=(resamples, d.size))
+            totals += d[picks].mean(axis=1)
     totals /= len(diffs)
     low, high = np.percentile(totals, [2.5, 97.5])
     return point, float(low), float(high)
