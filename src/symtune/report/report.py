@@ -308,9 +308,8 @@ def _blocks(run: Path, results: dict[str, Any], figures: dict[str, Path]) -> lis
 
 def _training_blocks(run: Path, figures: dict[str, Path]) -> list[Block]:
     blocks: list[Block] = [("h", 2, "Training")]
-    metrics_path = run / "tune" / "metrics.jsonl"
-    if metrics_path.exists():
-        metrics = [json.loads(x) for x in metrics_path.read_text().splitlines() if x.strip()]
+    metrics = _metrics(run / "tune" / "metrics.jsonl")
+    if metrics:
         config = json.loads((run / "tune" / "config.json").read_text())
         tokens = sum(m["tokens"] for m in metrics)
         seconds = sum(m["seconds"] for m in metrics)
@@ -341,6 +340,13 @@ def _read(path: Path) -> Any:
     return json.loads(path.read_text()) if path.exists() else None
 
 
+def _metrics(path: Path) -> list[dict[str, Any]]:
+    """A tuning run's metrics.jsonl records (none when the file is absent)."""
+    if not path.exists():
+        return []
+    return [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+
+
 def _tuning_run_of(name: str) -> Path:
     """The tuning run directory behind an evaluated model (a run dir or one of its
     checkpoints)."""
@@ -351,10 +357,7 @@ def _tuning_run_of(name: str) -> Path:
 def _run_summary(run: Path) -> dict[str, Any]:
     """What a tuning run did, from its own files: config, steps, tokens, seconds, losses."""
     config = _read(run / "config.json") or {}
-    lines = (
-        (run / "metrics.jsonl").read_text().splitlines() if (run / "metrics.jsonl").exists() else []
-    )
-    metrics = [json.loads(x) for x in lines if x.strip()]
+    metrics = _metrics(run / "metrics.jsonl")
     manifest = _read(run / "mixture_manifest.json") or {}
     return {
         "config": config,
@@ -626,12 +629,7 @@ def write_report(
         )
     results = json.loads(results_path.read_text())
     _attach_contexts(results)
-    metrics_path = run / "tune" / "metrics.jsonl"
-    metrics = (
-        [json.loads(x) for x in metrics_path.read_text().splitlines() if x.strip()]
-        if metrics_path.exists()
-        else []
-    )
+    metrics = _metrics(run / "tune" / "metrics.jsonl")
     out = out or run / "report"
     out.mkdir(parents=True, exist_ok=True)
     mode = "exact" if "exact" in results["summary"] else next(iter(results["summary"]))
