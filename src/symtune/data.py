@@ -6,7 +6,15 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from symtune.artifacts import artifact_record, bigbench_tasks_dir
-from symtune.tasks import BigBenchSource, Suite, TaskData, TaskSpec, get_task, load_task
+from symtune.tasks import (
+    BigBenchSource,
+    FamilySource,
+    Suite,
+    TaskData,
+    TaskSpec,
+    get_task,
+    load_task,
+)
 
 
 def load_tasks(specs: Sequence[TaskSpec]) -> list[TaskData]:
@@ -23,8 +31,15 @@ def load_named(names: Sequence[str]) -> list[TaskData]:
 
 def artifacts_for(specs: Sequence[TaskSpec]) -> dict[str, dict[str, str]]:
     """Artifact records for the pinned files these specs read."""
-    uses_bigbench = any(isinstance(s.source, BigBenchSource) for s in specs)
-    return artifact_record(["bigbench"] if uses_bigbench else [])
+    from symtune.artifacts import ARTIFACTS
+    from symtune.tasks.families import get_family
+
+    names = ["bigbench"] if any(isinstance(s.source, BigBenchSource) for s in specs) else []
+    for spec in specs:
+        if isinstance(spec.source, FamilySource):
+            reads = get_family(spec.source.family).reads
+            names += [reads] if reads in ARTIFACTS else []
+    return artifact_record(names)
 
 
 def suite_specs(suite: str) -> tuple[Suite, dict[str, TaskSpec]]:

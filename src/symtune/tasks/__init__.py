@@ -5,6 +5,7 @@ from symtune.tasks.sources import load_task, seeded_split
 from symtune.tasks.spec import (
     BigBenchSource,
     Example,
+    FamilySource,
     HFSource,
     LocalSource,
     TaskData,
@@ -16,6 +17,7 @@ __all__ = [
     "TASKS",
     "BigBenchSource",
     "Example",
+    "FamilySource",
     "HFSource",
     "LocalSource",
     "Suite",

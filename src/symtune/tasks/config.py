@@ -23,7 +23,7 @@ import yaml
 
 from symtune.errors import SymtuneError
 from symtune.tasks.registry import Suite, get_task
-from symtune.tasks.spec import HFSource, LocalSource, TaskSpec
+from symtune.tasks.spec import FamilySource, HFSource, LocalSource, TaskSpec
 
 _KEYS = {
     "name",
@@ -36,6 +36,11 @@ _KEYS = {
     "instruction",
     "exemplar_split",
     "query_split",
+    "family",
+    "classes",
+    "rule",
+    "per_class",
+    "seed",
 }
 
 
@@ -55,6 +60,8 @@ def spec_from_dict(entry: Any, where: str) -> TaskSpec:
         raise SymtuneError(f"{where}: field 'name' is missing")
     label_field = str(entry.get("label_field", "label"))
     labels = entry.get("labels")
+    if "family" in entry:
+        return _family_spec(entry, str(name), where)
     if "local" in entry:
         source: LocalSource | HFSource = LocalSource(str(entry["local"]), label_field)
         split = entry.get("query_split", "validation" if "{split}" in str(entry["local"]) else None)
@@ -63,7 +70,9 @@ def spec_from_dict(entry: Any, where: str) -> TaskSpec:
         source = HFSource(str(entry["hf"]), entry.get("config"), label_field, label_map)
         split = entry.get("query_split", "validation")
     else:
-        raise SymtuneError(f"{where}: task {name!r} needs a 'local' path or an 'hf' dataset id")
+        raise SymtuneError(
+            f"{where}: task {name!r} needs a 'local' path, an 'hf' dataset id or a 'family'"
+        )
     fields = entry.get("input_fields", ["input"])
     if isinstance(fields, str):
         fields = [fields]
@@ -76,6 +85,45 @@ def spec_from_dict(entry: Any, where: str) -> TaskSpec:
         exemplar_split=str(entry.get("exemplar_split", "train")),
         query_split=split,
     )
+
+
+def _family_spec(entry: dict[str, Any], name: str, where: str) -> TaskSpec:
+    """A family task from YAML: `family`, and `classes`, `rule`, `per_class`, `seed` as the
+    family takes them; its labels come from the family."""
+    from symtune.tasks.families import get_family
+
+    family = str(entry["family"])
+    try:
+        get_family(family)
+    except SymtuneError as err:
+        raise SymtuneError(f"{where}: {err}") from None
+    classes = entry.get("classes", [])
+    per_class, seed = entry.get("per_class", 600), entry.get("seed", 0)
+    if not isinstance(classes, list) or not all(isinstance(c, str) for c in classes):
+        raise SymtuneError(f"{where}: field 'classes' = {classes!r}; expected a list of names")
+    for field, value in (("per_class", per_class), ("seed", seed)):
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise SymtuneError(f"{where}: field {field!r} = {value!r}; expected an integer")
+    return TaskSpec(
+        name=name,
+        source=FamilySource(family, tuple(classes), str(entry.get("rule", "")), per_class, seed),
+        instruction=str(entry.get("instruction", "")),
+        query_split="validation",
+    )
+
+
+def check_sides(suite: Suite, specs: dict[str, TaskSpec], where: str) -> None:
+    """Refuse a family task on the other side than its family's (one line, naming it)."""
+    from symtune.tasks.families import family_side
+
+    for key, names in (("tuning", suite.tuning), ("evaluation", suite.evaluation)):
+        for name in names:
+            side = family_side(specs[name])
+            if side is not None and side != key:
+                raise SymtuneError(
+                    f"{where}: task {name!r} is in {key}, but its family "
+                    f"{specs[name].source.family!r} belongs to the {side} side"  # type: ignore[union-attr]
+                )
 
 
 def load_suite_file(path: Path) -> tuple[Suite, dict[str, TaskSpec]]:
@@ -107,4 +155,5 @@ def load_suite_file(path: Path) -> tuple[Suite, dict[str, TaskSpec]]:
         if specs[n].labels is not None and len(specs[n].labels or ()) == 2
     )
     suite = Suite(path.stem, tuple(lists["tuning"]), tuple(lists["evaluation"]), binary)
+    check_sides(suite, specs, f"suite file {path}")
     return suite, specs

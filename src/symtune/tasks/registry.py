@@ -7,7 +7,9 @@ import difflib
 from dataclasses import dataclass
 
 from symtune.errors import SymtuneError
-from symtune.tasks.spec import BigBenchSource, HFSource, TaskSpec
+from symtune.tasks.families import LANGUAGE_NAMES, family_side
+from symtune.tasks.paper_hf import HF_EVAL, HF_TUNING
+from symtune.tasks.spec import BigBenchSource, FamilySource, TaskSpec
 
 
 @dataclass(frozen=True)
@@ -89,218 +91,136 @@ OFFLINE_EVAL = (
 OFFLINE_BINARY = tuple(t.name for t in OFFLINE_EVAL[:8])
 
 
-def _hf(
+def _family(
     name: str,
-    dataset: str,
-    config: str | None,
-    fields: tuple[str, ...],
+    family: str,
+    instruction: str,
     labels: tuple[str, ...],
-    instruction: str = "",
-    label_field: str = "label",
-    raw: tuple[str, ...] | None = None,
-    exemplar_split: str = "train",
-    query_split: str | None = "validation",
+    rule: str = "",
+    classes: tuple[str, ...] = (),
+    per_class: int = 600,
 ) -> TaskSpec:
-    """An HF task whose raw labels `raw` (default "0", "1", …) map to the names `labels`."""
-    raw = raw or tuple(str(i) for i in range(len(labels)))
     return TaskSpec(
         name=name,
-        source=HFSource(dataset, config, label_field, tuple(zip(raw, labels, strict=True))),
-        input_fields=fields,
+        source=FamilySource(family, classes, rule, per_class),
         instruction=instruction,
         labels=labels,
-        exemplar_split=exemplar_split,
-        query_split=query_split,
+        query_split="validation",
     )
 
 
-_NLI3 = ("entailment", "neutral", "contradiction")
-_PAIR = ("sentence1", "sentence2")
-# The paper's 22 tuning datasets (reconstructed list, PROTOCOL.md), training split only.
-HF_TUNING = (
-    _hf("rte", "nyu-mll/glue", "rte", _PAIR, ("entailment", "not entailment")),
-    _hf("wnli", "nyu-mll/glue", "wnli", _PAIR, ("not entailment", "entailment")),
-    _hf("qnli", "nyu-mll/glue", "qnli", ("question", "sentence"), ("entailment", "not entailment")),
-    _hf(
-        "mnli",
-        "nyu-mll/glue",
-        "mnli",
-        ("premise", "hypothesis"),
-        _NLI3,
-        query_split="validation_matched",
-    ),
-    _hf("snli", "stanfordnlp/snli", None, ("premise", "hypothesis"), _NLI3),
-    _hf(
-        "cb",
-        "aps/super_glue",
-        "cb",
-        ("premise", "hypothesis"),
-        ("entailment", "contradiction", "neutral"),
-    ),
-    _hf("sst2", "nyu-mll/glue", "sst2", ("sentence",), ("negative", "positive")),
-    _hf(
-        "rt", "cornell-movie-review-data/rotten_tomatoes", None, ("text",), ("negative", "positive")
-    ),
-    _hf(
-        "tes", "cardiffnlp/tweet_eval", "sentiment", ("text",), ("negative", "neutral", "positive")
-    ),
-    _hf("qqp", "nyu-mll/glue", "qqp", ("question1", "question2"), ("not duplicate", "duplicate")),
-    _hf("mrpc", "nyu-mll/glue", "mrpc", _PAIR, ("not equivalent", "equivalent")),
-    _hf(
-        "paws",
-        "google-research-datasets/paws",
-        "labeled_final",
-        _PAIR,
-        ("not paraphrase", "paraphrase"),
-    ),
-    _hf(
-        "copa",
-        "aps/super_glue",
-        "copa",
-        ("premise", "question", "choice1", "choice2"),
-        ("choice 1", "choice 2"),
-    ),
-    _hf("piqa", "ybisk/piqa", None, ("goal", "sol1", "sol2"), ("solution 1", "solution 2")),
-    _hf(
-        "agn",
-        "fancyzhx/ag_news",
-        None,
-        ("text",),
-        ("world", "sports", "business", "science"),
-        query_split="test",
-    ),
-    _hf(
-        "trec",
-        "CogComp/trec",
-        None,
-        ("text",),
-        ("abbreviation", "entity", "description", "human", "location", "number"),
-        label_field="coarse_label",
-        query_split="test",
-    ),
-    _hf(
-        "wsc",
-        "aps/super_glue",
-        "wsc.fixed",
-        ("text", "span1_text", "span2_text"),
-        ("false", "true"),
-    ),
-    _hf(
-        "wino",
-        "allenai/winogrande",
-        "winogrande_xl",
-        ("sentence", "option1", "option2"),
-        ("option 1", "option 2"),
-        label_field="answer",
-        raw=("1", "2"),
-    ),
-    _hf("teo", "cardiffnlp/tweet_eval", "offensive", ("text",), ("not offensive", "offensive")),
-    _hf("tei", "cardiffnlp/tweet_eval", "irony", ("text",), ("not ironic", "ironic")),
-    _hf("wic", "aps/super_glue", "wic", ("word", "sentence1", "sentence2"), ("false", "true")),
-    _hf("cola", "nyu-mll/glue", "cola", ("sentence",), ("unacceptable", "acceptable")),
-)
-
-_STANCE = ("none", "against", "favor")
-
-
-def _raft(
-    name: str, config: str, fields: tuple[str, ...], labels: tuple[str, ...], instruction: str
-) -> TaskSpec:
-    # RAFT has 50 labelled training rows and an unlabelled test split: split the training rows.
-    # Raw label 0 is "Unlabeled" and is dropped.
-    raw = tuple(str(i + 1) for i in range(len(labels)))
-    return _hf(
-        name, "ought/raft", config, fields, labels, instruction, "Label", raw, query_split=None
+def _language(codes: str, rule: str = "word") -> TaskSpec:
+    classes = tuple(codes.split("-"))
+    suffix = ".phrase" if rule == "phrase" else ""
+    labels = tuple(LANGUAGE_NAMES[c] for c in classes)
+    return _family(
+        f"language/{codes}{suffix}",
+        "language",
+        "Identify the language of the text.",
+        labels,
+        rule,
+        classes,
     )
 
 
-# The paper's 11 evaluation datasets.
-HF_EVAL = (
-    _hf(
-        "subj",
-        "SetFit/subj",
-        None,
-        ("text",),
-        ("objective", "subjective"),
-        "Decide whether the sentence states a fact or an opinion.",
-        query_split="test",
+# Evaluation-side family tasks: the candidates that `symtune scan` checks (docs/scan.md).
+FAMILY_EVAL = (
+    _language("en-fr"),
+    _language("en-de"),
+    _language("en-es"),
+    _language("de-it"),
+    _language("en-fr", "phrase"),
+    _language("en-fr-de-es", "phrase"),
+    _family(
+        "word_shape/case",
+        "word_shape",
+        "Look at how the word is written.",
+        ("lowercase", "uppercase"),
+        "case",
     ),
-    _hf(
-        "teh",
-        "cardiffnlp/tweet_eval",
-        "hate",
-        ("text",),
-        ("not hate", "hate"),
-        "Decide whether the tweet is hateful.",
+    _family(
+        "word_shape/length",
+        "word_shape",
+        "Judge how many letters the word has.",
+        ("short", "long"),
+        "length",
     ),
-    _hf(
-        "teab",
-        "cardiffnlp/tweet_eval",
-        "stance_abortion",
-        ("text",),
-        _STANCE,
-        "Judge the tweet's stance on abortion.",
+    _family(
+        "word_shape/initial",
+        "word_shape",
+        "Look at the first letter of the word.",
+        ("vowel", "consonant"),
+        "initial",
     ),
-    _hf(
-        "teat",
-        "cardiffnlp/tweet_eval",
-        "stance_atheism",
-        ("text",),
-        _STANCE,
-        "Judge the tweet's stance on atheism.",
+    _family(
+        "word_shape/digit",
+        "word_shape",
+        "Look at the characters of the word.",
+        ("letters only", "contains a digit"),
+        "digit",
     ),
-    _hf(
-        "tefe",
-        "cardiffnlp/tweet_eval",
-        "stance_feminist",
-        ("text",),
-        _STANCE,
-        "Judge the tweet's stance on feminism.",
+    _family(
+        "number/parity",
+        "number",
+        "Decide whether the number divides by two.",
+        ("even", "odd"),
+        "parity",
     ),
-    _hf(
-        "tehi",
-        "cardiffnlp/tweet_eval",
-        "stance_hillary",
-        ("text",),
-        _STANCE,
-        "Judge the tweet's stance on Hillary Clinton.",
+    _family(
+        "number/magnitude",
+        "number",
+        "Judge the size of the number.",
+        ("small", "large"),
+        "magnitude",
     ),
-    _raft(
-        "adec",
-        "ade_corpus_v2",
-        ("Sentence",),
-        ("ADE-related", "not ADE-related"),
-        "Decide whether the sentence describes an adverse drug effect.",
-    ),
-    _raft(
-        "or",
-        "overruling",
-        ("Sentence",),
-        ("not overruling", "overruling"),
-        "Decide whether the legal sentence overrules a previous case.",
-    ),
-    _raft(
-        "sot",
-        "semiconductor_org_types",
-        ("Paper title", "Organization name"),
-        ("company", "research institute", "university"),
-        "Classify the kind of organisation behind the semiconductor paper.",
-    ),
-    _raft(
-        "tos",
-        "terms_of_service",
-        ("Sentence",),
-        ("not potentially unfair", "potentially unfair"),
-        "Judge whether the terms-of-service clause is potentially unfair to users.",
-    ),
-    _raft(
-        "tc",
-        "twitter_complaints",
-        ("Tweet text",),
-        ("complaint", "no complaint"),
-        "Decide whether the tweet complains about a company.",
+    _family(
+        "number/sign", "number", "Compare the number with zero.", ("negative", "positive"), "sign"
     ),
 )
+# the ten countries with at least 400 single-country names on the tuning side
+_NAME_ORIGINS = (
+    "italy",
+    "the_netherlands",
+    "arabia",
+    "japan",
+    "india",
+    "romania",
+    "turkey",
+    "france",
+    "germany",
+    "spain",
+)
+# Tuning-side family tasks (natural-language lexicons; never evaluated on).
+FAMILY_TUNING = (
+    _family(
+        "word_sentiment",
+        "word_sentiment",
+        "Judge the feeling the word expresses.",
+        ("negative", "positive"),
+    ),
+    _family(
+        "name_gender",
+        "name_gender",
+        "Guess whether the first name is a man's or a woman's.",
+        ("female", "male"),
+    ),
+    _family(
+        "name_origin",
+        "name_origin",
+        "Guess the country where the first name is typical.",
+        tuple(c.replace("_", " ").title() for c in _NAME_ORIGINS),
+        classes=_NAME_ORIGINS,
+        per_class=400,
+    ),
+)
+# `reachable`: the candidates on which base SmolLM2-135M-Instruct scores at least 15 points
+# above random guessing with instruction + relevant labels (docs/scan.md, `symtune scan`).
+REACHABLE: tuple[str, ...] = ()
+
+
+def _binary(specs: tuple[TaskSpec, ...]) -> tuple[str, ...]:
+    return tuple(t.name for t in specs if t.labels is not None and len(t.labels) == 2)
+
 
 SUITES = {
     "offline": Suite(
@@ -315,10 +235,17 @@ SUITES = {
         tuple(t.name for t in HF_EVAL),
         tuple(t.name for t in HF_EVAL if t.labels is not None and len(t.labels) == 2),
     ),
+    "candidates": Suite(
+        "candidates",
+        tuple(t.name for t in (*OFFLINE_TUNING, *FAMILY_TUNING)),
+        tuple(t.name for t in (*FAMILY_EVAL, *OFFLINE_EVAL)),
+        _binary(FAMILY_EVAL) + OFFLINE_BINARY,
+    ),
 }
 
 TASKS: dict[str, TaskSpec] = {
-    t.name: t for t in (*OFFLINE_TUNING, *OFFLINE_EVAL, *HF_TUNING, *HF_EVAL)
+    t.name: t
+    for t in (*OFFLINE_TUNING, *OFFLINE_EVAL, *FAMILY_EVAL, *FAMILY_TUNING, *HF_TUNING, *HF_EVAL)
 }
 
 
@@ -342,4 +269,7 @@ def get_suite(name: str) -> Suite:
     suite = SUITES[name]
     overlap = set(suite.tuning) & set(suite.evaluation)
     assert not overlap, f"suite {name} tunes on evaluation tasks {overlap}"
+    for side, names in (("tuning", suite.tuning), ("evaluation", suite.evaluation)):
+        wrong = [n for n in names if family_side(TASKS[n]) not in (None, side)]
+        assert not wrong, f"suite {name}: family tasks {wrong} are on the wrong side"
     return suite

@@ -16,6 +16,7 @@ from symtune.errors import SymtuneError
 from symtune.tasks.spec import (
     BigBenchSource,
     Example,
+    FamilySource,
     HFSource,
     LocalSource,
     TaskData,
@@ -256,4 +257,8 @@ def load_task(spec: TaskSpec, bigbench_dir: Path | None = None) -> TaskData:
         return load_bigbench(spec, bigbench_dir)
     if isinstance(spec.source, HFSource):
         return load_hf(spec)
+    if isinstance(spec.source, FamilySource):
+        from symtune.tasks.families import load_family
+
+        return load_family(spec)
     return load_local(spec)

@@ -34,7 +34,20 @@ class LocalSource:
     label_field: str = "label"
 
 
-Source = BigBenchSource | HFSource | LocalSource
+@dataclass(frozen=True)
+class FamilySource:
+    """A task generated from a family (`symtune.tasks.families`): by rule, or from a word list
+    or lexicon in a pinned package. `classes` and `rule` select the variant (languages, the
+    string or number rule); `per_class` items are drawn per class with `seed`."""
+
+    family: str
+    classes: tuple[str, ...] = ()
+    rule: str = ""
+    per_class: int = 600
+    seed: int = 0
+
+
+Source = BigBenchSource | HFSource | LocalSource | FamilySource
 
 
 @dataclass(frozen=True)
