@@ -252,10 +252,7 @@ def eval_command(
     from symtune.evaluate.api import evaluate
     from symtune.evaluate.protocol import EvalConfig
 
-    try:
-        seed_values = tuple(int(x) for x in _csv(seeds))
-    except ValueError:
-        raise SymtuneError(f"--seeds {seeds!r}: expected comma-separated integers") from None
+    seed_values = _seeds(seeds)
     config = EvalConfig(
         suite=suite,
         tasks=_csv(tasks),
@@ -275,21 +272,96 @@ def eval_command(
     )
     config.validate()
     models = {"base": model, **({"tuned": tuned} if tuned else {})}
-    columns = (*Progress.get_default_columns()[:-1], MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=console) as bar:
-
-        def progress(label: str, total: int):
-            job = bar.add_task(label, total=total)
-
-            def advance(item, mode: str) -> None:
-                bar.update(job, advance=1, description=f"{label} · {item.group} · {item.task}")
-
-            return advance
-
-        document = evaluate(config, models, out, progress)
+    with _progress_bar() as bar:
+        document = evaluate(config, models, out, _eval_progress(bar))
     for mode in config.scoring:
         _print_summary(document, mode)
     console.print(f"results: {out / 'results.json'} and {out / 'results.md'}")
+
+
+def _progress_bar() -> Progress:
+    columns = (*Progress.get_default_columns()[:-1], MofNCompleteColumn(), TimeRemainingColumn())
+    return Progress(*columns, console=console)
+
+
+def _eval_progress(bar: Progress, prefix: str = ""):
+    """A progress factory for `evaluate`: one bar per model label."""
+
+    def progress(label: str, total: int):
+        job = bar.add_task(f"{prefix}{label}", total=total)
+        return lambda item, mode: bar.update(
+            job, advance=1, description=f"{prefix}{label} · {item.group} · {item.task}"
+        )
+
+    return progress
+
+
+@app.command("scan")
+def scan_command(
+    out: Annotated[Path, typer.Option(help="Output directory (resumes if present).")],
+    model: Annotated[
+        str, typer.Option(help="Model: built-in name, dir, HF id or tuned run.")
+    ] = "smollm2-135m-instruct",
+    suite: Annotated[
+        str, typer.Option(help="Built-in suite or suite YAML; its evaluation tasks are scanned.")
+    ] = "candidates",
+    seeds: Annotated[str, typer.Option(help="Comma-separated seeds.")] = "0,1,2",
+    max_queries: Annotated[int, typer.Option(help="Queries per task and seed.")] = 34,
+    scoring: Annotated[str, typer.Option(help="exact or rank.")] = "exact",
+    margin: Annotated[
+        float, typer.Option(help="Pass: relevant-label accuracy >= chance + this.")
+    ] = 0.15,
+    low_margin: Annotated[
+        float, typer.Option(help="Pass: its 95% interval's low end > chance + this.")
+    ] = 0.05,
+    batch_size: Annotated[int, typer.Option(help="Sequences per forward.")] = 8,
+    dtype: Annotated[str, typer.Option(help="bf16 or fp32.")] = "bf16",
+) -> None:
+    """Headroom scan: which tasks can the model do with instruction + relevant labels?"""
+    from symtune.evaluate.scan import NEITHER, RELEVANT, ScanConfig, run_scan
+
+    config = ScanConfig(
+        suite=suite,
+        seeds=_seeds(seeds),
+        max_queries=max_queries,
+        scoring=scoring,
+        margin=margin,
+        low_margin=low_margin,
+        batch_size=batch_size,
+        dtype=dtype,
+    )
+    config.validate()
+    config.eval_config(model).validate()
+    with _progress_bar() as bar:
+        scan = run_scan(config, model, out, _eval_progress(bar))
+    table = Table(title=f"headroom scan, scoring: {scoring} (accuracy %, 95% interval)")
+    for column in ("task", "n", "chance", "instr + labels", "neither", "passed"):
+        table.add_column(column, justify="left" if column == "task" else "right")
+    for row in scan["rows"]:
+        cells = [
+            f"{100 * row[s]['accuracy']:.1f} [{100 * row[s]['ci'][0]:.1f}, "
+            f"{100 * row[s]['ci'][1]:.1f}]"
+            for s in (RELEVANT, NEITHER)
+        ]
+        table.add_row(
+            row["task"],
+            str(row[RELEVANT]["n"]),
+            f"{100 * row['chance']:.1f}",
+            *cells,
+            "yes" if row["passed"] else "no",
+        )
+    console.print(table)
+    console.print(
+        f"{len(scan['passed'])} of {len(scan['rows'])} pass; {out / 'scan.json'}, "
+        f"{out / 'scan.md'}, suite of the passing tasks: {out / 'suite.yaml'}"
+    )
+
+
+def _seeds(value: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(x) for x in _csv(value))
+    except ValueError:
+        raise SymtuneError(f"--seeds {value!r}: expected comma-separated integers") from None
 
 
 def _print_summary(document: dict, mode: str) -> None:
@@ -329,19 +401,12 @@ def _run_with_progress(config_path: Path, out: Path) -> None:
     from symtune.pipeline import load_run_config, run_pipeline
 
     config = load_run_config(config_path, out)
-    columns = (*Progress.get_default_columns()[:-1], MofNCompleteColumn(), TimeRemainingColumn())
     started = time.perf_counter()
-    with Progress(*columns, console=console) as bar:
+    with _progress_bar() as bar:
         data_job = bar.add_task("data", total=config.data.n)
 
         def build_progress(k: int) -> None:
             bar.advance(data_job, k)
-
-        def eval_progress(label: str, total: int):
-            job = bar.add_task(f"eval {label}", total=total)
-            return lambda item, mode: bar.update(
-                job, advance=1, description=f"eval {label} · {item.group} · {item.task}"
-            )
 
         tune_job = bar.add_task("tune", total=config.tune.steps)
 
@@ -354,7 +419,7 @@ def _run_with_progress(config_path: Path, out: Path) -> None:
             config,
             out,
             say=lambda m: bar.console.print(m),
-            eval_progress=eval_progress,
+            eval_progress=_eval_progress(bar, "eval "),
             tune_progress=tune_progress,
             build_progress=build_progress,
         )

@@ -145,7 +145,7 @@ def test_list_function_selection_rule():
     chosen = paper20(functions)
     assert len(chosen) == 20 and [f.name for f in chosen[:4]] == ["c000", "c005", "c010", "c015"]
     items = list_function_items(
-        functions, EvalConfig(list_functions="paper20", list_function_queries=3)
+        functions, EvalConfig(list_functions="paper20", list_function_queries=3, controls=False)
     )
     assert len(items) == 60 and all(i.meta["paper20"] for i in items)
     first = items[0]
@@ -196,6 +196,7 @@ def test_evaluate_writes_self_describing_results_and_resumes(tmp_path, tiny_mode
         "items",
         "notes",
         "seconds",
+        "readings",
     }
     items = document["items"]
     assert len(items) == 5 * 2 * 6  # 4 settings + flipped, 2 seeds, 6 queries
@@ -206,6 +207,9 @@ def test_evaluate_writes_self_describing_results_and_resumes(tmp_path, tiny_mode
     assert summary["chance"] == 0.5
     same = document["comparison"]["rank"]["neither"]
     assert same["delta"] == 0.0 and same["mcnemar_p"] == 1.0  # the same model twice
+    assert same["mde"] >= 0.0 and same["n"] == 12
+    following = document["readings"]["exemplar_following"]["exact"]
+    assert following["base"]["n"] == 12 and following["delta"]["delta"] == 0.0
     assert "| base |" in (tmp_path / "ev" / "results.md").read_text()
     assert items[0]["meta"]["exemplar_ids"] and items[0]["candidates"]
 

@@ -20,10 +20,12 @@ from symtune.evaluate.protocol import (
     ordered,
     turing_items,
 )
+from symtune.evaluate.readings import readings
 from symtune.evaluate.results import (
     GROUP_ORDER,
     compare,
     per_task_table,
+    readings_markdown,
     summarize,
     table1,
 )
@@ -89,7 +91,7 @@ def build_items(config: EvalConfig) -> tuple[list[Item], dict[str, Any]]:
         if config.list_functions != "none":
             items += list_function_items(load_list_functions(root), config)
         if config.turing:
-            items += turing_items(load_turing(root))
+            items += turing_items(load_turing(root), config.controls)
     return ordered(items), notes
 
 
@@ -101,6 +103,18 @@ def _stored_identity(marker: Path) -> str:
     if set(stored) - known:
         return marker.read_text()
     return json.dumps(EvalConfig(**values).to_dict(), sort_keys=True)
+
+
+def _artifacts(config: EvalConfig) -> dict[str, dict[str, str]]:
+    """The pinned files this evaluation read: its tasks' sources, BIG-Bench for algorithmic."""
+    from symtune.data import artifacts_for, suite_specs
+
+    suite, specs = suite_specs(config.suite)
+    pool = suite.evaluation if config.pool == "evaluation" else suite.tuning
+    record = artifacts_for([specs[n] for n in config.tasks or pool])
+    if config.list_functions != "none" or config.turing:
+        record.update(artifact_record(["bigbench"]))
+    return record
 
 
 def _model_record(name: str) -> dict[str, Any]:
@@ -190,7 +204,7 @@ def evaluate(
             ["symtune", "torch", "transformers", "tokenizers", "wordfreq"]
         ),
         "machine": {"platform": platform.platform(), "threads": torch.get_num_threads()},
-        "artifacts": artifact_record(["bigbench"]),
+        "artifacts": _artifacts(config),
         "notes": notes,
         "seconds": timings,
         "summary": summaries,
@@ -209,6 +223,7 @@ def evaluate(
             for i in items
         ],
     }
+    document["readings"] = readings(document["items"], list(models), config.scoring)
     atomic_write(out / "results.json", json.dumps(document, indent=1, ensure_ascii=False) + "\n")
     atomic_write(out / "results.md", markdown(document))
     return document
@@ -225,6 +240,8 @@ def markdown(document: Mapping[str, Any]) -> str:
     for mode, summaries in document["summary"].items():
         comparison = (document["comparison"] or {}).get(mode)
         parts.append(table1(summaries, comparison, mode))
+    if document.get("readings"):
+        parts.append(readings_markdown(document["readings"]))
     for mode, summaries in document["summary"].items():
         comparison = (document["comparison"] or {}).get(mode)
         groups = [g for g in GROUP_ORDER if any(g in s for s in summaries.values())]

@@ -10,6 +10,7 @@ from typing import Any
 from symtune.errors import SymtuneError
 from symtune.prompts import (
     ICL_SETTINGS,
+    PAIR_SEPARATOR,
     TokenCounter,
     check_exemplar_supply,
     eval_prompt,
@@ -45,6 +46,9 @@ class EvalConfig:
     list_function_queries: int = 32
     """Queries per list-function subtask (each 4-shot from the subtask's other examples)."""
     turing: bool = True
+    controls: bool = True
+    """Shuffled-exemplar controls for the algorithmic tasks: each Turing concept query, and each
+    query of the 20-subtask list-function selection, again with another program's exemplars."""
     max_tokens: int = 2048
     tokenizer: str = "smollm2-135m-instruct"
     """Tokenizer for the prompt length budget (the evaluated models' tokenizer)."""
@@ -188,9 +192,10 @@ def paper20(functions: tuple[ListFunction, ...]) -> tuple[ListFunction, ...]:
 def list_function_items(functions: tuple[ListFunction, ...], config: EvalConfig) -> list[Item]:
     """4-shot items: for each query, 4 other examples of the same subtask as shots. Items of
     the 20-subtask selection carry meta["paper20"]."""
-    selected = {f.name for f in paper20(functions)}
+    chosen = paper20(functions)
+    selected = {f.name for f in chosen}
     if config.list_functions == "paper20":
-        functions = tuple(f for f in functions if f.name in selected)
+        functions = chosen
     items = []
     for function in functions:
         category = list_function_category(function.function)
@@ -200,6 +205,12 @@ def list_function_items(functions: tuple[ListFunction, ...], config: EvalConfig)
             shots = rng.sample([i for i in range(len(examples)) if i != q], 4)
             blocks = [f"Input: {examples[i][0]}\nOutput: {examples[i][1]}" for i in shots]
             context = "\n\n".join([*blocks, f"Input: {examples[q][0]}\nOutput:"])
+            meta = {
+                "function": function.function,
+                "category": category,
+                "shots": shots,
+                "paper20": function.name in selected,
+            }
             items.append(
                 Item(
                     id=f"list_functions|{function.name}|0|{q}",
@@ -209,20 +220,47 @@ def list_function_items(functions: tuple[ListFunction, ...], config: EvalConfig)
                     context=context,
                     answer=examples[q][1],
                     max_new_tokens=64,
-                    meta={
-                        "function": function.function,
-                        "category": category,
-                        "shots": shots,
-                        "paper20": function.name in selected,
-                    },
+                    meta=meta,
+                )
+            )
+    if config.controls:
+        items += _shuffled_list_functions(chosen, config.list_function_queries)
+    return items
+
+
+def _shuffled_list_functions(chosen: tuple[ListFunction, ...], queries: int) -> list[Item]:
+    """Control: each query of the selection with 4 exemplars of the next selected subtask (a
+    different function), so only the output format and priors can help."""
+    items = []
+    for index, function in enumerate(chosen):
+        other = chosen[(index + 1) % len(chosen)]
+        for q in range(min(queries, len(function.examples))):
+            rng = rng_for("list_functions_shuffled", function.name, q)
+            shots = rng.sample(range(len(other.examples)), 4)
+            blocks = [
+                f"Input: {other.examples[i][0]}\nOutput: {other.examples[i][1]}" for i in shots
+            ]
+            query = f"Input: {function.examples[q][0]}\nOutput:"
+            items.append(
+                Item(
+                    id=f"list_functions_shuffled|{function.name}|0|{q}",
+                    group="list_functions_shuffled",
+                    task=function.name,
+                    seed=0,
+                    context="\n\n".join([*blocks, query]),
+                    answer=function.examples[q][1],
+                    max_new_tokens=64,
+                    meta={"exemplars_from": other.name, "shots": shots},
                 )
             )
     return items
 
 
-def turing_items(examples: tuple[TuringExample, ...]) -> list[Item]:
-    """AS II items: the prompt already holds its shots; exact match on the quoted output."""
-    return [
+def turing_items(examples: tuple[TuringExample, ...], controls: bool = False) -> list[Item]:
+    """AS II items: the prompt already holds its shots; exact match on the quoted output. With
+    `controls`, each query again with the shots of an example of the next program (in name
+    order), so only the output format and priors can help."""
+    items = [
         Item(
             id=f"turing|{e.program}|0|{e.id}",
             group="turing",
@@ -235,6 +273,29 @@ def turing_items(examples: tuple[TuringExample, ...]) -> list[Item]:
         )
         for e in examples
     ]
+    if not controls:
+        return items
+    programs = sorted({e.program for e in examples})
+    by_program = {p: [e for e in examples if e.program == p] for p in programs}
+    for e in examples:
+        other_program = programs[(programs.index(e.program) + 1) % len(programs)]
+        rng = rng_for("turing_shuffled", e.id)
+        donor = by_program[other_program][rng.randrange(len(by_program[other_program]))]
+        shots = donor.prompt.split(PAIR_SEPARATOR)[:-1]
+        query = e.prompt.split(PAIR_SEPARATOR)[-1]
+        items.append(
+            Item(
+                id=f"turing_shuffled|{e.program}|0|{e.id}",
+                group="turing_shuffled",
+                task=e.program,
+                seed=0,
+                context=PAIR_SEPARATOR.join([*shots, query]),
+                answer=e.target.strip(),
+                max_new_tokens=24,
+                meta={"program": e.program, "exemplars_from": donor.id},
+            )
+        )
+    return items
 
 
 def ordered(items: list[Item]) -> list[Item]:

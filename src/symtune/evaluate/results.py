@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from symtune.evaluate.protocol import Item
+from symtune.evaluate.readings import mde
 from symtune.evaluate.stats import mcnemar_p, paired_bootstrap
 
 GROUP_TITLES = {
@@ -87,7 +88,8 @@ def compare(
     seed: int = 0,
 ) -> dict[str, Any]:
     """Paired tuned - base differences per group and task: mean, 95% bootstrap interval (items
-    resampled within tasks), and an exact McNemar p-value (pooled over the group's items)."""
+    resampled within tasks), the minimum detectable effect at this n, and an exact McNemar
+    p-value (pooled over the group's items)."""
     out: dict[str, Any] = {}
     for group, tasks in grouped(items).items():
         strata = []
@@ -108,6 +110,7 @@ def compare(
             per_task[task] = {
                 "delta": delta,
                 "ci": [low, high],
+                "mde": mde([low, high]),
                 "mcnemar_p": mcnemar_p(b, t),
                 "n": len(pairs),
             }
@@ -120,7 +123,9 @@ def compare(
         out[group] = {
             "delta": delta,
             "ci": [low, high],
+            "mde": mde([low, high]),
             "mcnemar_p": mcnemar_p(pooled_base, pooled_tuned),
+            "n": len(pooled_base),
             "tasks": per_task,
         }
     return out
@@ -145,17 +150,18 @@ def table1(
         ]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     if comparison:
-        cells = []
+        cells: list[str] = []
         for g in groups:
             if g in comparison:
                 c = comparison[g]
                 cells.append(
                     f"{100 * c['delta']:+.1f} [{100 * c['ci'][0]:+.1f}, "
-                    f"{100 * c['ci'][1]:+.1f}] p={c['mcnemar_p']:.2g}"
+                    f"{100 * c['ci'][1]:+.1f}] p={c['mcnemar_p']:.2g} "
+                    f"MDE {100 * c.get('mde', mde(c['ci'])):.1f}"
                 )
             else:
                 cells.append("–")
-        lines.append("| tuned − base [95% CI] | " + " | ".join(cells) + " |")
+        lines.append("| tuned − base [95% CI], MDE | " + " | ".join(cells) + " |")
     first = next(iter(summaries.values()))
     chance = [
         _pct(first[g]["chance"]) if g in first and first[g]["chance"] else "–" for g in groups
@@ -187,3 +193,63 @@ def per_task_table(
             row += f" | {100 * c['delta']:+.1f} [{100 * c['ci'][0]:+.1f}, {100 * c['ci'][1]:+.1f}]"
         lines.append(row + " |")
     return f"{GROUP_TITLES.get(group, group)}\n\n" + "\n".join(lines) + "\n"
+
+
+def _signed(x: float) -> str:
+    return f"{100 * x:+.1f}"
+
+
+def readings_markdown(readings: Mapping[str, Any]) -> str:
+    """Markdown tables of the readings: exemplar following per scoring mode, and the
+    algorithmic controls."""
+    parts = []
+    for mode, following in readings.get("exemplar_following", {}).items():
+        models = [label for label in following if label != "delta"]
+        if not models:
+            continue
+        lines = [
+            f"Exemplar following ({mode} scoring): flipped-label accuracy against a model that "
+            "ignores the exemplars' labels (100 − its relevant-labels-only accuracy on the same "
+            "queries); following = flipped − prior, 95% bootstrap interval.\n",
+            "| model | n | flipped | prior (ignores labels) | following [95% CI] |",
+            "|---|---|---|---|---|",
+        ]
+        for label in models:
+            f = following[label]
+            lines.append(
+                f"| {label} | {f['n']} | {_pct(f['flipped'])} | {_pct(f['prior'])} | "
+                f"{_signed(f['following'])} [{_signed(f['ci'][0])}, {_signed(f['ci'][1])}] |"
+            )
+        if "delta" in following:
+            d = following["delta"]
+            lines.append(
+                f"| tuned − base | | | | {_signed(d['delta'])} [{_signed(d['ci'][0])}, "
+                f"{_signed(d['ci'][1])}] MDE {100 * d['mde']:.1f} |"
+            )
+        parts.append("\n".join(lines) + "\n")
+    controls = readings.get("algorithmic_controls") or {}
+    if controls:
+        labels = sorted({k for c in controls.values() for k in c if isinstance(c[k], dict)})
+        header = "| group | programs | n | constant '' | constant (most frequent) | "
+        header += " | ".join(f"{lb}: right / shuffled exemplars" for lb in labels) + " |"
+        lines = [
+            "Algorithmic controls (exact match, %, averaged over programs): constant answers "
+            "need no model; shuffled exemplars come from another program.\n",
+            header,
+            "|---|---|---|---|---|" + "---|" * len(labels),
+        ]
+        for group, c in controls.items():
+            cells = [
+                f"{_pct(c[lb]['accuracy'])} / {_pct(c[lb]['shuffled'])}"
+                if lb in c and "shuffled" in c[lb] and "accuracy" in c[lb]
+                else "–"
+                for lb in labels
+            ]
+            lines.append(
+                f"| {GROUP_TITLES.get(group, group)} | {c['programs']} | {c['n']} | "
+                f"{_pct(c['constant_empty'])} | {_pct(c['constant_most_frequent'])} | "
+                + " | ".join(cells)
+                + " |"
+            )
+        parts.append("\n".join(lines) + "\n")
+    return "\n".join(parts)

@@ -112,6 +112,34 @@ def _family_spec(entry: dict[str, Any], name: str, where: str) -> TaskSpec:
     )
 
 
+def spec_to_entry(spec: TaskSpec) -> str | dict[str, Any]:
+    """The YAML entry that `spec_from_dict` reads back as `spec`: a built-in's name, else a
+    mapping with the spec's source and presentation."""
+    from symtune.tasks.registry import TASKS
+
+    if TASKS.get(spec.name) == spec:
+        return spec.name
+    entry: dict[str, Any] = {"name": spec.name}
+    source = spec.source
+    if isinstance(source, FamilySource):
+        entry.update(family=source.family, classes=list(source.classes), rule=source.rule)
+        entry.update(per_class=source.per_class, seed=source.seed)
+    elif isinstance(source, LocalSource):
+        entry.update(local=source.path, label_field=source.label_field)
+    elif isinstance(source, HFSource):
+        entry.update(hf=source.dataset, config=source.config, label_field=source.label_field)
+    else:
+        raise SymtuneError(f"task {spec.name}: a BIG-Bench task that is not built in")
+    if not isinstance(source, FamilySource):
+        entry.update(input_fields=list(spec.input_fields), query_split=spec.query_split)
+        entry["exemplar_split"] = spec.exemplar_split
+        if spec.labels is not None:
+            entry["labels"] = list(spec.labels)
+    if spec.instruction:
+        entry["instruction"] = spec.instruction
+    return entry
+
+
 def check_sides(suite: Suite, specs: dict[str, TaskSpec], where: str) -> None:
     """Refuse a family task on the other side than its family's (one line, naming it)."""
     from symtune.tasks.families import family_side

@@ -235,6 +235,12 @@ SUITES = {
         tuple(t.name for t in HF_EVAL),
         tuple(t.name for t in HF_EVAL if t.labels is not None and len(t.labels) == 2),
     ),
+    "families": Suite(
+        "families",
+        tuple(t.name for t in FAMILY_TUNING),
+        tuple(t.name for t in FAMILY_EVAL),
+        _binary(FAMILY_EVAL),
+    ),
     "candidates": Suite(
         "candidates",
         tuple(t.name for t in (*OFFLINE_TUNING, *FAMILY_TUNING)),

@@ -1,0 +1,37 @@
+"""No source item crosses sides: every word or name of a tuning-side family task is absent from
+every evaluation-side family task, on the real pinned lexicons (vaderSentiment, gender-guesser)
+and word lists (wordfreq)."""
+
+from collections import Counter
+
+import pytest
+
+from symtune.tasks import load_task
+from symtune.tasks.families import item_words
+from symtune.tasks.registry import FAMILY_EVAL, FAMILY_TUNING
+
+pytestmark = pytest.mark.slow
+
+
+def _words(specs) -> set[str]:
+    return {
+        w
+        for spec in specs
+        for split in load_task(spec).splits.values()
+        for e in split
+        for w in item_words(e.text)
+    }
+
+
+def test_no_word_or_name_is_on_both_sides():
+    tuning, evaluation = _words(FAMILY_TUNING), _words(FAMILY_EVAL)
+    assert len(tuning) > 3000 and len(evaluation) > 10000
+    assert tuning.isdisjoint(evaluation)
+
+
+@pytest.mark.parametrize("spec", FAMILY_TUNING, ids=lambda s: s.name)
+def test_tuning_families_are_balanced_with_several_hundred_per_class(spec):
+    task = load_task(spec)
+    counts = Counter(e.label for split in task.splits.values() for e in split)
+    assert set(counts.values()) == {spec.source.per_class} and len(counts) == len(spec.labels)
+    assert load_task(spec).splits == task.splits
