@@ -245,6 +245,9 @@ def eval_command(
     list_functions: Annotated[str, typer.Option(help="all, paper20 or none.")] = "all",
     list_function_queries: Annotated[int, typer.Option(help="Queries per subtask.")] = 32,
     turing: Annotated[bool, typer.Option(help="Simple Turing concepts (AS II).")] = True,
+    controls: Annotated[
+        bool, typer.Option(help="Shuffled-exemplar controls for the algorithmic tasks.")
+    ] = True,
     batch_size: Annotated[int, typer.Option(help="Sequences per forward.")] = 8,
     dtype: Annotated[str, typer.Option(help="bf16 or fp32.")] = "bf16",
 ) -> None:
@@ -266,6 +269,7 @@ def eval_command(
         list_functions=list_functions,
         list_function_queries=list_function_queries,
         turing=turing,
+        controls=controls,
         batch_size=batch_size,
         dtype=dtype,
         tokenizer=model,
@@ -364,12 +368,12 @@ def _seeds(value: str) -> tuple[int, ...]:
         raise SymtuneError(f"--seeds {value!r}: expected comma-separated integers") from None
 
 
-def _print_summary(document: dict, mode: str) -> None:
+def _print_summary(document: dict, mode: str, title: str = "") -> None:
     from symtune.evaluate.results import GROUP_ORDER, GROUP_TITLES
 
     summaries = document["summary"][mode]
     comparison = (document["comparison"] or {}).get(mode)
-    table = Table(title=f"accuracy (%), scoring: {mode}")
+    table = Table(title=f"{title}accuracy (%), scoring: {mode}")
     table.add_column("group")
     for label in summaries:
         table.add_column(label, justify="right")
@@ -423,9 +427,13 @@ def _run_with_progress(config_path: Path, out: Path) -> None:
             tune_progress=tune_progress,
             build_progress=build_progress,
         )
-    document = json.loads((out / "eval" / "results.json").read_text())
-    for mode in config.eval.scoring:
-        _print_summary(document, mode)
+    from symtune.pipeline import EXTRA_EVAL_DIR
+
+    for evaluation, where in ((config.eval, "eval"), (config.extra_eval, EXTRA_EVAL_DIR)):
+        if evaluation is not None:
+            document = json.loads((out / where / "results.json").read_text())
+            for mode in evaluation.scoring:
+                _print_summary(document, mode, f"suite {evaluation.suite}, ")
     console.print(
         f"report: {report} and {report.with_suffix('.html')} "
         f"({time.perf_counter() - started:,.0f} s this run)"

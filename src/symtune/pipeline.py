@@ -19,7 +19,9 @@ from symtune.mixture import MixtureConfig
 from symtune.tune.config import LoraConfig, TuneConfig
 
 PRESETS_DIR = Path(__file__).resolve().parent / "presets"
-STAGES = ("data", "eval_base", "tune", "eval_tuned", "report")
+STAGES = ("data", "eval_base", "tune", "eval_tuned", "eval_extra", "report")
+EXTRA_EVAL_DIR = "eval-extra"
+"""Where the run YAML's `extra_eval` (base and tuned on a second suite) writes its results."""
 
 
 @dataclass(frozen=True)
@@ -32,9 +34,12 @@ class RunConfig:
     data: MixtureConfig
     tune: TuneConfig
     eval: EvalConfig
+    extra_eval: EvalConfig | None = None
+    """A second evaluation of base and tuned (e.g. on `reachable`, where a small model has
+    headroom), written to RUN/eval-extra/."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "name": self.name,
             "model": self.model,
             "suite": self.suite,
@@ -42,6 +47,9 @@ class RunConfig:
             "tune": self.tune.to_dict(),
             "eval": self.eval.to_dict(),
         }
+        if self.extra_eval is not None:
+            out["extra_eval"] = self.extra_eval.to_dict()
+        return out
 
 
 def _section(raw: dict[str, Any], key: str, cls: type, where: str) -> dict[str, Any]:
@@ -68,11 +76,11 @@ def load_run_config(path: Path, run_dir: Path) -> RunConfig:
             f"run config {path}: not valid YAML ({str(err).splitlines()[0]})"
         ) from None
     where = str(path)
-    unknown = sorted(set(raw) - {"name", "model", "suite", "data", "tune", "eval"})
+    unknown = sorted(set(raw) - {"name", "model", "suite", "data", "tune", "eval", "extra_eval"})
     if unknown:
         raise SymtuneError(
             f"{where}: unknown section {unknown[0]!r}; expected name, model, "
-            "suite, data, tune, eval"
+            "suite, data, tune, eval, extra_eval"
         )
     model = str(raw.get("model", "smollm2-135m-instruct"))
     suite_name = str(raw.get("suite", "offline"))
@@ -99,15 +107,28 @@ def load_run_config(path: Path, run_dir: Path) -> RunConfig:
             "model": model,
         }
     )
-    eval_values = _section(raw, "eval", EvalConfig, where)
-    for key in ("tasks", "settings", "seeds", "scoring"):
-        if key in eval_values:
-            eval_values[key] = tuple(eval_values[key])
+    eval_values = _eval_values(raw, "eval", where)
     evaluation = EvalConfig(**{**eval_values, "suite": suite_name, "tokenizer": model})
+    extra = None
+    if raw.get("extra_eval") is not None:
+        # the main evaluation's values, overridden by the section's (its suite included)
+        values = {**eval_values, **_eval_values(raw, "extra_eval", where)}
+        extra = EvalConfig(**{"suite": "reachable", **values, "tokenizer": model})
+        suite_specs(extra.suite)
+        extra.validate()
     mixture.validate()
     tune.validate()
     evaluation.validate()
-    return RunConfig(str(raw.get("name", path.stem)), model, suite_name, mixture, tune, evaluation)
+    name = str(raw.get("name", path.stem))
+    return RunConfig(name, model, suite_name, mixture, tune, evaluation, extra)
+
+
+def _eval_values(raw: dict[str, Any], key: str, where: str) -> dict[str, Any]:
+    values = _section(raw, key, EvalConfig, where)
+    for name in ("tasks", "settings", "seeds", "scoring"):
+        if name in values:
+            values[name] = tuple(values[name])
+    return values
 
 
 def preset_path(name: str) -> Path:
@@ -176,13 +197,14 @@ def run_pipeline(
         elif stage == "tune":
             resume = (run_dir / "tune" / "config.json").exists()
             tune(config.tune, resume=resume, progress=tune_progress)
-        elif stage == "eval_tuned":
-            evaluate(
-                config.eval,
-                {"base": config.model, "tuned": str(run_dir / "tune")},
-                run_dir / "eval",
-                eval_progress,
-            )
+        elif stage in ("eval_tuned", "eval_extra"):
+            evaluation, where = config.eval, run_dir / "eval"
+            if stage == "eval_extra":
+                if config.extra_eval is None:
+                    continue
+                evaluation, where = config.extra_eval, run_dir / EXTRA_EVAL_DIR
+            models = {"base": config.model, "tuned": str(run_dir / "tune")}
+            evaluate(evaluation, models, where, eval_progress)
         else:
             _record_stage(run_dir, stage, 0.0, {})
             report = write_report(run_dir)

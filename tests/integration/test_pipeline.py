@@ -46,6 +46,8 @@ def symtune_run(config, run) -> str:
 def finished_run(tmp_path_factory, tiny_model_dir):
     tmp_path = tmp_path_factory.mktemp("pipeline")
     suite = write_suite(tmp_path)
+    extra = tmp_path / "extra.yaml"  # a built-in family task: the second evaluation
+    extra.write_text("evaluation: [number/sign]\n")
     config = tmp_path / "run.yaml"
     config.write_text(
         f"name: tiny\nmodel: {tiny_model_dir}\nsuite: {suite}\n"
@@ -54,6 +56,7 @@ def finished_run(tmp_path_factory, tiny_model_dir):
         "checkpoint_every: 2}\n"
         "eval: {seeds: [0, 1], max_queries: 6, k: 2, scoring: [exact, rank], "
         "list_functions: none, turing: false, dtype: fp32}\n"
+        f"extra_eval: {{suite: {extra}, seeds: [0], max_queries: 4}}\n"
     )
     run = tmp_path / "run"
     return run, config, symtune_run(config, run)
@@ -203,3 +206,20 @@ def test_report_adds_sweep_and_ablation_lines_from_the_run_dir(finished_run, tmp
     assert f"{100 * neither['delta']:+.1f} [{100 * neither['ci'][0]:+.1f}," in final
     assert (out / "steps.png").stat().st_size > 1000 and "](results/steps.png)" in text
     assert "](steps.png)" in (out / "report.md").read_text()
+
+
+def test_second_evaluation_is_run_and_reported(finished_run):
+    run, _, stdout = finished_run
+    results = json.loads((run / "eval-extra" / "results.json").read_text())
+    assert results["config"]["seeds"] == [0] and results["config"]["k"] == 2  # inherited
+    assert {i["task"] for i in results["items"]} == {"number/sign"}
+    groups = {i["group"] for i in results["items"]}
+    assert groups == {"instr_labels", "labels_only", "instr_only", "neither", "flipped"}
+    following = results["readings"]["exemplar_following"]["exact"]
+    assert following["base"]["n"] == 4 and "delta" in following
+    text = (run / "report" / "report.md").read_text()
+    assert "## Second evaluation: suite extra" in text
+    assert "Exemplar following (exact scoring)" in text
+    assert stdout.count("scoring: exact") == 2  # the main and the second evaluation
+    stages = json.loads((run / "stages.json").read_text())
+    assert stages["eval_extra"]["done"]

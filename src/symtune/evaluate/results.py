@@ -199,57 +199,84 @@ def _signed(x: float) -> str:
     return f"{100 * x:+.1f}"
 
 
-def readings_markdown(readings: Mapping[str, Any]) -> str:
-    """Markdown tables of the readings: exemplar following per scoring mode, and the
-    algorithmic controls."""
-    parts = []
+Table = tuple[str, list[str], list[list[str]]]
+
+
+def readings_tables(readings: Mapping[str, Any]) -> list[Table]:
+    """The readings as (caption, header, rows) tables: exemplar following per scoring mode,
+    then the algorithmic controls. results.md and the report render the same tables."""
+    tables: list[Table] = []
     for mode, following in readings.get("exemplar_following", {}).items():
         models = [label for label in following if label != "delta"]
         if not models:
             continue
-        lines = [
-            f"Exemplar following ({mode} scoring): flipped-label accuracy against a model that "
-            "ignores the exemplars' labels (100 − its relevant-labels-only accuracy on the same "
-            "queries); following = flipped − prior, 95% bootstrap interval.\n",
-            "| model | n | flipped | prior (ignores labels) | following [95% CI] |",
-            "|---|---|---|---|---|",
-        ]
+        rows = []
         for label in models:
             f = following[label]
-            lines.append(
-                f"| {label} | {f['n']} | {_pct(f['flipped'])} | {_pct(f['prior'])} | "
-                f"{_signed(f['following'])} [{_signed(f['ci'][0])}, {_signed(f['ci'][1])}] |"
+            rows.append(
+                [
+                    label,
+                    str(f["n"]),
+                    _pct(f["flipped"]),
+                    _pct(f["prior"]),
+                    f"{_signed(f['following'])} [{_signed(f['ci'][0])}, {_signed(f['ci'][1])}]",
+                ]
             )
         if "delta" in following:
             d = following["delta"]
-            lines.append(
-                f"| tuned − base | | | | {_signed(d['delta'])} [{_signed(d['ci'][0])}, "
-                f"{_signed(d['ci'][1])}] MDE {100 * d['mde']:.1f} |"
+            rows.append(
+                [
+                    "tuned − base",
+                    "",
+                    "",
+                    "",
+                    f"{_signed(d['delta'])} [{_signed(d['ci'][0])}, {_signed(d['ci'][1])}] "
+                    f"MDE {100 * d['mde']:.1f}",
+                ]
             )
-        parts.append("\n".join(lines) + "\n")
+        caption = (
+            f"Exemplar following ({mode} scoring): flipped-label accuracy against a model that "
+            "ignores the exemplars' labels (100 − its relevant-labels-only accuracy on the same "
+            "queries); following = flipped − prior, with a paired 95% bootstrap interval."
+        )
+        header = ["model", "n", "flipped", "prior (ignores labels)", "following [95% CI]"]
+        tables.append((caption, header, rows))
     controls = readings.get("algorithmic_controls") or {}
     if controls:
         labels = sorted({k for c in controls.values() for k in c if isinstance(c[k], dict)})
-        header = "| group | programs | n | constant '' | constant (most frequent) | "
-        header += " | ".join(f"{lb}: right / shuffled exemplars" for lb in labels) + " |"
-        lines = [
-            "Algorithmic controls (exact match, %, averaged over programs): constant answers "
-            "need no model; shuffled exemplars come from another program.\n",
-            header,
-            "|---|---|---|---|---|" + "---|" * len(labels),
-        ]
+        rows = []
         for group, c in controls.items():
             cells = [
                 f"{_pct(c[lb]['accuracy'])} / {_pct(c[lb]['shuffled'])}"
-                if lb in c and "shuffled" in c[lb] and "accuracy" in c[lb]
+                if {"accuracy", "shuffled"} <= set(c.get(lb, {}))
                 else "–"
                 for lb in labels
             ]
-            lines.append(
-                f"| {GROUP_TITLES.get(group, group)} | {c['programs']} | {c['n']} | "
-                f"{_pct(c['constant_empty'])} | {_pct(c['constant_most_frequent'])} | "
-                + " | ".join(cells)
-                + " |"
+            rows.append(
+                [
+                    GROUP_TITLES.get(group, group),
+                    str(c["programs"]),
+                    str(c["n"]),
+                    _pct(c["constant_empty"]),
+                    _pct(c["constant_most_frequent"]),
+                    *cells,
+                ]
             )
+        caption = (
+            "Algorithmic controls (exact match, %, averaged over programs): constant answers "
+            "need no model; shuffled exemplars are another program's, with the same query."
+        )
+        header = ["group", "programs", "n", "constant ''", "constant (most frequent)"]
+        header += [f"{lb}: right / shuffled exemplars" for lb in labels]
+        tables.append((caption, header, rows))
+    return tables
+
+
+def readings_markdown(readings: Mapping[str, Any]) -> str:
+    """The readings' tables as Markdown."""
+    parts = []
+    for caption, header, rows in readings_tables(readings):
+        lines = [caption + "\n", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        lines += ["| " + " | ".join(row) + " |" for row in rows]
         parts.append("\n".join(lines) + "\n")
     return "\n".join(parts)

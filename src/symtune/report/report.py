@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from symtune.errors import SymtuneError
-from symtune.evaluate.results import GROUP_TITLES
+from symtune.evaluate.readings import mde
+from symtune.evaluate.results import GROUP_TITLES, readings_tables
 from symtune.io import atomic_write
 
 ICL = ("instr_labels", "labels_only", "instr_only", "neither")
@@ -156,6 +157,64 @@ def _algorithmic(results: dict[str, Any], mode: str) -> dict[str, dict[str, floa
     }
 
 
+def _table1(summary: dict[str, Any], comparison: dict[str, Any] | None) -> Block:
+    """A table like the paper's Table 1: average accuracy per group and model, the paired
+    delta with its interval, McNemar p and MDE, and random guessing."""
+    labels = list(summary)
+    groups = [g for g in GROUP_TITLES if any(g in s for s in summary.values())]
+    rows = [
+        [label]
+        + [
+            f"{pct(summary[label][g]['average'])} (n={summary[label][g]['n']})"
+            if g in summary[label]
+            else "–"
+            for g in groups
+        ]
+        for label in labels
+    ]
+    if comparison:
+        rows.append(
+            ["tuned − base [95% CI], MDE"]
+            + [
+                delta_cell(comparison[g])
+                + f" p={comparison[g]['mcnemar_p']:.2g} MDE {pct(mde(comparison[g]['ci']))}"
+                if g in comparison
+                else "–"
+                for g in groups
+            ]
+        )
+    first = summary[labels[0]]
+    rows.append(
+        ["random guessing"]
+        + [pct(first[g]["chance"]) if g in first and first[g]["chance"] else "–" for g in groups]
+    )
+    return ("table", ["model", *[GROUP_TITLES[g] for g in groups]], rows)
+
+
+def _extra_eval_blocks(run: Path) -> list[Block]:
+    """The run's second evaluation (RUN/eval-extra, e.g. the `reachable` suite): its Table 1
+    per scoring mode and its readings."""
+    path = run / "eval-extra" / "results.json"
+    if not path.exists():
+        return []
+    results = json.loads(path.read_text())
+    config = results["config"]
+    blocks: list[Block] = [
+        ("h", 2, f"Second evaluation: suite {config['suite']}"),
+        (
+            "p",
+            f"Tasks: {', '.join(sorted({i['task'] for i in results['items']}))}. Seeds: "
+            f"{list(config['seeds'])}; at most {config['max_queries']} queries per task.",
+        ),
+    ]
+    for mode, summary in results["summary"].items():
+        blocks.append(("p", f"**{mode} scoring**"))
+        blocks.append(_table1(summary, (results.get("comparison") or {}).get(mode)))
+    for caption, header, rows in readings_tables(results.get("readings") or {}):
+        blocks += [("p", caption), ("table", header, rows)]
+    return blocks
+
+
 def _blocks(run: Path, results: dict[str, Any], figures: dict[str, Path]) -> list[Block]:
     """The report as blocks: ("h", level, text), ("p", text), ("table", header, rows),
     ("img", name, caption), ("pre", text)."""
@@ -191,38 +250,18 @@ def _blocks(run: Path, results: dict[str, Any], figures: dict[str, Path]) -> lis
         labels = list(summary)
         groups = [g for g in GROUP_TITLES if any(g in s for s in summary.values())]
         blocks.append(("h", 2, f"Summary, like the paper's Table 1 ({mode} scoring)"))
-        rows = []
-        for label in labels:
-            rows.append(
-                [label]
-                + [
-                    f"{pct(summary[label][g]['average'])} (n={summary[label][g]['n']})"
-                    if g in summary[label]
-                    else "–"
-                    for g in groups
-                ]
-            )
-        if comparison:
-            rows.append(
-                ["tuned − base [95% CI]"]
-                + [
-                    delta_cell(comparison[g]) + f" p={comparison[g]['mcnemar_p']:.2g}"
-                    if g in comparison
-                    else "–"
-                    for g in groups
-                ]
-            )
+        blocks.append(_table1(summary, comparison))
         first = summary[labels[0]]
-        rows.append(
-            ["random guessing"]
-            + [
-                pct(first[g]["chance"]) if g in first and first[g]["chance"] else "–"
-                for g in groups
-            ]
-        )
-        blocks.append(("table", ["model", *[GROUP_TITLES[g] for g in groups]], rows))
         if "settings" in figures and not any(b[0] == "img" for b in blocks):
             blocks.append(("img", "settings", "Average accuracy per setting, base vs tuned."))
+        if comparison:
+            blocks.append(
+                (
+                    "p",
+                    "MDE: the minimum detectable effect at this n (a paired difference a "
+                    "two-sided 5% test finds with 80% power), from the interval's width.",
+                )
+            )
         blocks.append(("h", 3, f"Per task ({mode} scoring)"))
         for g in groups:
             if g == "list_functions":
@@ -238,6 +277,11 @@ def _blocks(run: Path, results: dict[str, Any], figures: dict[str, Path]) -> lis
             header = ["task", "n", *labels] + (["tuned − base [95% CI]"] if comparison else [])
             blocks.append(("p", f"**{GROUP_TITLES[g]}**"))
             blocks.append(("table", header, task_rows))
+    tables = readings_tables(results.get("readings") or {})
+    if tables:
+        blocks.append(("h", 2, "Readings: exemplar following and algorithmic controls"))
+        for caption, header, rows in tables:
+            blocks += [("p", caption), ("table", header, rows)]
     blocks.append(("h", 2, "List functions and Turing concepts (like the paper's Figure 5)"))
     if "algorithmic" in figures:
         blocks.append(
@@ -264,6 +308,7 @@ def _blocks(run: Path, results: dict[str, Any], figures: dict[str, Path]) -> lis
         )
     else:
         blocks.append(("p", "Not run in this configuration."))
+    blocks += _extra_eval_blocks(run)
     blocks += _training_blocks(run, figures)
     blocks += _sweep_blocks(run)
     blocks += _ablation_blocks(run, figures)

@@ -241,6 +241,12 @@ SUITES = {
         tuple(t.name for t in FAMILY_EVAL),
         _binary(FAMILY_EVAL),
     ),
+    "reachable": Suite(
+        "reachable",
+        tuple(t.name for t in (*OFFLINE_TUNING, *FAMILY_TUNING)),
+        REACHABLE,
+        _binary(tuple(t for t in (*FAMILY_EVAL, *OFFLINE_EVAL) if t.name in REACHABLE)),
+    ),
     "candidates": Suite(
         "candidates",
         tuple(t.name for t in (*OFFLINE_TUNING, *FAMILY_TUNING)),
