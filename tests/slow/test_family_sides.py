@@ -35,3 +35,20 @@ def test_tuning_families_are_balanced_with_several_hundred_per_class(spec):
     counts = Counter(e.label for split in task.splits.values() for e in split)
     assert set(counts.values()) == {spec.source.per_class} and len(counts) == len(spec.labels)
     assert load_task(spec).splits == task.splits
+
+
+def test_reachable_tuning_side_builds_symbol_prompts_from_the_families():
+    from symtune.data import load_named
+    from symtune.mixture import MixtureConfig, iter_prompts
+    from symtune.tasks import get_suite
+
+    suite = get_suite("reachable")
+    families = [t.name for t in FAMILY_TUNING]
+    assert set(families) <= set(suite.tuning) and len(suite.tuning) == 22 + len(families)
+    tasks = load_named(families)
+    config = MixtureConfig(tasks=tuple(families), n=60, suite="reachable")
+    prompts = [p for _, p in iter_prompts(config, tasks)]
+    assert len(prompts) == 60 and {p.meta.task for p in prompts} == set(families)
+    origin = next(p for p in prompts if p.meta.task == "name_origin")
+    assert len(origin.meta.mapping) == 10  # ten classes, each shown as a symbol
+    assert not set(origin.meta.mapping) & {"Italy", "Japan", "Spain"}
