@@ -77,10 +77,19 @@ def test_families_are_on_their_declared_side_in_every_builtin_suite():
         assert not {t.name for t in FAMILY_TUNING} & set(suite.evaluation)
 
 
-def test_reachable_suite_holds_at_least_eight_scanned_candidates():
+def test_reachable_suite_is_the_published_scan():
+    import json
+
     reachable = get_suite("reachable")
     assert len(reachable.evaluation) >= 8
     assert set(reachable.evaluation) <= set(get_suite("candidates").evaluation)
+    scan = json.loads((Path(__file__).parents[2] / "docs/scan/families/scan.json").read_text())
+    assert sorted(reachable.evaluation) == sorted(scan["passed"])
+    for row in scan["rows"]:
+        relevant = row["instr_labels"]
+        assert relevant["n"] >= 100
+        passed = relevant["accuracy"] >= row["chance"] + 0.15 - 1e-9
+        assert row["passed"] == (passed and relevant["ci"][0] > row["chance"] + 0.05)
 
 
 @pytest.mark.parametrize(
@@ -127,3 +136,14 @@ def test_spec_entry_round_trips():
 def test_min_per_class_is_several_hundred():
     assert MIN_PER_CLASS >= 300
     assert all(t.source.per_class >= MIN_PER_CLASS for t in (*FAMILY_EVAL, *FAMILY_TUNING))
+
+
+def test_a_family_with_too_few_examples_for_k_is_refused():
+    from symtune.evaluate.api import build_items
+    from symtune.evaluate.protocol import EvalConfig
+
+    config = EvalConfig(
+        suite="families", tasks=("number/sign",), k=501, list_functions="none", turing=False
+    )
+    with pytest.raises(SymtuneError, match=r"'negative' has 500 examples in split 'train'; "):
+        build_items(config)
