@@ -138,7 +138,7 @@ def scan_command(
     with progress_bar() as bar:
         scan = run_scan(config, model, out, eval_progress(bar))
     table = Table(title=f"headroom scan, scoring: {scoring} (accuracy %, 95% interval)")
-    for column in ("task", "n", "chance", "instr + labels", "neither", "passed"):
+    for column in ("task", "n", "chance", "majority", "instr + labels", "neither", "passed"):
         table.add_column(column, justify="left" if column == "task" else "right")
     for row in scan["rows"]:
         cells = [
@@ -150,6 +150,7 @@ def scan_command(
             row["task"],
             str(row[RELEVANT]["n"]),
             f"{100 * row['chance']:.1f}",
+            f"{100 * row['majority']:.1f}",
             *cells,
             "yes" if row["passed"] else "no",
         )

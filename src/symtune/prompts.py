@@ -392,10 +392,15 @@ def eval_prompt(
 
 
 def eval_queries(task: TaskData, limit: int = 100) -> tuple[Example, ...]:
-    """At most `limit` queries from the validation split, chosen once per task (not per seed)."""
-    queries = list(task.splits["validation"])
-    rng_for("queries", task.name).shuffle(queries)
-    return tuple(queries[:limit])
+    """At most `limit` queries from the validation split, chosen once per task (not per seed).
+    Classes take turns, each in a seeded order, so the queries are as balanced as the split
+    allows: a constant answer then scores random guessing, not the majority class's share."""
+    rng = rng_for("queries", task.name)
+    groups = [list(group) for group in task.by_class("validation")]
+    for group in groups:
+        rng.shuffle(group)
+    turns = [g[i] for i in range(max(map(len, groups), default=0)) for g in groups if i < len(g)]
+    return tuple(turns[:limit])
 
 
 def rebuild(meta: PromptMeta, task: TaskData) -> Prompt:

@@ -33,7 +33,8 @@ def test_scan_writes_table_json_and_a_loadable_suite(tmp_path, tiny_model_dir):
     assert [r["task"] for r in scan["rows"]] == ["number/parity", "signs"]
     for row in scan["rows"]:
         assert row["chance"] == 0.5 and row["instr_labels"]["n"] == 3 and row["neither"]["n"] == 3
-        assert set(row) == {"task", "chance", "instr_labels", "neither", "passed"}
+        assert set(row) == {"task", "chance", "majority", "instr_labels", "neither", "passed"}
+        assert row["majority"] == 2 / 3  # 3 queries, as balanced as 3 can be
     assert scan["config"]["margin"] == 0.15 and "Wilson" in scan["rule"]
     # a random model passes nothing at n = 3; the suite keeps the tuning side as it was
     assert scan["passed"] == [] and "| signs | 3 | 50.0 |" in (out / "scan.md").read_text()
@@ -46,11 +47,12 @@ def test_scan_writes_table_json_and_a_loadable_suite(tmp_path, tiny_model_dir):
     assert lenient.returncode == 0, lenient.stderr
     assert (out / "eval" / "cache" / "base.jsonl").read_text() == before
     scan = json.loads((out / "scan.json").read_text())
-    assert scan["config"]["margin"] == 0 and "chance + 0 " in scan["rule"]
+    assert scan["config"]["margin"] == 0 and "baseline + 0 " in scan["rule"]
     expected = [
         r["task"]
         for r in scan["rows"]
-        if r["instr_labels"]["accuracy"] >= r["chance"] and r["instr_labels"]["ci"][0] > r["chance"]
+        if r["instr_labels"]["accuracy"] >= r["majority"]
+        and r["instr_labels"]["ci"][0] > r["majority"]
     ]
     assert scan["passed"] == expected
     loaded, _ = load_suite_file(out / "suite.yaml")

@@ -166,6 +166,22 @@ def test_eval_queries_are_fixed_per_task_and_capped(toy):
     assert len(eval_queries(toy)) == 6
 
 
+def test_eval_queries_are_class_balanced_as_far_as_the_split_allows():
+    from collections import Counter
+
+    from symtune.tasks import TaskData
+
+    big = make_task(labels=("a", "b", "c"), validation_per_class=40)
+    assert Counter(q.label for q in eval_queries(big, 30)) == {0: 10, 1: 10, 2: 10}
+    assert Counter(q.label for q in eval_queries(big, 31)).most_common(1)[0][1] == 11
+    # an imbalanced split, 3 of class 0 and 40 of class 1: all 3, then class 1 fills up
+    keep = {"v0-0", "v0-1", "v0-2"}
+    validation = tuple(e for e in big.splits["validation"] if e.label == 1 or e.id in keep)
+    skewed = TaskData(big.spec, big.labels, {**big.splits, "validation": validation})
+    counts = Counter(q.label for q in eval_queries(skewed, 20))
+    assert counts == {0: 3, 1: 17}
+
+
 def test_exemplar_supply_error_names_task_label_and_count():
     task = make_task(per_class=3)
     with pytest.raises(

@@ -118,18 +118,26 @@ def test_wilson_interval_and_the_pass_rule():
 def test_scan_rows_schema_and_threshold():
     records = []
     for q in range(100):
-        records.append(_record("instr_labels", "easy", q, base=q < 80))
-        records.append(_record("neither", "easy", q, base=q < 55))
-        records.append(_record("instr_labels", "hard", q, candidates=("a", "b", "c"), base=q < 45))
-        records.append(_record("neither", "hard", q, candidates=("a", "b", "c"), base=q < 30))
+        two, three = ("a", "b")[q % 2], ("a", "b", "c")[q % 3]
+        records.append(_record("instr_labels", "easy", q, two, base=q < 80))
+        records.append(_record("neither", "easy", q, two, base=q < 55))
+        hard = ("a", "b", "c")
+        records.append(_record("instr_labels", "hard", q, three, hard, base=q < 45))
+        records.append(_record("neither", "hard", q, three, hard, base=q < 30))
+        # 80% of the queries share one answer: 85% accuracy is no headroom over a constant
+        records.append(_record("instr_labels", "skewed", q, "a" if q < 80 else "b", base=q < 85))
+        records.append(_record("neither", "skewed", q, "a", base=False))
     rows = scan_rows(records, "base", ScanConfig())
-    assert [r["task"] for r in rows] == ["easy", "hard"]
-    easy, hard = rows
-    assert easy["passed"] and easy["chance"] == 0.5
+    assert [r["task"] for r in rows] == ["easy", "hard", "skewed"]
+    easy, hard, skewed = rows
+    assert set(easy) == {"task", "chance", "majority", "instr_labels", "neither", "passed"}
+    assert easy["passed"] and easy["chance"] == 0.5 and easy["majority"] == 0.5
     assert easy["instr_labels"]["accuracy"] == 0.8 and easy["instr_labels"]["n"] == 100
     assert easy["neither"]["accuracy"] == 0.55 and len(easy["neither"]["ci"]) == 2
     assert hard["chance"] == pytest.approx(1 / 3) and not hard["passed"]  # +11.7 points
-    assert scan_rows(records, "base", ScanConfig(margin=0.1, low_margin=0.0))[1]["passed"]
+    assert skewed["majority"] == 0.8 and not skewed["passed"]
+    lenient = scan_rows(records, "base", ScanConfig(margin=0.1, low_margin=0.0))
+    assert [r["passed"] for r in lenient] == [True, True, False]
     text = suite_yaml(["hyperbaton"], ["easy"], "scan")
     assert text.startswith("# scan\n") and "evaluation:\n- easy" in text
 

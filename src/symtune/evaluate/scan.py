@@ -89,9 +89,12 @@ def passes(accuracy: float, low: float, chance: float, margin: float, low_margin
 def scan_rows(
     records: list[Mapping[str, Any]], label: str, config: ScanConfig
 ) -> list[dict[str, Any]]:
-    """One row per task: n, chance, and accuracy with its interval in both settings, and
-    whether the task passes. Pure: the item records of results.json in, for model `label`."""
+    """One row per task: n, random guessing, the majority answer's share of the queries (what
+    a constant answer scores), accuracy with its interval in both settings, and whether the
+    task passes; the rule is measured from the larger of chance and the majority share. Pure:
+    the item records of results.json in, for model `label`."""
     by_task: dict[str, dict[str, list[bool]]] = {}
+    answers: dict[str, list[str]] = {}
     chance: dict[str, float] = {}
     for record in records:
         scored = record["results"].get(label, {}).get(config.scoring)
@@ -100,10 +103,14 @@ def scan_rows(
         by_task.setdefault(record["task"], {}).setdefault(record["group"], []).append(
             bool(scored["correct"])
         )
+        if record["group"] == RELEVANT:
+            answers.setdefault(record["task"], []).append(record["answer"])
         chance[record["task"]] = 1.0 / len(record["candidates"])
     rows = []
     for task in sorted(by_task):
-        row: dict[str, Any] = {"task": task, "chance": chance[task]}
+        given = answers.get(task, [])
+        majority = max(given.count(a) for a in set(given)) / len(given) if given else 0.0
+        row: dict[str, Any] = {"task": task, "chance": chance[task], "majority": majority}
         for setting in (RELEVANT, NEITHER):
             values = by_task[task].get(setting, [])
             low, high = wilson(sum(values), len(values))
@@ -113,8 +120,9 @@ def scan_rows(
                 "ci": [low, high],
             }
         relevant = row[RELEVANT]
+        baseline = max(chance[task], majority)
         row["passed"] = passes(
-            relevant["accuracy"], relevant["ci"][0], chance[task], config.margin, config.low_margin
+            relevant["accuracy"], relevant["ci"][0], baseline, config.margin, config.low_margin
         )
         rows.append(row)
     return rows
@@ -152,8 +160,9 @@ def run_scan(
         "model": document["models"]["base"],
         "versions": document["versions"],
         "rule": (
-            f"{RELEVANT} accuracy >= chance + {config.margin:g} and its 95% Wilson interval's "
-            f"lower end > chance + {config.low_margin:g} (scoring: {config.scoring})"
+            f"{RELEVANT} accuracy >= baseline + {config.margin:g} and its 95% Wilson "
+            f"interval's lower end > baseline + {config.low_margin:g}, baseline = the larger "
+            f"of random guessing and the majority answer's share (scoring: {config.scoring})"
         ),
         "rows": rows,
         "passed": passed,
@@ -178,12 +187,13 @@ def scan_markdown(scan: Mapping[str, Any]) -> str:
         f"Model: `{scan['model']['name']}`. Rule: {scan['rule']}. "
         f"Accuracy in % with 95% Wilson intervals; n prompts per setting (seeds "
         f"{list(scan['config']['seeds'])}).\n",
-        "| task | n | chance | instruction + relevant labels | neither | passed |",
-        "|---|---|---|---|---|---|",
+        "| task | n | chance | majority | instruction + relevant labels | neither | passed |",
+        "|---|---|---|---|---|---|---|",
     ]
     for row in scan["rows"]:
         lines.append(
             f"| {row['task']} | {row[RELEVANT]['n']} | {100 * row['chance']:.1f} | "
+            f"{100 * row['majority']:.1f} | "
             f"{_cell(row[RELEVANT])} | {_cell(row[NEITHER])} | "
             f"{'yes' if row['passed'] else 'no'} |"
         )
