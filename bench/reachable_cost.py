@@ -57,7 +57,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--dtype", default="fp32", help="dtype of the timed full pass")
     parser.add_argument("--scoring", default="exact", help="exact, rank or exact,rank")
-    parser.add_argument("--max-queries", type=int, default=20, help="queries per task and seed")
+    parser.add_argument("--max-queries", type=int, default=23, help="queries per task and seed")
     parser.add_argument("--sample", type=int, default=96, help="prompts per dtype, peer check")
     args = parser.parse_args()
     config = EvalConfig(
