@@ -218,8 +218,8 @@ def test_second_evaluation_is_run_and_reported(finished_run):
     following = results["readings"]["exemplar_following"]["exact"]
     assert following["base"]["n"] == 4 and "delta" in following
     text = (run / "report" / "report.md").read_text()
-    assert "## Second evaluation: suite extra" in text
+    assert re.search(r"## Second evaluation: suite \S*extra.yaml", text)
     assert "Exemplar following (exact scoring)" in text
-    assert stdout.count("scoring: exact") == 2  # the main and the second evaluation
+    assert stdout.count("scoring:") == 4  # exact and rank, main and second evaluation
     stages = json.loads((run / "stages.json").read_text())
     assert stages["eval_extra"]["done"]
