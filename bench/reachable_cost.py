@@ -21,22 +21,10 @@ from symtune.evaluate.api import build_items, evaluate
 from symtune.evaluate.protocol import EvalConfig
 from symtune.evaluate.scoring import GenerateRequest, RankRequest, Scorer
 from symtune.models import load_model, load_tokenizer
+from train_throughput import matmul_peak  # bench/ sibling: the same peak measurement
 
 MODEL = "smollm2-135m-instruct"
 GOAL_SECONDS = 600
-
-
-def matmul_peak(dtype: torch.dtype, size: int = 2048, repeats: int = 5) -> float:
-    """Best matmul FLOP/s of a few repeats in `dtype` (the machine's practical peak)."""
-    a = torch.randn(size, size, dtype=dtype)
-    b = torch.randn(size, size, dtype=dtype)
-    a @ b  # warm-up
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        a @ b
-        best = min(best, time.perf_counter() - start)
-    return 2 * size**3 / best
 
 
 def sample_rate(items, dtype: str, scoring: str) -> float:

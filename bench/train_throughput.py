@@ -27,10 +27,10 @@ from symtune.tune.config import TuneConfig
 from symtune.tune.loop import tune
 
 
-def bf16_peak(size: int = 2048, repeats: int = 5) -> float:
-    """Best bf16 matmul FLOP/s of a few repeats (the machine's practical peak)."""
-    a = torch.randn(size, size, dtype=torch.bfloat16)
-    b = torch.randn(size, size, dtype=torch.bfloat16)
+def matmul_peak(dtype: torch.dtype = torch.bfloat16, size: int = 2048, repeats: int = 5) -> float:
+    """Best matmul FLOP/s in `dtype` of a few repeats (the machine's practical peak)."""
+    a = torch.randn(size, size, dtype=dtype)
+    b = torch.randn(size, size, dtype=dtype)
     a @ b
     best = float("inf")
     for _ in range(repeats):
@@ -104,7 +104,7 @@ def main() -> None:
     parser.add_argument("--skip-naive", action="store_true")
     args = parser.parse_args()
     torch.manual_seed(0)
-    peak = bf16_peak()
+    peak = matmul_peak()
     print(
         f"measured bf16 matmul peak: {peak / 1e12:.3f} TFLOP/s ({torch.get_num_threads()} threads)"
     )

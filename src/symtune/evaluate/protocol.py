@@ -189,70 +189,53 @@ def paper20(functions: tuple[ListFunction, ...]) -> tuple[ListFunction, ...]:
     return tuple(chosen)
 
 
+def _list_item(
+    group: str, function: ListFunction, q: int, donor: ListFunction, shots: list[int], meta: dict
+) -> Item:
+    """Query q of `function`, 4-shot with the examples `shots` of `donor` (itself, or for the
+    shuffled control another subtask)."""
+    blocks = [f"Input: {donor.examples[i][0]}\nOutput: {donor.examples[i][1]}" for i in shots]
+    return Item(
+        id=f"{group}|{function.name}|0|{q}",
+        group=group,
+        task=function.name,
+        seed=0,
+        context="\n\n".join([*blocks, f"Input: {function.examples[q][0]}\nOutput:"]),
+        answer=function.examples[q][1],
+        max_new_tokens=64,
+        meta={**meta, "shots": shots},
+    )
+
+
 def list_function_items(functions: tuple[ListFunction, ...], config: EvalConfig) -> list[Item]:
     """4-shot items: for each query, 4 other examples of the same subtask as shots. Items of
-    the 20-subtask selection carry meta["paper20"]."""
+    the 20-subtask selection carry meta["paper20"]. With `controls`, each query of the selection
+    again with 4 examples of the next selected subtask (a different function), so only the
+    output format and priors can help."""
     chosen = paper20(functions)
     selected = {f.name for f in chosen}
     if config.list_functions == "paper20":
         functions = chosen
     items = []
     for function in functions:
-        category = list_function_category(function.function)
-        examples = function.examples
-        for q in range(min(config.list_function_queries, len(examples))):
+        meta = {
+            "function": function.function,
+            "category": list_function_category(function.function),
+            "paper20": function.name in selected,
+        }
+        for q in range(min(config.list_function_queries, len(function.examples))):
             rng = rng_for("list_functions", function.name, q)
-            shots = rng.sample([i for i in range(len(examples)) if i != q], 4)
-            blocks = [f"Input: {examples[i][0]}\nOutput: {examples[i][1]}" for i in shots]
-            context = "\n\n".join([*blocks, f"Input: {examples[q][0]}\nOutput:"])
-            meta = {
-                "function": function.function,
-                "category": category,
-                "shots": shots,
-                "paper20": function.name in selected,
-            }
-            items.append(
-                Item(
-                    id=f"list_functions|{function.name}|0|{q}",
-                    group="list_functions",
-                    task=function.name,
-                    seed=0,
-                    context=context,
-                    answer=examples[q][1],
-                    max_new_tokens=64,
-                    meta=meta,
-                )
-            )
-    if config.controls:
-        items += _shuffled_list_functions(chosen, config.list_function_queries)
-    return items
-
-
-def _shuffled_list_functions(chosen: tuple[ListFunction, ...], queries: int) -> list[Item]:
-    """Control: each query of the selection with 4 exemplars of the next selected subtask (a
-    different function), so only the output format and priors can help."""
-    items = []
+            shots = rng.sample([i for i in range(len(function.examples)) if i != q], 4)
+            items.append(_list_item("list_functions", function, q, function, shots, meta))
+    if not config.controls:
+        return items
     for index, function in enumerate(chosen):
-        other = chosen[(index + 1) % len(chosen)]
-        for q in range(min(queries, len(function.examples))):
+        donor = chosen[(index + 1) % len(chosen)]
+        for q in range(min(config.list_function_queries, len(function.examples))):
             rng = rng_for("list_functions_shuffled", function.name, q)
-            shots = rng.sample(range(len(other.examples)), 4)
-            blocks = [
-                f"Input: {other.examples[i][0]}\nOutput: {other.examples[i][1]}" for i in shots
-            ]
-            query = f"Input: {function.examples[q][0]}\nOutput:"
-            items.append(
-                Item(
-                    id=f"list_functions_shuffled|{function.name}|0|{q}",
-                    group="list_functions_shuffled",
-                    task=function.name,
-                    seed=0,
-                    context="\n\n".join([*blocks, query]),
-                    answer=function.examples[q][1],
-                    max_new_tokens=64,
-                    meta={"exemplars_from": other.name, "shots": shots},
-                )
-            )
+            shots = rng.sample(range(len(donor.examples)), 4)
+            meta = {"exemplars_from": donor.name}
+            items.append(_list_item("list_functions_shuffled", function, q, donor, shots, meta))
     return items
 
 
