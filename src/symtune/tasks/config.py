@@ -142,16 +142,15 @@ def spec_to_entry(spec: TaskSpec) -> str | dict[str, Any]:
 
 def check_sides(suite: Suite, specs: dict[str, TaskSpec], where: str) -> None:
     """Refuse a family task on the other side than its family's (one line, naming it)."""
-    from symtune.tasks.families import family_side
+    from symtune.tasks.families import misplaced
 
-    for key, names in (("tuning", suite.tuning), ("evaluation", suite.evaluation)):
-        for name in names:
-            side = family_side(specs[name])
-            if side is not None and side != key:
-                raise SymtuneError(
-                    f"{where}: task {name!r} is in {key}, but its family "
-                    f"{specs[name].source.family!r} belongs to the {side} side"  # type: ignore[union-attr]
-                )
+    found = misplaced(suite.tuning, suite.evaluation, specs)
+    if found is not None:
+        name, listed, side = found
+        raise SymtuneError(
+            f"{where}: task {name!r} is in {listed}, but its family "
+            f"{specs[name].source.family!r} belongs to the {side} side"  # type: ignore[union-attr]
+        )
 
 
 def load_suite_file(path: Path) -> tuple[Suite, dict[str, TaskSpec]]:

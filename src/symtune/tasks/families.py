@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import random
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 
@@ -366,4 +366,17 @@ def family_side(spec: TaskSpec) -> str | None:
     """The side a family task belongs to; None for tasks that are not from a family."""
     if isinstance(spec.source, FamilySource):
         return get_family(spec.source.family).side
+    return None
+
+
+def misplaced(
+    tuning: Sequence[str], evaluation: Sequence[str], specs: Mapping[str, TaskSpec]
+) -> tuple[str, str, str] | None:
+    """The first family task listed on the other side than its family's, as (task, the side
+    it is listed on, its family's side); None when every family task is on its own side."""
+    for listed, names in (("tuning", tuning), ("evaluation", evaluation)):
+        for name in names:
+            side = family_side(specs[name])
+            if side is not None and side != listed:
+                return name, listed, side
     return None

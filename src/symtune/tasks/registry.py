@@ -7,7 +7,7 @@ import difflib
 from dataclasses import dataclass
 
 from symtune.errors import SymtuneError
-from symtune.tasks.families import LANGUAGE_NAMES, family_side
+from symtune.tasks.families import LANGUAGE_NAMES, misplaced
 from symtune.tasks.paper_hf import HF_EVAL, HF_TUNING
 from symtune.tasks.spec import BigBenchSource, FamilySource, TaskSpec
 
@@ -293,7 +293,6 @@ def get_suite(name: str) -> Suite:
     suite = SUITES[name]
     overlap = set(suite.tuning) & set(suite.evaluation)
     assert not overlap, f"suite {name} tunes on evaluation tasks {overlap}"
-    for side, names in (("tuning", suite.tuning), ("evaluation", suite.evaluation)):
-        wrong = [n for n in names if family_side(TASKS[n]) not in (None, side)]
-        assert not wrong, f"suite {name}: family tasks {wrong} are on the wrong side"
+    wrong = misplaced(suite.tuning, suite.evaluation, TASKS)
+    assert wrong is None, f"suite {name}: family task {wrong} is on the wrong side"
     return suite
