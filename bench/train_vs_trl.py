@@ -17,7 +17,8 @@ from pathlib import Path
 import torch
 
 from symtune.data import load_named
-from symtune.mixture import MixtureConfig, build_mixture, read_prompts
+from symtune.mixture import MixtureConfig, build_mixture
+from symtune.mixture_read import read_prompts
 from symtune.models import load_model, load_tokenizer, token_counter
 from symtune.tasks import get_suite
 from symtune.tune.config import TuneConfig

@@ -130,7 +130,7 @@ def data_show(
     examples: Annotated[int, typer.Option(help="How many prompts to render.")] = 2,
 ) -> None:
     """Show a mixture's statistics and a few rendered prompts with their symbol mapping."""
-    from symtune.mixture import read_manifest, read_prompts
+    from symtune.mixture_read import read_manifest, read_prompts
 
     manifest = read_manifest(directory)
     _print_stats(manifest)

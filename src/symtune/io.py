@@ -1,25 +1,125 @@
-"""Atomic file writes: a temp file beside the target, fsynced, then renamed over it, so a run
-killed at any moment leaves either the old file or the new one, never half of one."""
+"""File I/O at the edges: atomic writes (a temp file unique to its writer, fsynced, renamed over
+the target, so a kill leaves the old file or the new one, never half of one), and readers of
+JSON / JSONL that name the file and line on damage instead of raising a bare decode error."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import secrets
 from pathlib import Path
 from typing import Any
+
+from symtune.errors import SymtuneError
+
+_TEMP = re.compile(r"^(?P<target>.+)\.(?P<pid>\d+)-[0-9a-f]{8}\.tmp$")
+
+
+def temp_path(path: Path) -> Path:
+    """A temp name beside `path` that no other writer uses: `<name>.<pid>-<random>.tmp`."""
+    return path.with_name(f"{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
+
+
+def temp_target(path: Path) -> str | None:
+    """The file name a temp file from `temp_path` was written for; None if not one of ours."""
+    found = _TEMP.match(path.name)
+    return found["target"] if found else None
 
 
 def atomic_write(path: Path, data: bytes | str) -> None:
     """Write bytes (or UTF-8 text) to `path` atomically."""
     payload = data.encode("utf-8") if isinstance(data, str) else data
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("wb") as handle:
-        handle.write(payload)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    tmp = temp_path(path)
+    try:
+        with tmp.open("wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def atomic_json(path: Path, data: Any) -> None:
     """Write indented, key-sorted JSON to `path` atomically."""
     atomic_write(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def read_json(path: Path, what: str = "file") -> Any:
+    """A JSON file's value; a missing or damaged file is a one-line error naming it."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SymtuneError(f"{what} {path} not found") from None
+    except UnicodeDecodeError:
+        raise SymtuneError(f"{what} {path}: not UTF-8 text (damaged?)") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise SymtuneError(
+            f"{what} {path}: not valid JSON at line {err.lineno} (truncated or damaged?)"
+        ) from None
+
+
+def read_json_object(path: Path, what: str = "file") -> dict[str, Any]:
+    """`read_json`, and the value must be a JSON object."""
+    value = read_json(path, what)
+    if not isinstance(value, dict):
+        raise SymtuneError(f"{what} {path}: expected a JSON object, got {type(value).__name__}")
+    return value
+
+
+def parse_jsonl(text: str, where: str, torn_tail: bool = True) -> tuple[list[dict[str, Any]], int]:
+    """JSON objects, one per line, and the byte length of the text they came from. With
+    `torn_tail`, a last line without its newline that does not parse (an append cut by a kill)
+    is dropped; any other bad line is a one-line error naming `where` and the line number."""
+    records: list[dict[str, Any]] = []
+    lines = text.split("\n")
+    complete = len(lines) - 1  # the part after the last newline is not a finished line
+    kept_chars = 0
+    for number, line in enumerate(lines, 1):
+        if number > complete and not line:
+            break
+        try:
+            record = json.loads(line) if line.strip() else None
+        except json.JSONDecodeError:
+            if torn_tail and number > complete:
+                break
+            raise SymtuneError(f"{where}:{number}: not valid JSON (damaged?)") from None
+        if record is not None and not isinstance(record, dict):
+            raise SymtuneError(
+                f"{where}:{number}: expected a JSON object, got {type(record).__name__}"
+            )
+        if record is not None:
+            records.append(record)
+        kept_chars += len(line) + (1 if number <= complete else 0)
+    return records, len(text[:kept_chars].encode("utf-8"))
+
+
+def read_jsonl(path: Path, torn_tail: bool = True) -> list[dict[str, Any]]:
+    """The objects of a JSONL file (see `parse_jsonl`); a missing file has none."""
+    if not path.exists():
+        return []
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise SymtuneError(f"{path}: not UTF-8 text (damaged?)") from None
+    return parse_jsonl(text, str(path), torn_tail)[0]
+
+
+def repair_jsonl(path: Path) -> list[dict[str, Any]]:
+    """Read an append-only JSONL log and cut a torn last line off the file, so the next append
+    starts on a line of its own; returns the records kept."""
+    if not path.exists():
+        return []
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = raw.decode("utf-8", errors="replace")
+    records, keep = parse_jsonl(text, str(path))
+    if keep < len(raw):
+        with path.open("r+b") as handle:
+            handle.truncate(keep)
+    return records

@@ -18,10 +18,12 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+from symtune.artifacts import sha256_file
 from symtune.errors import SymtuneError
-from symtune.io import atomic_write
+from symtune.io import atomic_write, temp_path, temp_target
+from symtune.outdir import claim
 from symtune.prompts import Prompt, TokenCounter, rng_for, tuning_prompt
-from symtune.symbols import SymbolPool, tuning_pool, wordlist_record
+from symtune.symbols import SymbolPool, check_kinds, tuning_pool, wordlist_record
 from symtune.tasks.spec import TaskData
 
 FORMAT_VERSION = 1
@@ -78,10 +80,20 @@ class MixtureConfig:
             ),
             (self.shard_size >= 1, "shard_size", self.shard_size, "a positive shard size"),
             (bool(self.tasks), "tasks", list(self.tasks), "at least one task"),
+            (
+                self.max_symbols is None or self.max_symbols >= 2,
+                "max_symbols",
+                self.max_symbols,
+                "at least 2 symbols",
+            ),
         ]
         for ok, name, value, expected in checks:
             if not ok:
                 raise SymtuneError(f"mixture config: {name}={value}; expected {expected}")
+        try:
+            check_kinds(self.symbol_kinds)
+        except SymtuneError as err:
+            raise SymtuneError(f"mixture config: {err}") from None
         unknown = [t for t, _ in self.weights if t not in self.tasks]
         if unknown:
             raise SymtuneError(
@@ -276,19 +288,49 @@ def build_mixture(
 ) -> dict[str, Any]:
     """Write the mixture to `out` (shards + manifest.json) and return the manifest.
 
-    Finished shards of an interrupted build with the same config are kept, not rebuilt."""
+    Finished shards of an interrupted build with the same config are kept, not rebuilt, once
+    their bytes match the sha256 recorded when they were written (a damaged one is rebuilt).
+    The folder is locked for the build; a build that yields no prompt is an error."""
     config.validate()
     check_tasks(config, tasks)
-    out.mkdir(parents=True, exist_ok=True)
+    with claim(out, "mixture"):
+        return _build(config, tasks, out, count_tokens, provenance, progress)
+
+
+def _own_file(name: str) -> bool:
+    return name in ("config.json", "manifest.json") or name.startswith("prompts-")
+
+
+def _reusable(path: Path, stats_path: Path) -> bool:
+    """A finished shard whose bytes still match the sha256 recorded beside it."""
+    if not (path.exists() and stats_path.exists()):
+        return False
+    try:
+        recorded = json.loads(stats_path.read_text())
+        return isinstance(recorded, dict) and recorded.get("sha256") == sha256_file(path)
+    except (ValueError, OSError):
+        return False
+
+
+def _build(
+    config: MixtureConfig,
+    tasks: Sequence[TaskData],
+    out: Path,
+    count_tokens: Callable[[str], int] | None,
+    provenance: Mapping[str, Any] | None,
+    progress: Callable[[int], None] | None,
+) -> dict[str, Any]:
     config_path = out / "config.json"
     config_bytes = (_dumps(config.to_dict()) + "\n").encode()
     if config_path.exists() and config_path.read_bytes() != config_bytes:
         raise SymtuneError(
             f"{out} holds a mixture built with another config; choose another --out or delete it"
         )
+    for leftover in out.iterdir():  # temp files of a build killed mid-write (ours only)
+        target = temp_target(leftover)
+        if target is not None and _own_file(target):
+            leftover.unlink()
     atomic_write(config_path, config_bytes)
-    for leftover in out.glob("*.tmp"):  # from a build killed mid-write
-        leftover.unlink()
     plan = Plan(config, tasks)
     pool = tuning_pool(config.symbol_kinds, config.max_symbols, config.seed)
     counter = TokenCounter(count_tokens) if count_tokens and config.max_tokens else None
@@ -301,10 +343,10 @@ def build_mixture(
     for shard, start in enumerate(range(0, config.n, config.shard_size)):
         stop = min(start + config.shard_size, config.n)
         path, stats_path = out / shard_name(shard), out / (shard_name(shard) + ".stats.json")
-        if not (path.exists() and stats_path.exists()):
+        if not _reusable(path, stats_path):
             stats = ShardStats()
             digest = hashlib.sha256()
-            tmp = path.with_name(path.name + ".tmp")
+            tmp = temp_path(path)
             with tmp.open("wb") as handle:
                 for i, prompt in iter_prompts(
                     config, tasks, start, stop, counter, pool, stats, plan
@@ -329,6 +371,14 @@ def build_mixture(
         )
         if progress is not None:
             progress(stop - start)
+    if total.prompts == 0:
+        for written in [config_path, *(out / s["file"] for s in shards)]:
+            written.unlink(missing_ok=True)
+            written.with_name(written.name + ".stats.json").unlink(missing_ok=True)
+        raise SymtuneError(
+            f"mixture: no prompt fits max_tokens={config.max_tokens} (all {config.n} were too "
+            "long even with one exemplar per class); raise --max-tokens"
+        )
     manifest = {
         "format_version": FORMAT_VERSION,
         "config": config.to_dict(),
@@ -358,25 +408,3 @@ def build_mixture(
         (json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=True) + "\n").encode(),
     )
     return manifest
-
-
-def read_manifest(directory: Path) -> dict[str, Any]:
-    """The manifest of a built mixture, with a clear error when there is none."""
-    path = directory / "manifest.json"
-    if not path.exists():
-        raise SymtuneError(f"{directory}: no manifest.json; build it with `symtune data build`")
-    return json.loads(path.read_text())
-
-
-def read_prompts(directory: Path, limit: int | None = None) -> Iterator[tuple[int, Prompt]]:
-    """Stream (index, prompt) from a built mixture's shards, in index order."""
-    manifest = read_manifest(directory)
-    produced = 0
-    for shard in manifest["shards"]:
-        with (directory / shard["file"]).open(encoding="utf-8") as handle:
-            for line in handle:
-                if limit is not None and produced >= limit:
-                    return
-                record = json.loads(line)
-                produced += 1
-                yield record["i"], Prompt.from_dict(record)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +14,13 @@ import yaml
 
 from symtune.errors import SymtuneError
 from symtune.evaluate.protocol import EvalConfig
-from symtune.io import atomic_write
+from symtune.io import atomic_write, read_json_object
 from symtune.mixture import MixtureConfig
-from symtune.tune.config import LoraConfig, TuneConfig
+from symtune.models.registry import check_model
+from symtune.outdir import claim
+from symtune.schema import fields_of
+from symtune.tasks import Suite, TaskSpec
+from symtune.tune.config import TuneConfig
 
 PRESETS_DIR = Path(__file__).resolve().parent / "presets"
 STAGES = ("data", "eval_base", "tune", "eval_tuned", "eval_extra", "report")
@@ -53,52 +57,50 @@ class RunConfig:
 
 
 def _section(raw: dict[str, Any], key: str, cls: type, where: str) -> dict[str, Any]:
+    """A section's values, typed against `cls` (one-line errors naming `key.field`)."""
     values = raw.get(key) or {}
     if not isinstance(values, dict):
-        raise SymtuneError(f"{where}: section {key!r} must be a mapping")
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise SymtuneError(f"{where}: {key}.{unknown[0]} is not a known field")
-    return dict(values)
+        raise SymtuneError(f"{where}: section {key!r} must be a mapping, got {values!r}")
+    if cls is MixtureConfig and isinstance(values.get("weights"), dict):
+        values = {**values, "weights": [list(kv) for kv in values["weights"].items()]}
+    return fields_of(cls, values, f"{where}: {key}")
 
 
 def load_run_config(path: Path, run_dir: Path) -> RunConfig:
-    """Parse a pipeline YAML; paths inside the run directory are filled in."""
+    """Parse and validate a pipeline YAML (every field typed and range-checked, every suite
+    and model resolved) before anything is written; paths inside the run directory are
+    filled in."""
     from symtune.data import suite_specs
 
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except FileNotFoundError:
+    except (FileNotFoundError, IsADirectoryError):
         raise SymtuneError(f"run config {path} not found") from None
+    except UnicodeDecodeError:
+        raise SymtuneError(f"run config {path}: not UTF-8 text") from None
     except yaml.YAMLError as err:
         raise SymtuneError(
             f"run config {path}: not valid YAML ({str(err).splitlines()[0]})"
         ) from None
     where = str(path)
+    if not isinstance(raw, dict):
+        raise SymtuneError(f"{where}: expected a mapping of sections, got {raw!r}")
     unknown = sorted(set(raw) - {"name", "model", "suite", "data", "tune", "eval", "extra_eval"})
     if unknown:
         raise SymtuneError(
             f"{where}: unknown section {unknown[0]!r}; expected name, model, "
             "suite, data, tune, eval, extra_eval"
         )
+    for key in ("name", "model", "suite"):
+        if key in raw and not isinstance(raw[key], str):
+            raise SymtuneError(f"{where}: {key} = {raw[key]!r}; expected a string")
     model = str(raw.get("model", "smollm2-135m-instruct"))
     suite_name = str(raw.get("suite", "offline"))
     suite, _ = suite_specs(suite_name)
     data = _section(raw, "data", MixtureConfig, where)
     data.setdefault("tokenizer", model)
-    mixture = MixtureConfig(
-        **{
-            **data,
-            "tasks": suite.tuning,
-            "suite": suite.name,
-            "symbol_kinds": tuple(data.get("symbol_kinds", MixtureConfig.symbol_kinds)),
-            "weights": tuple((data.get("weights") or {}).items()),
-        }
-    )
+    mixture = MixtureConfig(**{**data, "tasks": suite.tuning, "suite": suite.name})
     tune_values = _section(raw, "tune", TuneConfig, where)
-    if tune_values.get("lora") is not None:
-        tune_values["lora"] = LoraConfig(**tune_values["lora"])
     tune = TuneConfig(
         **{
             **tune_values,
@@ -107,28 +109,21 @@ def load_run_config(path: Path, run_dir: Path) -> RunConfig:
             "model": model,
         }
     )
-    eval_values = _eval_values(raw, "eval", where)
+    eval_values = _section(raw, "eval", EvalConfig, where)
     evaluation = EvalConfig(**{**eval_values, "suite": suite_name, "tokenizer": model})
     extra = None
     if raw.get("extra_eval") is not None:
         # the main evaluation's values, overridden by the section's (its suite included)
-        values = {**eval_values, **_eval_values(raw, "extra_eval", where)}
+        values = {**eval_values, **_section(raw, "extra_eval", EvalConfig, where)}
         extra = EvalConfig(**{"suite": "reachable", **values, "tokenizer": model})
         suite_specs(extra.suite)
         extra.validate()
     mixture.validate()
     tune.validate()
     evaluation.validate()
+    check_model(model)
     name = str(raw.get("name", path.stem))
     return RunConfig(name, model, suite_name, mixture, tune, evaluation, extra)
-
-
-def _eval_values(raw: dict[str, Any], key: str, where: str) -> dict[str, Any]:
-    values = _section(raw, key, EvalConfig, where)
-    for name in ("tasks", "settings", "seeds", "scoring"):
-        if name in values:
-            values[name] = tuple(values[name])
-    return values
 
 
 def preset_path(name: str) -> Path:
@@ -141,14 +136,16 @@ def preset_path(name: str) -> Path:
 
 def _record_stage(run_dir: Path, stage: str, seconds: float, extra: dict[str, Any]) -> None:
     path = run_dir / "stages.json"
-    stages = json.loads(path.read_text()) if path.exists() else {}
+    stages = read_json_object(path, "stages file") if path.exists() else {}
     stages[stage] = {"done": True, "seconds": round(seconds, 1), **extra}
     atomic_write(path, json.dumps(stages, indent=2) + "\n")
 
 
 def _done(run_dir: Path, stage: str) -> bool:
     path = run_dir / "stages.json"
-    return path.exists() and json.loads(path.read_text()).get(stage, {}).get("done", False)
+    if not path.exists():
+        return False
+    return bool(read_json_object(path, "stages file").get(stage, {}).get("done", False))
 
 
 def run_pipeline(
@@ -159,21 +156,37 @@ def run_pipeline(
     tune_progress: Callable | None = None,
     build_progress: Callable[[int], None] | None = None,
 ) -> Path:
-    """Run every stage not yet done; returns the report path."""
-    from symtune.data import artifacts_for, load_tasks, suite_specs
+    """Run every stage not yet done (the run folder locked meanwhile); returns the report
+    path."""
+    from symtune.data import suite_specs
+
+    resolved = run_dir / "run_config.yaml"
+    text = yaml.safe_dump(json.loads(json.dumps(config.to_dict())), sort_keys=False)
+    if resolved.exists() and resolved.read_text() != text:
+        raise SymtuneError(f"{run_dir} holds a run with another config; choose another --out")
+    suite, specs = suite_specs(config.suite)
+    with claim(run_dir, "run"):
+        atomic_write(resolved, text)
+        progress = (eval_progress, tune_progress, build_progress)
+        return _stages(config, run_dir, suite, specs, say, progress)
+
+
+def _stages(
+    config: RunConfig,
+    run_dir: Path,
+    suite: Suite,
+    specs: dict[str, TaskSpec],
+    say: Callable[[str], None],
+    progress: tuple[Callable | None, Callable | None, Callable[[int], None] | None],
+) -> Path:
+    from symtune.data import artifacts_for, load_tasks
     from symtune.evaluate.api import evaluate
     from symtune.mixture import build_mixture, package_versions
     from symtune.models import token_counter
     from symtune.report.report import write_report
     from symtune.tune.loop import tune
 
-    run_dir.mkdir(parents=True, exist_ok=True)
-    resolved = run_dir / "run_config.yaml"
-    text = yaml.safe_dump(json.loads(json.dumps(config.to_dict())), sort_keys=False)
-    if resolved.exists() and resolved.read_text() != text:
-        raise SymtuneError(f"{run_dir} holds a run with another config; choose another --out")
-    resolved.write_text(text)
-    suite, specs = suite_specs(config.suite)
+    eval_progress, tune_progress, build_progress = progress
     for stage in STAGES:
         if stage != "report" and _done(run_dir, stage):
             say(f"{stage}: done already")

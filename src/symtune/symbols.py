@@ -78,7 +78,7 @@ class SymbolPool:
         return sum(len(group) for _, group in self.by_kind)
 
 
-def _check_kinds(kinds: Sequence[str]) -> tuple[str, ...]:
+def check_kinds(kinds: Sequence[str]) -> tuple[str, ...]:
     if not kinds:
         raise SymtuneError("symbol kinds: empty; expected one or more of integer, letters, word")
     for kind in kinds:
@@ -108,7 +108,7 @@ def tuning_pool(
     kinds: Sequence[str] = KINDS, max_symbols: int | None = None, seed: int = 0
 ) -> SymbolPool:
     """The ~30k tuning pool; `kinds` and `max_symbols` are the paper's ablation knobs."""
-    return _tuning_pool(_check_kinds(kinds), max_symbols, seed)
+    return _tuning_pool(check_kinds(kinds), max_symbols, seed)
 
 
 @cache
@@ -119,7 +119,7 @@ def _tuning_pool(kinds: tuple[str, ...], max_symbols: int | None, seed: int) -> 
 
 def eval_pool(kinds: Sequence[str] = KINDS) -> SymbolPool:
     """The ~270k evaluation pool, disjoint from the tuning pool."""
-    return _eval_pool(_check_kinds(kinds))
+    return _eval_pool(check_kinds(kinds))
 
 
 @cache

@@ -1,6 +1,7 @@
 """Evaluation mechanics on a tiny random llama: scoring, statistics, items, result files."""
 
 import json
+import shutil
 import re
 
 import pytest
@@ -223,8 +224,10 @@ def test_evaluate_writes_self_describing_results_and_resumes(tmp_path, tiny_mode
     assert again["summary"] == document["summary"]
     with pytest.raises(SymtuneError, match="holds an evaluation with another config"):
         evaluate(EvalConfig(**{**config.to_dict(), "k": 3}), models, tmp_path / "ev")
+    other = tmp_path / "other-model"
+    shutil.copytree(tiny_model_dir, other)
     with pytest.raises(SymtuneError, match="label 'tuned' was evaluated with model"):
-        evaluate(config, {"tuned": str(tmp_path)}, tmp_path / "ev")
+        evaluate(config, {"tuned": str(other)}, tmp_path / "ev")
 
 
 def test_tuning_pool_draws_queries_from_the_tuning_tasks_validation_split(tmp_path):
@@ -272,4 +275,4 @@ def test_a_marker_written_before_a_field_existed_still_matches(tmp_path, tiny_mo
     (out / "eval_config.json").write_text(json.dumps(old, sort_keys=True))
     evaluate(config, {"base": str(tiny_model_dir)}, out)  # no refusal
     with pytest.raises(SymtuneError, match="another config"):
-        evaluate(EvalConfig(**{**config.to_dict(), "pool": "tuning"}), {"base": "x"}, out)
+        evaluate(EvalConfig(**{**config.to_dict(), "pool": "tuning"}), {"base": str(tiny_model_dir)}, out)

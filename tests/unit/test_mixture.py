@@ -10,9 +10,8 @@ from symtune.mixture import (
     Plan,
     build_mixture,
     iter_prompts,
-    read_manifest,
-    read_prompts,
 )
+from symtune.mixture_read import read_manifest, read_prompts
 from symtune.prompts import rebuild
 
 
@@ -51,7 +50,7 @@ def test_weights_override_and_queries_cycle_without_repeats(tasks):
 def test_build_is_byte_reproducible_and_resumes(tmp_path, tasks):
     first = build_mixture(config(), tasks, tmp_path / "a")
     build_mixture(config(), tasks, tmp_path / "b")
-    files = sorted(p.name for p in (tmp_path / "a").iterdir())
+    files = sorted(p.name for p in (tmp_path / "a").iterdir() if not p.name.startswith("."))
     assert files == [
         "config.json",
         "manifest.json",
@@ -65,12 +64,19 @@ def test_build_is_byte_reproducible_and_resumes(tmp_path, tasks):
     for name in files:
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
     assert first["stats"]["prompts"] == 300
-    # a killed build: one shard missing, one half-written temp file left behind
+    assert (tmp_path / "a" / ".symtune.json").exists()  # the folder says it is a mixture
+    # a killed build: one shard missing, one half-written temp file left behind, one shard
+    # truncated (its recorded sha256 no longer matches), and a file that is not ours
     (tmp_path / "b" / "prompts-00001.jsonl").unlink()
-    (tmp_path / "b" / "prompts-00002.jsonl.tmp").write_text("partial")
+    (tmp_path / "b" / "prompts-00002.jsonl.4242-0badcafe.tmp").write_text("partial")
+    shard = tmp_path / "b" / "prompts-00000.jsonl"
+    shard.write_bytes(shard.read_bytes()[:-300])
+    (tmp_path / "b" / "notes.tmp").write_text("mine")
     assert build_mixture(config(), tasks, tmp_path / "b") == first
     for name in files:
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    assert not list((tmp_path / "b").glob("prompts-*.tmp"))
+    assert (tmp_path / "b" / "notes.tmp").read_text() == "mine"
 
 
 def test_shards_hold_rebuildable_prompts_and_manifest_counts(tmp_path, tasks):

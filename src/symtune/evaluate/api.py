@@ -31,8 +31,9 @@ from symtune.evaluate.results import (
 )
 from symtune.evaluate.runner import ResultCache, score_items
 from symtune.evaluate.scoring import Scorer
-from symtune.io import atomic_write
+from symtune.io import atomic_json, atomic_write, read_json_object
 from symtune.mixture import package_versions
+from symtune.outdir import claim
 from symtune.tasks.algorithmic import (
     LIST_FUNCTIONS,
     TURING_AS2,
@@ -97,7 +98,7 @@ def build_items(config: EvalConfig) -> tuple[list[Item], dict[str, Any]]:
 
 def _stored_identity(marker: Path) -> str:
     """A stored eval config read back with today's defaults for fields added since."""
-    stored = json.loads(marker.read_text())
+    stored = read_json_object(marker, "eval config")
     known = set(EvalConfig.__dataclass_fields__)
     values = {k: tuple(v) if isinstance(v, list) else v for k, v in stored.items() if k in known}
     if set(stored) - known:
@@ -117,7 +118,16 @@ def _artifacts(config: EvalConfig) -> dict[str, dict[str, str]]:
     return record
 
 
-def _model_record(name: str) -> dict[str, Any]:
+def model_identity(name: str) -> dict[str, Any]:
+    """What a model's predictions depend on: its name, and the sha256 of its weight files and
+    of its tokenizer files. A label's cached predictions are reused only under the same
+    identity."""
+    from symtune.models import fingerprint, model_source
+
+    return {"name": name, **fingerprint(model_source(model_location(name)))}
+
+
+def _model_record(name: str, identity: Mapping[str, Any]) -> dict[str, Any]:
     from symtune.models import model_source
 
     source = model_source(model_location(name))
@@ -126,14 +136,41 @@ def _model_record(name: str) -> dict[str, Any]:
         "name": name,
         "source": source,
         "sha256": sha256_file(weights) if weights.exists() else None,
+        "weights_sha256": identity["weights"],
+        "tokenizer_sha256": identity["tokenizer"],
     }
     run_config = Path(name) / "config.json"
     if (Path(name) / "final").is_dir() and run_config.exists():
-        record["tuning_config"] = json.loads(run_config.read_text())
+        record["tuning_config"] = read_json_object(run_config, "run config")
     if (Path(name) / "trainable.safetensors").exists():  # a tuning checkpoint
-        record["tuning_config"] = json.loads((Path(name).parent.parent / "config.json").read_text())
-        record["step"] = json.loads((Path(name) / "state.json").read_text())["step"]
+        record["tuning_config"] = read_json_object(
+            Path(name).parent.parent / "config.json", "run config"
+        )
+        record["step"] = read_json_object(Path(name) / "state.json", "checkpoint state")["step"]
     return record
+
+
+def _check_cache_owner(out: Path, label: str, identity: Mapping[str, Any]) -> None:
+    """Refuse to reuse a label's cached predictions made by another model or other weights."""
+    owner = out / "cache" / f"{label}.model"
+    if not owner.exists():
+        return
+    try:
+        stored = json.loads(owner.read_text())
+    except ValueError:
+        stored = None
+    if not isinstance(stored, dict):
+        raise SymtuneError(
+            f"{out}: label {label!r} was evaluated by an older symtune that did not record "
+            "its weights' sha256, so its cached predictions cannot be checked; choose another --out"
+        )
+    for key, what in (("name", "model"), ("weights", "weights"), ("tokenizer", "tokenizer")):
+        if stored.get(key) != identity[key]:
+            raise SymtuneError(
+                f"{out}: label {label!r} was evaluated with {what} {str(stored.get(key))[:16]!r}, "
+                f"not {str(identity[key])[:16]!r} (its cached predictions would be stale); "
+                "choose another --out"
+            )
 
 
 def evaluate(
@@ -143,32 +180,47 @@ def evaluate(
     progress: Callable[[str, int], Callable[[Item, str], None]] | None = None,
 ) -> dict[str, Any]:
     """Score every item with every model (labels like "base", "tuned"), then write
-    out/results.json and out/results.md. Re-running continues from the per-example caches."""
-    import torch
-
-    from symtune.models import load_model, load_tokenizer
+    out/results.json and out/results.md. Re-running continues from the per-example caches,
+    which are reused only for the same model weights and tokenizer. Everything is checked
+    before the first write, and `out` is locked while this runs."""
+    from symtune.models import check_model
 
     config.validate()
     if not models:
         raise SymtuneError("eval: no model given")
+    for name in models.values():
+        check_model(name)
     items, notes = build_items(config)
-    out.mkdir(parents=True, exist_ok=True)
+    identities = {label: model_identity(name) for label, name in models.items()}
+    with claim(out, "eval"):
+        return _evaluate(config, models, identities, items, notes, out, progress)
+
+
+def _evaluate(
+    config: EvalConfig,
+    models: Mapping[str, str],
+    identities: Mapping[str, Mapping[str, Any]],
+    items: list[Item],
+    notes: dict[str, Any],
+    out: Path,
+    progress: Callable[[str, int], Callable[[Item, str], None]] | None,
+) -> dict[str, Any]:
+    import torch
+
+    from symtune.models import load_model, load_tokenizer
+
     identity = json.dumps(config.to_dict(), sort_keys=True)
     marker = out / "eval_config.json"
     if marker.exists() and _stored_identity(marker) != identity:
         raise SymtuneError(
             f"{out} holds an evaluation with another config; choose another --out or delete it"
         )
+    for label in models:  # a label's cache belongs to one model, weights and tokenizer
+        _check_cache_owner(out, label, identities[label])
     atomic_write(marker, identity)
-    for label, name in models.items():  # a label's cache belongs to one model
-        owner = out / "cache" / f"{label}.model"
-        owner.parent.mkdir(parents=True, exist_ok=True)
-        if owner.exists() and owner.read_text() != name:
-            raise SymtuneError(
-                f"{out}: label {label!r} was evaluated with model {owner.read_text()!r}, "
-                f"not {name!r}; choose another --out"
-            )
-        owner.write_text(name)
+    (out / "cache").mkdir(exist_ok=True)
+    for label in models:
+        atomic_json(out / "cache" / f"{label}.model", dict(identities[label]))
     per_model: dict[str, dict[str, dict[str, Any]]] = {}
     timings: dict[str, float] = {}
     for label, name in models.items():
@@ -199,7 +251,7 @@ def evaluate(
     document = {
         "results_version": RESULTS_VERSION,
         "config": config.to_dict(),
-        "models": {label: _model_record(name) for label, name in models.items()},
+        "models": {label: _model_record(name, identities[label]) for label, name in models.items()},
         "versions": package_versions(
             ["symtune", "torch", "transformers", "tokenizers", "wordfreq"]
         ),

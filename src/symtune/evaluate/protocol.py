@@ -76,10 +76,19 @@ class EvalConfig:
             raise SymtuneError(f"eval config: pool={self.pool!r}; expected evaluation or tuning")
         if not self.seeds:
             raise SymtuneError("eval config: seeds is empty; expected at least one seed")
-        if self.k < 1 or self.max_queries < 1:
-            raise SymtuneError(
-                f"eval config: k={self.k}, max_queries={self.max_queries}; expected both >= 1"
-            )
+        counts = {
+            "k": self.k,
+            "max_queries": self.max_queries,
+            "list_function_queries": self.list_function_queries,
+            "batch_size": self.batch_size,
+        }
+        for name, value in counts.items():
+            if value < 1:
+                raise SymtuneError(f"eval config: {name}={value}; expected at least 1")
+        if self.max_tokens < 16:
+            raise SymtuneError(f"eval config: max_tokens={self.max_tokens}; expected >= 16")
+        if self.dtype not in ("bf16", "fp32"):
+            raise SymtuneError(f"eval config: dtype={self.dtype!r}; expected bf16 or fp32")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -9,23 +9,23 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from symtune.errors import SymtuneError
 from symtune.evaluate.protocol import Item
 from symtune.evaluate.scoring import GenerateRequest, RankRequest, Scorer
+from symtune.io import repair_jsonl
 
 
 class ResultCache:
-    """Append-only JSONL of {"key", "result"}; a torn last line (a kill mid-write) is ignored."""
+    """Append-only JSONL of {"key", "result"}; a torn last line (a kill mid-write) is cut off
+    before appending; any other damage is a one-line error naming the file and line."""
 
     def __init__(self, path: Path):
         self.path = path
         self.done: dict[str, dict[str, Any]] = {}
-        if path.exists():
-            for line in path.read_text(encoding="utf-8").splitlines():
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError:
-                    continue
-                self.done[record["key"]] = record["result"]
+        for number, record in enumerate(repair_jsonl(path), 1):
+            if not isinstance(record.get("key"), str) or not isinstance(record.get("result"), dict):
+                raise SymtuneError(f"{path}: record {number} is not a cached result (damaged?)")
+            self.done[record["key"]] = record["result"]
         path.parent.mkdir(parents=True, exist_ok=True)
         self._handle = path.open("a", encoding="utf-8")
 

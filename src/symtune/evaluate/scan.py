@@ -18,6 +18,8 @@ import yaml
 from symtune.errors import SymtuneError
 from symtune.evaluate.protocol import SCORING, EvalConfig, Item
 from symtune.io import atomic_json, atomic_write
+from symtune.outdir import claim
+from symtune.tasks import Suite, TaskSpec
 
 RELEVANT = "instr_labels"
 NEITHER = "neither"
@@ -145,13 +147,29 @@ def run_scan(
     """Evaluate `model` in the two settings (resumable, under out/eval), then write
     out/scan.json, out/scan.md and out/suite.yaml (the passing tasks)."""
     from symtune.data import suite_specs
-    from symtune.evaluate.api import evaluate
-    from symtune.tasks.config import spec_to_entry
+    from symtune.models import check_model
 
     config.validate()
+    config.eval_config(model).validate()
     suite, specs = suite_specs(config.suite)
     if not suite.evaluation:
         raise SymtuneError(f"scan: suite {config.suite!r} has no evaluation tasks")
+    check_model(model)
+    with claim(out, "scan"):
+        return _scan(config, model, out, suite, specs, progress)
+
+
+def _scan(
+    config: ScanConfig,
+    model: str,
+    out: Path,
+    suite: Suite,
+    specs: Mapping[str, TaskSpec],
+    progress: Callable[[str, int], Callable[[Item, str], None]] | None,
+) -> dict[str, Any]:
+    from symtune.evaluate.api import evaluate
+    from symtune.tasks.config import spec_to_entry
+
     document = evaluate(config.eval_config(model), {"base": model}, out / "eval", progress)
     rows = scan_rows(document["items"], "base", config)
     passed = [r["task"] for r in rows if r["passed"]]

@@ -1,12 +1,14 @@
 """Models: a registry of built-in model names and loaders for tokenizers (and, later, weights)."""
 
-from symtune.models.loading import load_model, model_source, plain_copy
-from symtune.models.registry import MODELS, ModelRef, resolve_model
+from symtune.models.loading import fingerprint, load_model, model_source, plain_copy
+from symtune.models.registry import MODELS, ModelRef, check_model, resolve_model
 from symtune.models.tokenizer import load_tokenizer, token_counter
 
 __all__ = [
     "MODELS",
     "ModelRef",
+    "check_model",
+    "fingerprint",
     "load_model",
     "load_tokenizer",
     "model_source",

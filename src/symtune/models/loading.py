@@ -4,11 +4,13 @@ load, and every tuned checkpoint, is plain `from_pretrained` material."""
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from pathlib import Path
 
-from symtune.artifacts import cache_dir, smollm2_gguf
+from symtune.artifacts import cache_dir, sha256_file, smollm2_gguf
 from symtune.errors import SymtuneError
+from symtune.io import temp_path
 from symtune.models.registry import resolve_model
 
 DTYPES = ("bf16", "fp32")
@@ -51,12 +53,12 @@ def gguf_checkpoint_dir() -> Path:
     model = AutoModelForCausalLM.from_pretrained(
         str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32
     )
-    tmp = target.with_name(target.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
+    tmp = temp_path(target)  # unique: two first runs may convert at once
     plain_copy(model).save_pretrained(str(tmp))
     load_tokenizer("smollm2-135m-instruct").save_pretrained(str(tmp))
     if not target.exists():
         tmp.rename(target)
+    shutil.rmtree(tmp, ignore_errors=True)
     return target
 
 
@@ -64,6 +66,54 @@ def model_source(name: str) -> str:
     """What `from_pretrained` should read for a model name: a directory or a hub id."""
     ref = resolve_model(name)
     return str(gguf_checkpoint_dir()) if ref.kind == "gguf-artifact" else ref.location
+
+
+WEIGHT_FILES = ("*.safetensors", "*.bin", "*.pt", "*.gguf")
+TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "vocab.*",
+    "merges.txt",
+    "*.model",
+    "chat_template.*",
+)
+
+
+def _files_digest(directory: Path, patterns: tuple[str, ...]) -> str | None:
+    """One sha256 over the named files' names and sha256s; None when there are none."""
+    files = sorted({p for pattern in patterns for p in directory.glob(pattern) if p.is_file()})
+    if not files:
+        return None
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(f"{path.name}\0{sha256_file(path)}\n".encode())
+    return digest.hexdigest()
+
+
+def model_directory(source: str) -> Path | None:
+    """The local folder `from_pretrained(source)` reads: the folder itself, or a hub id's
+    snapshot in the Hugging Face cache (None when it is not cached)."""
+    if Path(source).is_dir():
+        return Path(source)
+    try:
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(source, local_files_only=True))
+    except Exception:  # not cached, or not a hub id
+        return None
+
+
+def fingerprint(source: str) -> dict[str, str | None]:
+    """What a model's results depend on, as sha256s: its weight files and its tokenizer
+    files (None for a part that cannot be read locally)."""
+    directory = model_directory(source)
+    if directory is None:
+        return {"weights": None, "tokenizer": None}
+    return {
+        "weights": _files_digest(directory, WEIGHT_FILES),
+        "tokenizer": _files_digest(directory, TOKENIZER_FILES),
+    }
 
 
 def load_model(name: str, dtype: str = "bf16"):

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlparse
 
 from symtune.errors import SymtuneError
+from symtune.io import read_json_object
 
 
 @dataclass(frozen=True)
@@ -40,3 +44,62 @@ def resolve_model(name: str) -> ModelRef:
             f"model path {name} not found; expected a directory, a hub id or {known}"
         )
     return ModelRef(name, "hub", name)
+
+
+def check_model(name: str) -> None:
+    """Refuse, before anything is written, a model that cannot load: a missing path, a folder
+    that is not a model (or an unfinished symtune run), a hub id neither cached nor
+    reachable. Does not load anything."""
+    ref = resolve_model(name)
+    if ref.kind == "gguf-artifact":
+        return
+    if ref.kind == "local":
+        _check_local(Path(ref.location), name)
+        return
+    _check_hub(name)
+
+
+def _check_local(path: Path, name: str) -> None:
+    if not path.is_dir():
+        raise SymtuneError(f"model {name}: a file; expected a model directory")
+    if (path / "final" / "config.json").exists() or (path / "trainable.safetensors").exists():
+        return  # a finished symtune run, or a tuning checkpoint
+    config = path / "config.json"
+    if config.exists():
+        values = read_json_object(config, f"model {name}:")
+        if "mixture" in values and "model_type" not in values:
+            raise SymtuneError(
+                f"model {name}: a symtune tuning run without final/ (not finished); resume it "
+                f"with `symtune tune --resume` or evaluate a checkpoint under {name}/checkpoints"
+            )
+        return
+    if (path / "adapter_config.json").exists():
+        return
+    raise SymtuneError(
+        f"model {name}: no config.json in that directory; expected a transformers model, "
+        "a symtune run or a tuning checkpoint"
+    )
+
+
+def _check_hub(name: str) -> None:
+    from huggingface_hub import try_to_load_from_cache
+
+    if "/" not in name.strip("/") and not name.replace("-", "").replace("_", "").isalnum():
+        raise SymtuneError(f"model {name!r}: not a built-in name, a directory or a hub id")
+    if isinstance(try_to_load_from_cache(name, "config.json"), str):
+        return
+    known = ", ".join(MODELS)
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
+        raise SymtuneError(
+            f"model {name!r}: not a built-in name ({known}), a local directory or in the "
+            "Hugging Face cache, and HF_HUB_OFFLINE is set"
+        )
+    endpoint = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
+    port = endpoint.port or (443 if endpoint.scheme == "https" else 80)
+    try:
+        socket.create_connection((endpoint.hostname or "", port), timeout=3).close()
+    except OSError:
+        raise SymtuneError(
+            f"model {name!r}: not a built-in name ({known}), a local directory or in the "
+            f"Hugging Face cache, and {endpoint.hostname} cannot be reached (offline?)"
+        ) from None

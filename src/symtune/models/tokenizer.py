@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
 from symtune.artifacts import cache_dir, smollm2_gguf
 from symtune.errors import SymtuneError
+from symtune.io import temp_path
 from symtune.models.registry import resolve_model
 
 
@@ -20,11 +22,11 @@ def _gguf_tokenizer_dir() -> Path:
 
     gguf = smollm2_gguf()
     tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-    tmp = target.with_name(target.name + ".tmp")
+    tmp = temp_path(target)  # unique: two first runs may convert at once
     tokenizer.save_pretrained(str(tmp))
-    if target.exists():
-        return target
-    tmp.rename(target)
+    if not target.exists():
+        tmp.rename(target)
+    shutil.rmtree(tmp, ignore_errors=True)
     return target
 
 

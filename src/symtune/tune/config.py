@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from symtune.errors import SymtuneError
@@ -86,6 +86,9 @@ class TuneConfig:
                 f"between 0 and steps={self.steps}",
             ),
             (self.grad_clip >= 0, "grad_clip", self.grad_clip, ">= 0"),
+            (self.weight_decay >= 0, "weight_decay", self.weight_decay, ">= 0"),
+            (self.threads >= 0, "threads", self.threads, ">= 0 (0: torch's default)"),
+            (self.log_every >= 1, "log_every", self.log_every, "at least 1"),
             (self.dtype in ("bf16", "fp32"), "dtype", self.dtype, "bf16 or fp32"),
             (self.checkpoint_every >= 1, "checkpoint_every", self.checkpoint_every, "at least 1"),
             (self.keep_checkpoints >= 1, "keep_checkpoints", self.keep_checkpoints, "at least 1"),
@@ -93,23 +96,25 @@ class TuneConfig:
         for ok, name, value, expected in checks:
             if not ok:
                 raise SymtuneError(f"tune config: {name}={value}; expected {expected}")
-        if self.lora is not None and self.lora.r < 1:
-            raise SymtuneError(f"tune config: lora.r={self.lora.r}; expected at least 1")
+        lora = self.lora
+        if lora is not None and (lora.r < 1 or lora.alpha < 1 or not 0 <= lora.dropout < 1):
+            raise SymtuneError(
+                f"tune config: lora r={lora.r}, alpha={lora.alpha}, dropout={lora.dropout}; "
+                "expected r >= 1, alpha >= 1 and 0 <= dropout < 1"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @staticmethod
-    def from_dict(data: dict[str, Any]) -> TuneConfig:
-        known = {f.name for f in fields(TuneConfig)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise SymtuneError(f"tune config: unknown field {unknown[0]!r}")
-        values = dict(data)
-        if values.get("lora") is not None:
-            lora = dict(values["lora"])
-            lora["targets"] = tuple(lora.get("targets", LoraConfig().targets))
-            values["lora"] = LoraConfig(**lora)
+    def from_dict(data: dict[str, Any], where: str = "tune config") -> TuneConfig:
+        """A config read back from JSON/YAML, every field's type checked."""
+        from symtune.schema import fields_of
+
+        values = fields_of(TuneConfig, data, where)
+        missing = [n for n in ("mixture", "out") if n not in values]
+        if missing:
+            raise SymtuneError(f"{where}: field {missing[0]!r} is missing")
         return TuneConfig(**values)
 
     def resume_key(self) -> dict[str, Any]:

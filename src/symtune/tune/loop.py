@@ -4,6 +4,7 @@ Accelerate (1 process, or DDP/FSDP under `accelerate launch`/`torchrun`)."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import math
 import os
@@ -15,19 +16,23 @@ from typing import Any
 
 import torch
 
-from symtune.artifacts import sha256_file
 from symtune.errors import SymtuneError
-from symtune.io import atomic_json, atomic_write
+from symtune.io import atomic_json, atomic_write, read_json_object, read_jsonl, temp_path
 from symtune.mixture import package_versions
+from symtune.outdir import claim_main
 from symtune.prompts import Prompt
 from symtune.tune.attention import register as register_packed_attention
+from symtune.tune.checkpoint import (
+    check_checkpoint,
+    inner_model,
+    latest_checkpoint,
+    load_checkpoint,
+    save_checkpoint,
+)
 from symtune.tune.config import TuneConfig
 from symtune.tune.loss import SupervisedLM
 from symtune.tune.packing import Document, Row, batch_tensors, pack, tokenize_prompt
 from symtune.tune.stream import PromptStream, wrap_chat
-
-CHECKPOINTS = "checkpoints"
-LATEST = "latest"
 
 
 def build_optimizer(config: TuneConfig, params: list[torch.nn.Parameter]):
@@ -88,13 +93,6 @@ def prepare_model(config: TuneConfig):
     return model
 
 
-def trainable_state(model) -> dict[str, torch.Tensor]:
-    """Trainable parameters by name (tied weights appear once)."""
-    return {
-        n: p.detach().clone().contiguous() for n, p in model.named_parameters() if p.requires_grad
-    }
-
-
 def step_documents(
     prompts: Iterator[Prompt], count: int, tokenizer, config: TuneConfig
 ) -> list[Document]:
@@ -112,96 +110,18 @@ def micro_batches(rows: list[Row], size: int) -> list[list[Row]]:
     return [rows[i : i + size] for i in range(0, len(rows), size)]
 
 
-def _checkpoint_dirs(run: Path) -> list[Path]:
-    root = run / CHECKPOINTS
-    return sorted(p for p in root.glob("step-*") if p.is_dir() and not p.name.endswith(".tmp"))
-
-
-def save_checkpoint(
-    run: Path, step: int, model, optimizer, schedule, config: TuneConfig, accelerator
-) -> None:
-    """Write checkpoints/step-N atomically (temp dir, then rename), then point `latest` at it."""
-    from safetensors.torch import save_file
-
-    target = run / CHECKPOINTS / f"step-{step:06d}"
-    tmp = target.with_name(target.name + ".tmp")
-    rank = accelerator.process_index
-    if accelerator.is_main_process:
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-    accelerator.wait_for_everyone()
-    torch.save(torch.get_rng_state(), tmp / f"rng-{rank}.pt")
-    if accelerator.is_main_process:
-        save_file(trainable_state(_inner(model, accelerator)), str(tmp / "trainable.safetensors"))
-        torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
-        torch.save(schedule.state_dict(), tmp / "schedule.pt")
-        atomic_json(
-            tmp / "state.json",
-            {
-                "step": step,
-                "position": step * config.batch_size,
-                "world_size": accelerator.num_processes,
-                "resume_key": config.resume_key(),
-            },
-        )
-    accelerator.wait_for_everyone()
-    if accelerator.is_main_process:
-        shutil.rmtree(target, ignore_errors=True)
-        os.replace(tmp, target)
-        atomic_write(run / CHECKPOINTS / LATEST, target.name)
-        for old in _checkpoint_dirs(run)[: -config.keep_checkpoints]:
-            shutil.rmtree(old)
-    accelerator.wait_for_everyone()
-
-
-def latest_checkpoint(run: Path) -> Path | None:
-    pointer = run / CHECKPOINTS / LATEST
-    if not pointer.exists():
-        return None
-    path = run / CHECKPOINTS / pointer.read_text().strip()
-    return path if path.is_dir() else None
-
-
-def load_checkpoint(path: Path, model, optimizer, schedule, config: TuneConfig, accelerator) -> int:
-    """Restore model, optimizer, schedule and RNG; returns the step to continue from."""
-    from safetensors.torch import load_file
-
-    state = json.loads((path / "state.json").read_text())
-    if state["resume_key"] != config.resume_key():
-        theirs, ours = state["resume_key"], config.resume_key()
-        field = next(k for k in sorted(set(theirs) | set(ours)) if theirs.get(k) != ours.get(k))
-        raise SymtuneError(
-            f"cannot resume from {path}: it was made with {field}={theirs.get(field)!r}, "
-            f"this run asks {field}={ours.get(field)!r}"
-        )
-    weights = load_file(str(path / "trainable.safetensors"))
-    unwrapped = _inner(model, accelerator)
-    expected = {n for n, p in unwrapped.named_parameters() if p.requires_grad}
-    if set(weights) != expected:
-        raise SymtuneError(f"cannot resume from {path}: its weights do not match this model")
-    with torch.no_grad():
-        for name, param in unwrapped.named_parameters():
-            if name in weights:
-                param.copy_(weights[name])
-    optimizer.load_state_dict(torch.load(path / "optimizer.pt", weights_only=False))
-    schedule.load_state_dict(torch.load(path / "schedule.pt", weights_only=False))
-    rng = path / f"rng-{accelerator.process_index}.pt"
-    if rng.exists():
-        torch.set_rng_state(torch.load(rng, weights_only=False))
-    return int(state["step"])
-
-
 def export_final(run: Path, model, tokenizer, config: TuneConfig, accelerator) -> Path:
     """Save the tuned model as a plain transformers checkpoint (LoRA merged if configured)."""
     final = run / "final"
     if not accelerator.is_main_process:
         return final
-    return _export(_inner(model, accelerator), tokenizer, config, final)
+    return _export(inner_model(model, accelerator), tokenizer, config, final)
 
 
 def export_checkpoint(checkpoint: Path) -> Path:
     """An intermediate checkpoint as a plain transformers model in `<checkpoint>/model` (made
-    once), so that `symtune eval` can score any step, e.g. for a curve over tuning steps."""
+    once, from files that match their recorded sha256), so that `symtune eval` can score any
+    step, e.g. for a curve over tuning steps."""
     from safetensors.torch import load_file
 
     from symtune.models import load_tokenizer
@@ -216,7 +136,10 @@ def export_checkpoint(checkpoint: Path) -> Path:
             f"{checkpoint} is not a symtune checkpoint (expected trainable.safetensors and "
             "the run's config.json two levels up)"
         )
-    config = TuneConfig.from_dict(json.loads(run_config.read_text()))
+    config = TuneConfig.from_dict(
+        read_json_object(run_config, "run config"), f"run config {run_config}"
+    )
+    check_checkpoint(checkpoint, config, {})
     model = prepare_model(config)
     weights = load_file(str(weights_path))
     if set(weights) != {n for n, p in model.named_parameters() if p.requires_grad}:
@@ -231,8 +154,7 @@ def export_checkpoint(checkpoint: Path) -> Path:
 def _export(unwrapped, tokenizer, config: TuneConfig, final: Path) -> Path:
     from symtune.models import plain_copy
 
-    tmp = final.with_name(final.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
+    tmp = temp_path(final)
     if config.lora is not None and not config.lora.merge:
         unwrapped.save_pretrained(str(tmp))
     else:
@@ -242,19 +164,21 @@ def _export(unwrapped, tokenizer, config: TuneConfig, final: Path) -> Path:
             unwrapped = copy.deepcopy(unwrapped).merge_and_unload()
         plain_copy(unwrapped).save_pretrained(str(tmp))
     tokenizer.save_pretrained(str(tmp))
-    shutil.rmtree(final, ignore_errors=True)
+    if final.exists():
+        stale = temp_path(final)
+        os.replace(final, stale)
+        shutil.rmtree(stale)
     os.replace(tmp, final)
     return final
 
 
-def _provenance(config: TuneConfig, stream: PromptStream) -> dict[str, Any]:
+def _provenance(config: TuneConfig, stream: PromptStream, inputs: dict[str, Any]) -> dict[str, Any]:
     from symtune.models import model_source
 
-    source = model_source(config.model)
-    weights = Path(source) / "model.safetensors"
     return {
-        "model_source": source,
-        "model_sha256": sha256_file(weights) if weights.exists() else None,
+        "model_source": model_source(config.model),
+        "model_sha256": inputs["model"],
+        "mixture_sha256": inputs["mixture"],
         "mixture": str(stream.directory.resolve()),
         "mixture_prompts": stream.size,
         "artifacts": stream.manifest.get("provenance", {}).get("artifacts", {}),
@@ -276,11 +200,10 @@ def tune(
     processes share them (rank r takes prompts r, r+W, …), pack their share into rows, and
     accumulate gradients over micro-batches. The loss is the mean cross-entropy over every
     supervised token of the step, across all processes."""
-    from accelerate import Accelerator
-
-    from symtune.models import load_tokenizer
+    from symtune.models import check_model
 
     config.validate()
+    check_model(config.model)
     stream = PromptStream(Path(config.mixture))
     budget = stream.manifest["config"].get("max_tokens")
     if budget is not None and config.seq_len < budget:
@@ -289,8 +212,38 @@ def tune(
             "tokens; raise --seq-len or rebuild the mixture with --max-tokens"
         )
     run = Path(config.out)
-    if (run / "config.json").exists() and not resume:
-        raise SymtuneError(f"{run} already holds a run; pass --resume or choose another --out")
+    if (run / "config.json").exists():
+        if not resume:
+            raise SymtuneError(f"{run} already holds a run; pass --resume or choose another --out")
+        TuneConfig.from_dict(read_json_object(run / "config.json", "run config"))
+    with claim_main(run, "tune"):
+        return _train(config, stream, run, resume, progress)
+
+
+def run_inputs(config: TuneConfig, stream: PromptStream) -> dict[str, Any]:
+    """sha256s of what a run is made from: the mixture (its shards' recorded hashes) and the
+    base model's weight files. A checkpoint is resumed only with the same inputs."""
+    from symtune.models import fingerprint, model_source
+
+    shards = json.dumps(stream.manifest["shards"], sort_keys=True).encode()
+    return {
+        "mixture": hashlib.sha256(shards).hexdigest(),
+        "model": fingerprint(model_source(config.model))["weights"],
+    }
+
+
+def _train(
+    config: TuneConfig,
+    stream: PromptStream,
+    run: Path,
+    resume: bool,
+    progress: Callable[[dict[str, Any]], None] | None,
+) -> Path:
+    from accelerate import Accelerator
+
+    from symtune.models import load_tokenizer
+
+    inputs = run_inputs(config, stream)
     tokenizer = load_tokenizer(config.model)
     if config.threads:
         torch.set_num_threads(config.threads)
@@ -305,7 +258,7 @@ def tune(
     start = 0
     checkpoint = latest_checkpoint(run) if resume else None
     if checkpoint is not None:
-        start = load_checkpoint(checkpoint, model, optimizer, schedule, config, accelerator)
+        start = load_checkpoint(checkpoint, model, optimizer, schedule, config, accelerator, inputs)
 
     world, rank = accelerator.num_processes, accelerator.process_index
     if config.batch_size < world:
@@ -363,9 +316,8 @@ def tune(
         }
         if step == start and accelerator.is_main_process:
             # only now: a first step that fails on bad input leaves nothing behind
-            run.mkdir(parents=True, exist_ok=True)
             atomic_json(run / "config.json", config.to_dict())
-            atomic_json(run / "provenance.json", _provenance(config, stream))
+            atomic_json(run / "provenance.json", _provenance(config, stream, inputs))
             atomic_json(run / "mixture_manifest.json", stream.manifest)
             _truncate_metrics(run / "metrics.jsonl", start)
         if accelerator.is_main_process:
@@ -379,7 +331,7 @@ def tune(
             if progress is not None:
                 progress(record)
         if (step + 1) % config.checkpoint_every == 0 or step + 1 == config.steps:
-            save_checkpoint(run, step + 1, model, optimizer, schedule, config, accelerator)
+            save_checkpoint(run, step + 1, model, optimizer, schedule, config, accelerator, inputs)
     export_final(run, model, tokenizer, config, accelerator)
     accelerator.wait_for_everyone()
     return run
@@ -394,18 +346,10 @@ def _tensorboard(run: Path):
     return SummaryWriter(str(run / "tensorboard"))
 
 
-def _inner(model, accelerator):
-    """The transformers (or peft) model inside the accelerate-wrapped loss module."""
-    return accelerator.unwrap_model(model).model
-
-
 def _truncate_metrics(path: Path, step: int) -> None:
-    """Keep only metric lines up to `step` (a resumed run rewrites what came after)."""
+    """Keep only metric records up to `step` (a resumed run rewrites what came after); a torn
+    last line, from a kill mid-append, is dropped."""
     if not path.exists():
         return
-    kept = [
-        line
-        for line in path.read_text().splitlines()
-        if line.strip() and json.loads(line)["step"] <= step
-    ]
-    atomic_write(path, "".join(line + "\n" for line in kept))
+    kept = [r for r in read_jsonl(path) if r.get("step", 0) <= step]
+    atomic_write(path, "".join(json.dumps(r) + "\n" for r in kept))

@@ -3,13 +3,12 @@ skipping so a resumed run starts exactly where the checkpoint left off."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
 from symtune.errors import SymtuneError
-from symtune.mixture import read_manifest
+from symtune.mixture_read import prompt_from_line, read_manifest, verify_shards
 from symtune.prompts import Prompt
 
 
@@ -23,6 +22,7 @@ class PromptStream:
             )
         self.directory = directory
         self.manifest = read_manifest(directory)
+        verify_shards(directory, self.manifest)
         self.shards = [(s["file"], s["prompts"]) for s in self.manifest["shards"]]
         self.size = sum(n for _, n in self.shards)
         if self.size == 0:
@@ -36,12 +36,13 @@ class PromptStream:
                 if skip >= count:
                     skip -= count
                     continue
-                with (self.directory / name).open(encoding="utf-8") as handle:
-                    for line in handle:
+                path = self.directory / name
+                with path.open(encoding="utf-8") as handle:
+                    for number, line in enumerate(handle, 1):
                         if skip:
                             skip -= 1
                             continue
-                        yield Prompt.from_dict(json.loads(line))
+                        yield prompt_from_line(line, f"{path}:{number}")[1]
 
 
 def wrap_chat(prompt: Prompt, tokenizer) -> Prompt:
