@@ -10,31 +10,56 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import MofNCompleteColumn, Progress, TimeRemainingColumn
 from rich.table import Table
 from rich.text import Text
 
-from symtune.cli_eval import (
+from symtune.cli_eval import eval_command, eval_progress, print_summary, scan_command
+from symtune.cli_support import (
+    JsonOption,
     console,
-    eval_command,
-    eval_progress,
-    print_summary,
+    emit_json,
+    guarded,
+    json_mode,
+    list_command,
     progress_bar,
-    scan_command,
 )
-from symtune.errors import SymtuneError
 
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
-    pretty_exceptions_show_locals=False,
+    pretty_exceptions_enable=False,
     help="Symbol tuning for causal LMs.",
 )
 data_app = typer.Typer(no_args_is_help=True, help="Build and inspect symbol-tuning mixtures.")
 app.add_typer(data_app, name="data")
 app.command("eval")(eval_command)
 app.command("scan")(scan_command)
+app.command("list")(list_command)
+DEBUG = {"on": os.environ.get("SYMTUNE_DEBUG", "") not in ("", "0")}
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        console.print(f"symtune {version('symtune')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show a traceback for errors (for bug reports).")
+    ] = False,
+) -> None:
+    """Symbol tuning for causal LMs."""
+    DEBUG["on"] = DEBUG["on"] or debug
 
 
 @data_app.command("build")
@@ -60,12 +85,14 @@ def data_build(
         int, typer.Option(help="Use only this many tuning symbols; 0: all.")
     ] = 0,
     shard_size: Annotated[int, typer.Option(help="Prompts per JSONL shard.")] = 10_000,
+    json_out: JsonOption = False,
 ) -> None:
     """Build a symbol-tuning mixture from a suite's tuning tasks."""
     from symtune.data import artifacts_for, load_tasks, suite_specs
     from symtune.mixture import MixtureConfig, build_mixture, package_versions
-    from symtune.models import token_counter
+    from symtune.models import check_model, token_counter
 
+    json_mode(json_out)
     found, specs = suite_specs(suite)
     config = MixtureConfig(
         tasks=found.tuning,
@@ -83,6 +110,8 @@ def data_build(
         suite=found.name,
     )
     config.validate()
+    if config.max_tokens:
+        check_model(tokenizer)
     with console.status("loading tasks…"):
         tuning_specs = [specs[name] for name in found.tuning]
         tasks = load_tasks(tuning_specs)
@@ -91,14 +120,25 @@ def data_build(
         "artifacts": artifacts_for(tuning_specs),
         "versions": package_versions(["symtune", "wordfreq", "tokenizers", "transformers"]),
     }
-    columns = (*Progress.get_default_columns()[:-1], MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=console, transient=False) as bar:
+    with progress_bar() as bar:
         job = bar.add_task("building prompts", total=config.n)
         manifest = build_mixture(
             config, tasks, out, count, provenance, progress=lambda k: bar.advance(job, k)
         )
     _print_stats(manifest)
     console.print(f"wrote {manifest['stats']['prompts']} prompts to {out}")
+    if json_out:
+        stats = manifest["stats"]
+        emit_json(
+            {
+                "out": str(out),
+                "manifest": str(out / "manifest.json"),
+                "prompts": stats["prompts"],
+                "by_task": stats["by_task"],
+                "skipped_too_long": stats["skipped_too_long"],
+                "shards": manifest["shards"],
+            }
+        )
 
 
 def _print_stats(manifest: dict) -> None:
@@ -176,11 +216,13 @@ def tune_command(
     seed: Annotated[int, typer.Option(help="Seed.")] = 0,
     threads: Annotated[int, typer.Option(help="torch threads; 0: default.")] = 0,
     resume: Annotated[bool, typer.Option(help="Continue the run in --out.")] = False,
+    json_out: JsonOption = False,
 ) -> None:
     """Symbol-tune a causal LM on a built mixture (multi-process under `accelerate launch`)."""
     from symtune.tune.config import LoraConfig, TuneConfig
     from symtune.tune.loop import tune
 
+    json_mode(json_out)
     config = TuneConfig(
         mixture=str(mixture),
         out=str(out),
@@ -205,12 +247,13 @@ def tune_command(
         threads=threads,
     )
     config.validate()
-    columns = (*Progress.get_default_columns()[:-1], MofNCompleteColumn(), TimeRemainingColumn())
     main_process = os.environ.get("RANK", "0") == "0"
-    with Progress(*columns, console=console, disable=not main_process) as bar:
+    last: dict = {}
+    with progress_bar(disable=not main_process) as bar:
         job = bar.add_task("tuning", total=config.steps)
 
         def report(record: dict) -> None:
+            last.update(record)
             bar.update(
                 job,
                 completed=record["step"],
@@ -222,6 +265,8 @@ def tune_command(
         run = tune(config, resume=resume, progress=report)
     if main_process:
         console.print(f"tuned model: {run / 'final'}")
+        if json_out:
+            emit_json({"run": str(run), "final": str(run / "final"), "last_step": last})
 
 
 def _run_with_progress(config_path: Path, out: Path) -> None:
@@ -305,23 +350,10 @@ def report_command(
 
 
 def main() -> None:
-    """Entry point: user errors print one line and exit 2, without a traceback."""
-    try:
-        app(standalone_mode=False)
-    except SymtuneError as err:
-        Console(stderr=True).print(f"error: {err}", markup=False, highlight=False, soft_wrap=True)
-        sys.exit(2)
-    except typer.Exit as stop:
-        sys.exit(stop.exit_code)
-    except Exception as err:  # click usage errors carry their own message
-        import click
-
-        if isinstance(err, click.ClickException):
-            err.show()
-            sys.exit(err.exit_code)
-        if isinstance(err, click.exceptions.Abort):
-            sys.exit(130)
-        raise
+    """Entry point, and the one error path: usage errors as click prints them (exit 2), user
+    errors as one line (exit 2), Ctrl-C as "Aborted" (exit 130), anything else as one line
+    (exit 1); `--debug` or SYMTUNE_DEBUG=1 shows the traceback."""
+    sys.exit(guarded(lambda: app(standalone_mode=False), DEBUG))
 
 
 if __name__ == "__main__":

@@ -7,13 +7,18 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import MofNCompleteColumn, Progress, TimeRemainingColumn
+from rich.progress import Progress
 from rich.table import Table
 
+from symtune.cli_support import (
+    JsonOption,
+    PlainProgress,
+    console,
+    emit_json,
+    json_mode,
+    progress_bar,
+)
 from symtune.errors import SymtuneError
-
-console = Console()
 
 
 def _csv(value: str) -> tuple[str, ...]:
@@ -50,11 +55,13 @@ def eval_command(
     ] = True,
     batch_size: Annotated[int, typer.Option(help="Sequences per forward.")] = 8,
     dtype: Annotated[str, typer.Option(help="bf16 or fp32.")] = "bf16",
+    json_out: JsonOption = False,
 ) -> None:
     """Evaluate a base model (and a tuned one, side by side) with the paper's protocol."""
     from symtune.evaluate.api import evaluate
     from symtune.evaluate.protocol import EvalConfig
 
+    json_mode(json_out)
     seed_values = _seeds(seeds)
     config = EvalConfig(
         suite=suite,
@@ -81,14 +88,19 @@ def eval_command(
     for mode in config.scoring:
         print_summary(document, mode)
     console.print(f"results: {out / 'results.json'} and {out / 'results.md'}")
+    if json_out:
+        emit_json(
+            {
+                "out": str(out),
+                "results": str(out / "results.json"),
+                "models": document["models"],
+                "summary": document["summary"],
+                "comparison": document["comparison"],
+            }
+        )
 
 
-def progress_bar() -> Progress:
-    columns = (*Progress.get_default_columns()[:-1], MofNCompleteColumn(), TimeRemainingColumn())
-    return Progress(*columns, console=console)
-
-
-def eval_progress(bar: Progress, prefix: str = ""):
+def eval_progress(bar: Progress | PlainProgress, prefix: str = ""):
     """A progress factory for `evaluate`: one bar per model label."""
 
     def progress(label: str, total: int):

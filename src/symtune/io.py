@@ -81,17 +81,17 @@ def parse_jsonl(text: str, where: str, torn_tail: bool = True) -> tuple[list[dic
     for number, line in enumerate(lines, 1):
         if number > complete and not line:
             break
-        try:
-            record = json.loads(line) if line.strip() else None
-        except json.JSONDecodeError:
-            if torn_tail and number > complete:
-                break
-            raise SymtuneError(f"{where}:{number}: not valid JSON (damaged?)") from None
-        if record is not None and not isinstance(record, dict):
-            raise SymtuneError(
-                f"{where}:{number}: expected a JSON object, got {type(record).__name__}"
-            )
-        if record is not None:
+        if line.strip():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                if torn_tail and number > complete:
+                    break
+                raise SymtuneError(f"{where}:{number}: not valid JSON (damaged?)") from None
+            if not isinstance(record, dict):
+                raise SymtuneError(
+                    f"{where}:{number}: expected a JSON object, got {type(record).__name__}"
+                )
             records.append(record)
         kept_chars += len(line) + (1 if number <= complete else 0)
     return records, len(text[:kept_chars].encode("utf-8"))
@@ -122,4 +122,7 @@ def repair_jsonl(path: Path) -> list[dict[str, Any]]:
     if keep < len(raw):
         with path.open("r+b") as handle:
             handle.truncate(keep)
+    if keep and not raw[:keep].endswith(b"\n"):  # a whole last record, its newline lost
+        with path.open("ab") as handle:
+            handle.write(b"\n")
     return records

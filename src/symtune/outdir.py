@@ -63,7 +63,9 @@ def check_target(path: Path, kind: str) -> None:
         raise SymtuneError(
             f"--out {path} is not empty and was not made by symtune; choose a new or empty folder"
         )
-    raise SymtuneError(f"--out {path} holds a symtune {owner}, not a {kind}; choose another")
+    raise SymtuneError(
+        f"--out {path} is a symtune {owner} folder, not one for {kind}; choose another"
+    )
 
 
 def _missing_ancestors(path: Path) -> list[Path]:

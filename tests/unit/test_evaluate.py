@@ -1,8 +1,8 @@
 """Evaluation mechanics on a tiny random llama: scoring, statistics, items, result files."""
 
 import json
-import shutil
 import re
+import shutil
 
 import pytest
 import torch
@@ -275,4 +275,6 @@ def test_a_marker_written_before_a_field_existed_still_matches(tmp_path, tiny_mo
     (out / "eval_config.json").write_text(json.dumps(old, sort_keys=True))
     evaluate(config, {"base": str(tiny_model_dir)}, out)  # no refusal
     with pytest.raises(SymtuneError, match="another config"):
-        evaluate(EvalConfig(**{**config.to_dict(), "pool": "tuning"}), {"base": str(tiny_model_dir)}, out)
+        evaluate(
+            EvalConfig(**{**config.to_dict(), "pool": "tuning"}), {"base": str(tiny_model_dir)}, out
+        )

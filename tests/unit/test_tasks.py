@@ -112,7 +112,7 @@ def test_local_bad_inputs(tmp_path):
     with pytest.raises(SymtuneError, match="task n: file .*nope.jsonl not found"):
         load_task(TaskSpec("n", LocalSource(str(tmp_path / "nope.jsonl"))))
     (tmp_path / "bad.jsonl").write_text('{"input": "x", "label": "a"}\nnot json\n')
-    with pytest.raises(SymtuneError, match=r"bad.jsonl:2: not a JSON object"):
+    with pytest.raises(SymtuneError, match=r"bad.jsonl:2: not valid JSON"):
         load_task(TaskSpec("b", LocalSource(str(tmp_path / "bad.jsonl"))))
     _write_jsonl(tmp_path / "one.jsonl", [{"input": "x", "label": "a"}] * 3)
     with pytest.raises(SymtuneError, match=r"task o: found labels \['a'\]; expected at least 2"):

@@ -83,12 +83,17 @@ def _check_local(path: Path, name: str) -> None:
 
 def _check_hub(name: str) -> None:
     from huggingface_hub import try_to_load_from_cache
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
 
-    if "/" not in name.strip("/") and not name.replace("-", "").replace("_", "").isalnum():
-        raise SymtuneError(f"model {name!r}: not a built-in name, a directory or a hub id")
+    known = ", ".join(MODELS)
+    try:
+        validate_repo_id(name)
+    except HFValidationError:
+        raise SymtuneError(
+            f"model {name!r}: not a built-in name ({known}), a directory or a valid hub id"
+        ) from None
     if isinstance(try_to_load_from_cache(name, "config.json"), str):
         return
-    known = ", ".join(MODELS)
     if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
         raise SymtuneError(
             f"model {name!r}: not a built-in name ({known}), a local directory or in the "

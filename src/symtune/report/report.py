@@ -14,7 +14,7 @@ from typing import Any
 from symtune.errors import SymtuneError
 from symtune.evaluate.readings import mde
 from symtune.evaluate.results import GROUP_TITLES, readings_tables
-from symtune.io import atomic_write
+from symtune.io import atomic_write, read_jsonl
 
 ICL = ("instr_labels", "labels_only", "instr_only", "neither")
 # The paper's Table 1 (Flan-PaLM, average accuracy %, 11 tasks): quoted for context only.
@@ -387,9 +387,7 @@ def _read(path: Path) -> Any:
 
 def _metrics(path: Path) -> list[dict[str, Any]]:
     """A tuning run's metrics.jsonl records (none when the file is absent)."""
-    if not path.exists():
-        return []
-    return [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+    return read_jsonl(path)  # a torn last line (a kill mid-append) is left out
 
 
 def _tuning_run_of(name: str) -> Path:

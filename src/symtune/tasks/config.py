@@ -44,6 +44,43 @@ _KEYS = {
 }
 
 
+_STRINGS = {
+    "name",
+    "local",
+    "hf",
+    "label_field",
+    "instruction",
+    "exemplar_split",
+    "query_split",
+    "family",
+    "rule",
+}
+
+
+def _check_types(entry: dict[str, Any], where: str) -> None:
+    """Each field of a task entry has the type it needs (one-line error naming it)."""
+    for key, value in entry.items():
+        if key in _STRINGS:
+            ok, expected = isinstance(value, str), "a string"
+        elif key == "config":
+            ok, expected = value is None or isinstance(value, str), "a string"
+        elif key in ("per_class", "seed"):
+            ok = isinstance(value, int) and not isinstance(value, bool)
+            expected = "an integer"
+        elif key == "input_fields":
+            ok = isinstance(value, str) or (
+                isinstance(value, list) and bool(value) and all(isinstance(v, str) for v in value)
+            )
+            expected = "a field name or a list of them"
+        else:  # labels, classes
+            ok = isinstance(value, list) and all(
+                isinstance(v, str | int | float) and not isinstance(v, bool) for v in value
+            )
+            expected = "a list of names"
+        if not ok:
+            raise SymtuneError(f"{where}: field {key!r} = {value!r}; expected {expected}")
+
+
 def spec_from_dict(entry: Any, where: str) -> TaskSpec:
     """A TaskSpec from a YAML entry (a built-in name or a mapping); `where` names the entry."""
     if isinstance(entry, str):
@@ -55,6 +92,7 @@ def spec_from_dict(entry: Any, where: str) -> TaskSpec:
         raise SymtuneError(
             f"{where}: unknown field {unknown[0]!r}; expected one of {sorted(_KEYS)}"
         )
+    _check_types(entry, where)
     name = entry.get("name")
     if not name:
         raise SymtuneError(f"{where}: field 'name' is missing")
@@ -157,16 +195,26 @@ def load_suite_file(path: Path) -> tuple[Suite, dict[str, TaskSpec]]:
     """A user suite from YAML: the Suite and the specs of every task it names."""
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    except (FileNotFoundError, IsADirectoryError):
         raise SymtuneError(f"suite file {path} not found") from None
+    except UnicodeDecodeError:
+        raise SymtuneError(f"suite file {path}: not UTF-8 text") from None
     except yaml.YAMLError as err:
         raise SymtuneError(f"suite file {path}: not valid YAML ({err})".splitlines()[0]) from None
     if not isinstance(data, dict) or (not data.get("tuning") and not data.get("evaluation")):
         raise SymtuneError(f"suite file {path}: expected keys 'tuning' and/or 'evaluation'")
+    unknown = sorted(set(data) - {"tuning", "evaluation"})
+    if unknown:
+        raise SymtuneError(
+            f"suite file {path}: unknown key {unknown[0]!r}; expected tuning and evaluation"
+        )
     specs: dict[str, TaskSpec] = {}
     lists: dict[str, list[str]] = {"tuning": [], "evaluation": []}
     for key in lists:
-        for i, entry in enumerate(data.get(key) or []):
+        entries = data.get(key) or []
+        if not isinstance(entries, list):
+            raise SymtuneError(f"suite file {path}: {key} = {entries!r}; expected a list of tasks")
+        for i, entry in enumerate(entries):
             spec = spec_from_dict(entry, f"{path}: {key}[{i}]")
             specs[spec.name] = spec
             lists[key].append(spec.name)

@@ -222,9 +222,14 @@ def _read_local(path: Path, task: str) -> list[tuple[str, dict[str, Any]]]:
                 if not line.strip():
                     continue
                 try:
-                    rows.append((str(line_no), json.loads(line)))
+                    row = json.loads(line)
                 except json.JSONDecodeError:
-                    raise SymtuneError(f"{path}:{line_no}: not a JSON object") from None
+                    raise SymtuneError(f"{path}:{line_no}: not valid JSON") from None
+                if not isinstance(row, dict):
+                    raise SymtuneError(
+                        f"{path}:{line_no}: expected a JSON object, got {type(row).__name__}"
+                    )
+                rows.append((str(line_no), row))
         return rows
     raise SymtuneError(
         f"task {task}: file {path} has suffix {path.suffix!r}; expected .csv or .jsonl"

@@ -143,9 +143,24 @@ def load_checkpoint(
         for name, param in unwrapped.named_parameters():
             if name in weights:
                 param.copy_(weights[name])
-    optimizer.load_state_dict(torch.load(path / "optimizer.pt", weights_only=True))
-    schedule.load_state_dict(torch.load(path / "schedule.pt", weights_only=True))
+    optimizer.load_state_dict(_load_tensors(path / "optimizer.pt"))
+    schedule.load_state_dict(_load_tensors(path / "schedule.pt"))
     rng = path / f"rng-{accelerator.process_index}.pt"
     if rng.exists():
-        torch.set_rng_state(torch.load(rng, weights_only=True))
+        torch.set_rng_state(_load_tensors(rng))
     return int(state["step"])
+
+
+def _load_tensors(path: Path) -> Any:
+    """torch.load with weights_only=True: tensors and plain containers, never arbitrary
+    objects; anything else is refused with one line."""
+    import pickle
+
+    try:
+        return torch.load(path, weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise SymtuneError(
+            f"checkpoint file {path}: refused to load ({first[:120]}); it holds more than "
+            "tensors or is damaged"
+        ) from None
