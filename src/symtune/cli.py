@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
@@ -23,6 +22,7 @@ from symtune.cli_support import (
     list_command,
     progress_bar,
 )
+from symtune.io import read_json_object
 
 app = typer.Typer(
     add_completion=False,
@@ -299,7 +299,7 @@ def _run_with_progress(config_path: Path, out: Path) -> None:
 
     for evaluation, where in ((config.eval, "eval"), (config.extra_eval, EXTRA_EVAL_DIR)):
         if evaluation is not None:
-            document = json.loads((out / where / "results.json").read_text())
+            document = read_json_object(out / where / "results.json", "results")
             for mode in evaluation.scoring:
                 print_summary(document, mode, f"suite {evaluation.suite}, ")
     console.print(

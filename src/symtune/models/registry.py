@@ -62,8 +62,12 @@ def check_model(name: str) -> None:
 def _check_local(path: Path, name: str) -> None:
     if not path.is_dir():
         raise SymtuneError(f"model {name}: a file; expected a model directory")
-    if (path / "final" / "config.json").exists() or (path / "trainable.safetensors").exists():
-        return  # a finished symtune run, or a tuning checkpoint
+    if (path / "final" / "config.json").exists():  # a finished symtune run
+        read_json_object(path / "config.json", "run config")  # damaged: say so now, not later
+        return
+    if (path / "trainable.safetensors").exists():  # a tuning checkpoint
+        read_json_object(path.parent.parent / "config.json", "run config")
+        return
     config = path / "config.json"
     if config.exists():
         values = read_json_object(config, f"model {name}:")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 import os
 from collections import defaultdict
 from pathlib import Path
@@ -14,7 +13,7 @@ from typing import Any
 from symtune.errors import SymtuneError
 from symtune.evaluate.readings import mde
 from symtune.evaluate.results import GROUP_TITLES, readings_tables
-from symtune.io import atomic_write, read_jsonl
+from symtune.io import atomic_write, read_json, read_json_object, read_jsonl
 
 ICL = ("instr_labels", "labels_only", "instr_only", "neither")
 # The paper's Table 1 (Flan-PaLM, average accuracy %, 11 tasks): quoted for context only.
@@ -197,7 +196,7 @@ def _extra_eval_blocks(run: Path) -> list[Block]:
     path = run / "eval-extra" / "results.json"
     if not path.exists():
         return []
-    results = json.loads(path.read_text())
+    results = read_json_object(path, "results")
     config = results["config"]
     blocks: list[Block] = [
         ("h", 2, f"Second evaluation: suite {config['suite']}"),
@@ -355,7 +354,7 @@ def _training_blocks(run: Path, figures: dict[str, Path]) -> list[Block]:
     blocks: list[Block] = [("h", 2, "Training")]
     metrics = _metrics(run / "tune" / "metrics.jsonl")
     if metrics:
-        config = json.loads((run / "tune" / "config.json").read_text())
+        config = read_json_object(run / "tune" / "config.json", "run config")
         tokens = sum(m["tokens"] for m in metrics)
         seconds = sum(m["seconds"] for m in metrics)
         blocks.append(
@@ -372,7 +371,7 @@ def _training_blocks(run: Path, figures: dict[str, Path]) -> list[Block]:
             blocks.append(("img", "loss", "Loss on the target tokens per step."))
     stages_path = run / "stages.json"
     if stages_path.exists():
-        stages = json.loads(stages_path.read_text())
+        stages = read_json_object(stages_path, "stages file")
         rows = [
             [name, f"{info['seconds']:,.0f}"] for name, info in stages.items() if name != "report"
         ]
@@ -382,7 +381,7 @@ def _training_blocks(run: Path, figures: dict[str, Path]) -> list[Block]:
 
 
 def _read(path: Path) -> Any:
-    return json.loads(path.read_text()) if path.exists() else None
+    return read_json(path) if path.exists() else None
 
 
 def _metrics(path: Path) -> list[dict[str, Any]]:
@@ -670,7 +669,7 @@ def write_report(
         raise SymtuneError(
             f"{run}: no eval/results.json; run `symtune run` or `symtune eval` first"
         )
-    results = json.loads(results_path.read_text())
+    results = read_json_object(results_path, "results")
     _attach_contexts(results)
     metrics = _metrics(run / "tune" / "metrics.jsonl")
     out = out or run / "report"
