@@ -35,6 +35,33 @@ def toy() -> TaskData:
     return make_task()
 
 
+def build_tiny_mixture(path, n: int = 64):
+    """A built mixture of two toy tasks (2 and 3 labels), no token budget, shards of 20."""
+    from symtune.mixture import MixtureConfig, build_mixture
+
+    tasks = [make_task("big", per_class=30), make_task("three", ("x", "y", "z"), per_class=12)]
+    config = MixtureConfig(tasks=("big", "three"), n=n, seed=1, max_tokens=None, shard_size=20)
+    build_mixture(config, tasks, path)
+    return path
+
+
+def binary_eval_suite(tmp_path, validation: int = 6, instruction: str = "") -> str:
+    """A suite file with one local binary evaluation task ("toy_eval", labels yes/no)."""
+    import json
+
+    rows = [{"text": f"sample {i}", "label": "yes" if i % 2 else "no"} for i in range(40)]
+    (tmp_path / "e_train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (tmp_path / "e_validation.jsonl").write_text(
+        "".join(json.dumps(r) + "\n" for r in rows[:validation])
+    )
+    line = f"    instruction: {instruction}\n" if instruction else ""
+    (tmp_path / "suite.yaml").write_text(
+        f"evaluation:\n  - name: toy_eval\n    local: {tmp_path}/e_{{split}}.jsonl\n"
+        f"    input_fields: [text]\n{line}"
+    )
+    return str(tmp_path / "suite.yaml")
+
+
 def byte_tokenizer():
     """One token per byte (a byte-level BPE with no merges), EOS id 0: offsets are per char."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers

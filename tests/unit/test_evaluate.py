@@ -8,7 +8,7 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM
 
-from conftest import make_task
+from conftest import binary_eval_suite, make_task
 from symtune.errors import SymtuneError
 from symtune.evaluate.api import build_items, evaluate
 from symtune.evaluate.protocol import (
@@ -165,14 +165,7 @@ def test_result_cache_survives_a_torn_line(tmp_path):
 
 
 def _suite(tmp_path):
-    rows = [{"text": f"sample {i}", "label": "yes" if i % 2 else "no"} for i in range(40)]
-    (tmp_path / "e_train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    (tmp_path / "e_validation.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows[:6]))
-    (tmp_path / "suite.yaml").write_text(
-        f"evaluation:\n  - name: toy_eval\n    local: {tmp_path}/e_{{split}}.jsonl\n"
-        "    input_fields: [text]\n    instruction: Say whether it is odd.\n"
-    )
-    return str(tmp_path / "suite.yaml")
+    return binary_eval_suite(tmp_path, instruction="Say whether it is odd.")
 
 
 def test_evaluate_writes_self_describing_results_and_resumes(tmp_path, tiny_model_dir, monkeypatch):

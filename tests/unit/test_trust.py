@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import byte_tokenizer, make_task, tiny_llama
+from conftest import binary_eval_suite, build_tiny_mixture, byte_tokenizer, make_task, tiny_llama
 from symtune.errors import SymtuneError
 from symtune.evaluate.api import evaluate
 from symtune.evaluate.protocol import EvalConfig
@@ -27,11 +27,7 @@ from symtune.tune.loop import tune
 
 @pytest.fixture(scope="module")
 def mixture(tmp_path_factory):
-    path = tmp_path_factory.mktemp("mixture") / "mix"
-    tasks = [make_task("big", per_class=30), make_task("three", ("x", "y", "z"), per_class=12)]
-    config = MixtureConfig(tasks=("big", "three"), n=40, seed=1, max_tokens=None, shard_size=20)
-    build_mixture(config, tasks, path)
-    return path
+    return build_tiny_mixture(tmp_path_factory.mktemp("mixture") / "mix", n=40)
 
 
 def tune_config(out, mixture, model, **overrides) -> TuneConfig:
@@ -49,20 +45,9 @@ def tune_config(out, mixture, model, **overrides) -> TuneConfig:
     return TuneConfig(**values)
 
 
-def eval_suite(tmp_path) -> str:
-    rows = [{"text": f"sample {i}", "label": "yes" if i % 2 else "no"} for i in range(40)]
-    (tmp_path / "e_train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    (tmp_path / "e_validation.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows[:4]))
-    (tmp_path / "suite.yaml").write_text(
-        f"evaluation:\n  - name: toy_eval\n    local: {tmp_path}/e_{{split}}.jsonl\n"
-        "    input_fields: [text]\n"
-    )
-    return str(tmp_path / "suite.yaml")
-
-
 def small_eval(tmp_path, tokenizer) -> EvalConfig:
     return EvalConfig(
-        suite=eval_suite(tmp_path),
+        suite=binary_eval_suite(tmp_path, validation=4),
         settings=("neither",),
         flipped=False,
         seeds=(0,),

@@ -7,20 +7,15 @@ import torch
 from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM
 
-from conftest import make_task
+from conftest import build_tiny_mixture
 from symtune.errors import SymtuneError
-from symtune.mixture import MixtureConfig, build_mixture
 from symtune.tune.config import LoraConfig, TuneConfig
 from symtune.tune.loop import export_checkpoint, tune
 
 
 @pytest.fixture(scope="module")
 def mixture(tmp_path_factory):
-    path = tmp_path_factory.mktemp("mixture")
-    tasks = [make_task("big", per_class=30), make_task("three", ("x", "y", "z"), per_class=12)]
-    config = MixtureConfig(tasks=("big", "three"), n=64, seed=1, max_tokens=None, shard_size=20)
-    build_mixture(config, tasks, path)
-    return path
+    return build_tiny_mixture(tmp_path_factory.mktemp("mixture"))
 
 
 def config_for(tmp_path, mixture, model_dir, **overrides) -> TuneConfig:
