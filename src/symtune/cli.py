@@ -219,6 +219,7 @@ def tune_command(
     json_out: JsonOption = False,
 ) -> None:
     """Symbol-tune a causal LM on a built mixture (multi-process under `accelerate launch`)."""
+    from symtune.outdir import is_main_process
     from symtune.tune.config import LoraConfig, TuneConfig
     from symtune.tune.loop import tune
 
@@ -247,7 +248,7 @@ def tune_command(
         threads=threads,
     )
     config.validate()
-    main_process = os.environ.get("RANK", "0") == "0"
+    main_process = is_main_process()
     last: dict = {}
     with progress_bar(disable=not main_process) as bar:
         job = bar.add_task("tuning", total=config.steps)

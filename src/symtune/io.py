@@ -70,22 +70,23 @@ def read_json_object(path: Path, what: str = "file") -> dict[str, Any]:
     return value
 
 
-def parse_jsonl(text: str, where: str, torn_tail: bool = True) -> tuple[list[dict[str, Any]], int]:
-    """JSON objects, one per line, and the byte length of the text they came from. With
+def parse_jsonl(raw: bytes, where: str, torn_tail: bool = True) -> tuple[list[dict[str, Any]], int]:
+    """JSON objects, one per line, and how many leading bytes of `raw` they came from. With
     `torn_tail`, a last line without its newline that does not parse (an append cut by a kill)
     is dropped; any other bad line is a one-line error naming `where` and the line number."""
     records: list[dict[str, Any]] = []
-    lines = text.split("\n")
+    lines = raw.split(b"\n")
     complete = len(lines) - 1  # the part after the last newline is not a finished line
-    kept_chars = 0
+    kept = 0
     for number, line in enumerate(lines, 1):
-        if number > complete and not line:
+        unfinished = number > complete
+        if unfinished and not line:
             break
         if line.strip():
             try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                if torn_tail and number > complete:
+                record = json.loads(line.decode("utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError):
+                if torn_tail and unfinished:
                     break
                 raise SymtuneError(f"{where}:{number}: not valid JSON (damaged?)") from None
             if not isinstance(record, dict):
@@ -93,19 +94,15 @@ def parse_jsonl(text: str, where: str, torn_tail: bool = True) -> tuple[list[dic
                     f"{where}:{number}: expected a JSON object, got {type(record).__name__}"
                 )
             records.append(record)
-        kept_chars += len(line) + (1 if number <= complete else 0)
-    return records, len(text[:kept_chars].encode("utf-8"))
+        kept += len(line) + (0 if unfinished else 1)
+    return records, kept
 
 
 def read_jsonl(path: Path, torn_tail: bool = True) -> list[dict[str, Any]]:
     """The objects of a JSONL file (see `parse_jsonl`); a missing file has none."""
     if not path.exists():
         return []
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise SymtuneError(f"{path}: not UTF-8 text (damaged?)") from None
-    return parse_jsonl(text, str(path), torn_tail)[0]
+    return parse_jsonl(path.read_bytes(), str(path), torn_tail)[0]
 
 
 def repair_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -114,11 +111,7 @@ def repair_jsonl(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        text = raw.decode("utf-8", errors="replace")
-    records, keep = parse_jsonl(text, str(path))
+    records, keep = parse_jsonl(raw, str(path))
     if keep < len(raw):
         with path.open("r+b") as handle:
             handle.truncate(keep)

@@ -350,12 +350,12 @@ def test_fuzzed_jsonl_is_read_or_a_one_line_error_naming_the_line(tmp_path):
 
 
 def test_jsonl_helpers_drop_only_a_torn_tail(tmp_path):
-    records, size = parse_jsonl('{"a": 1}\n{"b": 2}\n{"c": ', "x")
+    records, size = parse_jsonl('{"a": 1}\n{"b": 2}\n{"c": "é'.encode()[:-1], "x")
     assert records == [{"a": 1}, {"b": 2}] and size == len('{"a": 1}\n{"b": 2}\n')
     with pytest.raises(SymtuneError, match="x:2: not valid JSON"):
-        parse_jsonl('{"a": 1}\n{"b": \n{"c": 3}\n', "x")
+        parse_jsonl(b'{"a": 1}\n{"b": \n{"c": 3}\n', "x")
     with pytest.raises(SymtuneError, match="x:1: expected a JSON object, got list"):
-        parse_jsonl("[1]\n", "x")
+        parse_jsonl(b"[1]\n", "x")
     path = tmp_path / "log.jsonl"
     atomic_write(path, '{"a": 1}\n{"b"')
     assert repair_jsonl(path) == [{"a": 1}] and path.read_text() == '{"a": 1}\n'

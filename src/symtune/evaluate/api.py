@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from symtune.artifacts import artifact_record, bigbench_tasks_dir, sha256_file
+from symtune.artifacts import artifact_record, bigbench_tasks_dir
 from symtune.errors import SymtuneError
 from symtune.evaluate.protocol import (
     EvalConfig,
@@ -130,12 +130,10 @@ def model_identity(name: str) -> dict[str, Any]:
 def _model_record(name: str, identity: Mapping[str, Any]) -> dict[str, Any]:
     from symtune.models import model_source
 
-    source = model_source(model_location(name))
-    weights = Path(source) / "model.safetensors"
     record: dict[str, Any] = {
         "name": name,
-        "source": source,
-        "sha256": sha256_file(weights) if weights.exists() else None,
+        "source": model_source(model_location(name)),
+        "sha256": identity["files"].get("model.safetensors"),
         "weights_sha256": identity["weights"],
         "tokenizer_sha256": identity["tokenizer"],
     }

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 from pathlib import Path
+from typing import Any
 
 from symtune.artifacts import cache_dir, sha256_file, smollm2_gguf
 from symtune.errors import SymtuneError
@@ -80,15 +81,18 @@ TOKENIZER_FILES = (
 )
 
 
-def _files_digest(directory: Path, patterns: tuple[str, ...]) -> str | None:
-    """One sha256 over the named files' names and sha256s; None when there are none."""
+def _file_hashes(directory: Path, patterns: tuple[str, ...]) -> dict[str, str]:
+    """sha256 of each file matching `patterns`, by name."""
     files = sorted({p for pattern in patterns for p in directory.glob(pattern) if p.is_file()})
-    if not files:
+    return {path.name: sha256_file(path) for path in files}
+
+
+def _combined(hashes: dict[str, str]) -> str | None:
+    """One sha256 over files' names and sha256s; None when there are none."""
+    if not hashes:
         return None
-    digest = hashlib.sha256()
-    for path in files:
-        digest.update(f"{path.name}\0{sha256_file(path)}\n".encode())
-    return digest.hexdigest()
+    lines = "".join(f"{name}\0{digest}\n" for name, digest in sorted(hashes.items()))
+    return hashlib.sha256(lines.encode()).hexdigest()
 
 
 def model_directory(source: str) -> Path | None:
@@ -104,15 +108,18 @@ def model_directory(source: str) -> Path | None:
         return None
 
 
-def fingerprint(source: str) -> dict[str, str | None]:
-    """What a model's results depend on, as sha256s: its weight files and its tokenizer
-    files (None for a part that cannot be read locally)."""
+def fingerprint(source: str) -> dict[str, Any]:
+    """What a model's results depend on, as sha256s: "weights" over its weight files and
+    "tokenizer" over its tokenizer files (None for a part that cannot be read locally), and
+    "files", each weight file's own sha256."""
     directory = model_directory(source)
     if directory is None:
-        return {"weights": None, "tokenizer": None}
+        return {"weights": None, "tokenizer": None, "files": {}}
+    weights = _file_hashes(directory, WEIGHT_FILES)
     return {
-        "weights": _files_digest(directory, WEIGHT_FILES),
-        "tokenizer": _files_digest(directory, TOKENIZER_FILES),
+        "weights": _combined(weights),
+        "tokenizer": _combined(_file_hashes(directory, TOKENIZER_FILES)),
+        "files": weights,
     }
 
 
