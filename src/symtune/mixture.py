@@ -25,6 +25,7 @@ from symtune.outdir import claim
 from symtune.prompts import Prompt, TokenCounter, rng_for, tuning_prompt
 from symtune.symbols import SymbolPool, check_kinds, tuning_pool, wordlist_record
 from symtune.tasks.spec import TaskData
+from symtune.validation import validation_prompts, write_validation
 
 FORMAT_VERSION = 1
 
@@ -54,6 +55,9 @@ class MixtureConfig:
     """Ablation: use only this many distinct tuning symbols."""
     shard_size: int = 10_000
     suite: str = ""
+    val_prompts: int = 0
+    """Held-out validation prompts (tuning tasks' validation splits, symbols, no instruction)
+    written to validation.jsonl for `tune --val-every`; 0: none."""
 
     def validate(self) -> None:
         """Raise a one-line error naming the first bad field."""
@@ -79,6 +83,7 @@ class MixtureConfig:
                 "at least 16 tokens",
             ),
             (self.shard_size >= 1, "shard_size", self.shard_size, "a positive shard size"),
+            (self.val_prompts >= 0, "val_prompts", self.val_prompts, ">= 0"),
             (bool(self.tasks), "tasks", list(self.tasks), "at least one task"),
             (
                 self.max_symbols is None or self.max_symbols >= 2,
@@ -108,6 +113,8 @@ class MixtureConfig:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["weights"] = dict(self.weights)
+        if not self.val_prompts:  # absent, as in mixtures built before it existed
+            del data["val_prompts"]
         return data
 
 
@@ -403,6 +410,18 @@ def _build(
         },
         "provenance": dict(provenance or {}),
     }
+    if config.val_prompts:
+        prompts = validation_prompts(
+            plan.tasks,
+            config.val_prompts,
+            config.seed,
+            pool,
+            config.min_per_class,
+            config.max_per_class,
+            config.max_tokens,
+            counter,
+        )
+        manifest["validation"] = write_validation(out, prompts)
     atomic_write(
         out / "manifest.json",
         (json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=True) + "\n").encode(),

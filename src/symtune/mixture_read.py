@@ -45,7 +45,7 @@ def prompt_from_line(line: str, where: str) -> tuple[int, Prompt]:
         record = json.loads(line)
         if not isinstance(record, dict):
             raise TypeError(f"expected a JSON object, got {type(record).__name__}")
-        return int(record["i"]), Prompt.from_dict(record)
+        return int(record.get("i", -1)), Prompt.from_dict(record)
     except (ValueError, TypeError, KeyError) as err:
         reason = "not valid JSON" if isinstance(err, json.JSONDecodeError) else str(err)
         raise SymtuneError(f"{where}: not a mixture prompt ({reason})") from None
@@ -65,3 +65,21 @@ def read_prompts(directory: Path, limit: int | None = None) -> Iterator[tuple[in
                     return
                 produced += 1
                 yield prompt_from_line(line, f"{path}:{number}")
+
+
+def read_validation(directory: Path, manifest: Mapping[str, Any]) -> list[Prompt]:
+    """The mixture's held-out validation prompts (see `symtune.validation`), checked against
+    their recorded sha256; a one-line error when the mixture was built without them."""
+    record = manifest.get("validation")
+    if not record:
+        raise SymtuneError(
+            f"mixture {directory} has no validation prompts; rebuild it with --val-prompts N"
+        )
+    path = directory / record["file"]
+    if not path.exists() or sha256_file(path) != record["sha256"]:
+        raise SymtuneError(
+            f"mixture {directory}: {record['file']} is missing or does not match its recorded "
+            "sha256; rebuild the mixture"
+        )
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [prompt_from_line(line, f"{path}:{n}")[1] for n, line in enumerate(lines, 1)]

@@ -10,7 +10,8 @@ from transformers import AutoModelForCausalLM
 from conftest import build_tiny_mixture
 from symtune.errors import SymtuneError
 from symtune.tune.config import LoraConfig, TuneConfig
-from symtune.tune.loop import export_checkpoint, tune
+from symtune.tune.loop import tune
+from symtune.tune.model import export_checkpoint
 
 
 @pytest.fixture(scope="module")

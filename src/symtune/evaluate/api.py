@@ -52,7 +52,7 @@ def model_location(name: str) -> str:
     if (final / "config.json").exists():
         return str(final)
     if (Path(name) / "trainable.safetensors").exists():
-        from symtune.tune.loop import export_checkpoint
+        from symtune.tune.model import export_checkpoint
 
         return str(export_checkpoint(Path(name)))
     return name

@@ -44,7 +44,11 @@ def delta_cell(c: dict[str, Any]) -> str:
 
 
 def _figures(
-    results: dict[str, Any], metrics: list[dict[str, Any]], mode: str, out: Path
+    results: dict[str, Any],
+    metrics: list[dict[str, Any]],
+    mode: str,
+    out: Path,
+    validation: list[dict[str, Any]] | None = None,
 ) -> dict[str, Path]:
     """PNG figures; returns {name: path} for those that have data."""
     import matplotlib
@@ -128,6 +132,16 @@ def _figures(
         ax.set_xlabel("step")
         ax.set_ylabel("loss (target tokens)")
         ax.set_title("Symbol-tuning loss", fontsize=10)
+        if validation:
+            right = ax.twinx()
+            right.plot(
+                [v["step"] for v in validation],
+                [100 * v["val_accuracy"] for v in validation],
+                color="#d62728",
+                marker="o",
+            )
+            right.set_ylabel("validation accuracy (%)", color="#d62728")
+            ax.set_title("Loss, and accuracy on held-out tuning-side prompts", fontsize=10)
         fig.tight_layout()
         fig.savefig(out / "loss.png", dpi=110)
         plt.close(fig)
@@ -369,6 +383,20 @@ def _training_blocks(run: Path, figures: dict[str, Path]) -> list[Block]:
         )
         if "loss" in figures:
             blocks.append(("img", "loss", "Loss on the target tokens per step."))
+        validation = _metrics(run / "tune" / "metrics.jsonl", "val_accuracy")
+        if validation:
+            best = max(validation[1:] or validation, key=lambda v: v["val_accuracy"])
+            curve = ", ".join(
+                f"step {v['step']}: {100 * v['val_accuracy']:.1f}" for v in validation
+            )
+            blocks.append(
+                (
+                    "p",
+                    f"Held-out tuning-side validation (symbols, no instruction; "
+                    f"n = {validation[-1]['val_n']} prompts, rank accuracy %): {curve}. "
+                    f"Best: step {best['step']}.",
+                )
+            )
     stages_path = run / "stages.json"
     if stages_path.exists():
         stages = read_json_object(stages_path, "stages file")
@@ -384,9 +412,11 @@ def _read(path: Path) -> Any:
     return read_json(path) if path.exists() else None
 
 
-def _metrics(path: Path) -> list[dict[str, Any]]:
-    """A tuning run's metrics.jsonl records (none when the file is absent)."""
-    return read_jsonl(path)  # a torn last line (a kill mid-append) is left out
+def _metrics(path: Path, kind: str = "loss") -> list[dict[str, Any]]:
+    """A tuning run's metrics.jsonl records of one kind: "loss" (training steps) or
+    "val_accuracy" (in-run validation); none when the file is absent. A torn last line (a kill
+    mid-append) is left out."""
+    return [r for r in read_jsonl(path) if kind in r]
 
 
 def _tuning_run_of(name: str) -> Path:
@@ -675,7 +705,8 @@ def write_report(
     out = out or run / "report"
     out.mkdir(parents=True, exist_ok=True)
     mode = "exact" if "exact" in results["summary"] else next(iter(results["summary"]))
-    figures = _figures(results, metrics, mode, out)
+    validation = _metrics(run / "tune" / "metrics.jsonl", "val_accuracy")
+    figures = _figures(results, metrics, mode, out, validation)
     steps = steps_figure(run, out)
     if steps is not None:
         figures["steps"] = steps

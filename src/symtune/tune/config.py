@@ -67,6 +67,11 @@ class TuneConfig:
     log_every: int = 1
     threads: int = 0
     """torch threads; 0 leaves torch's default."""
+    val_every: int = 0
+    """Score the mixture's validation prompts every this many steps (and before the first);
+    0: never. Logged to metrics.jsonl; the best step is exported to run/best."""
+    keep: str = "last"
+    """"last": final/ is the last step's model; "best": the best-validated step's."""
     extra: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> None:
@@ -89,6 +94,14 @@ class TuneConfig:
             (self.weight_decay >= 0, "weight_decay", self.weight_decay, ">= 0"),
             (self.threads >= 0, "threads", self.threads, ">= 0 (0: torch's default)"),
             (self.log_every >= 1, "log_every", self.log_every, "at least 1"),
+            (self.val_every >= 0, "val_every", self.val_every, ">= 0 (0: no validation)"),
+            (self.keep in ("last", "best"), "keep", self.keep, "last or best"),
+            (
+                self.keep == "last" or self.val_every > 0,
+                "keep",
+                self.keep,
+                "last, unless val_every > 0 (best needs validation)",
+            ),
             (self.dtype in ("bf16", "fp32"), "dtype", self.dtype, "bf16 or fp32"),
             (self.checkpoint_every >= 1, "checkpoint_every", self.checkpoint_every, "at least 1"),
             (self.keep_checkpoints >= 1, "keep_checkpoints", self.keep_checkpoints, "at least 1"),
@@ -120,6 +133,7 @@ class TuneConfig:
     def resume_key(self) -> dict[str, Any]:
         """Fields a resumed run must share with the checkpoint (what changes the trajectory)."""
         data = self.to_dict()
-        for free in ("out", "checkpoint_every", "keep_checkpoints", "log_every", "threads"):
+        free_fields = ("out", "checkpoint_every", "keep_checkpoints", "log_every", "threads")
+        for free in (*free_fields, "val_every", "keep"):
             data.pop(free)
         return data

@@ -7,8 +7,6 @@ import contextlib
 import hashlib
 import json
 import math
-import os
-import shutil
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,13 +15,12 @@ from typing import Any
 import torch
 
 from symtune.errors import SymtuneError
-from symtune.io import atomic_json, atomic_write, read_json_object, read_jsonl, temp_path
+from symtune.io import atomic_json, atomic_write, read_json_object, read_jsonl
 from symtune.mixture import package_versions
+from symtune.mixture_read import read_validation
 from symtune.outdir import claim_main
 from symtune.prompts import Prompt
-from symtune.tune.attention import register as register_packed_attention
 from symtune.tune.checkpoint import (
-    check_checkpoint,
     inner_model,
     latest_checkpoint,
     load_checkpoint,
@@ -31,8 +28,10 @@ from symtune.tune.checkpoint import (
 )
 from symtune.tune.config import TuneConfig
 from symtune.tune.loss import SupervisedLM
+from symtune.tune.model import export_final, prepare_model, replace_dir, save_export
 from symtune.tune.packing import Document, Row, batch_tensors, pack, tokenize_prompt
 from symtune.tune.stream import PromptStream, wrap_chat
+from symtune.tune.validate import validate
 
 
 def build_optimizer(config: TuneConfig, params: list[torch.nn.Parameter]):
@@ -67,32 +66,6 @@ def build_schedule(config: TuneConfig, optimizer) -> torch.optim.lr_scheduler.La
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
-def prepare_model(config: TuneConfig):
-    """The model to train (fp32 master weights), with LoRA adapters if configured."""
-    from symtune.models import load_model
-
-    model = load_model(config.model, "fp32")
-    model.config.use_cache = False
-    model.set_attn_implementation(register_packed_attention())
-    if config.lora is not None:
-        from peft import LoraConfig as PeftLora
-        from peft import get_peft_model
-
-        lora = config.lora
-        model = get_peft_model(
-            model,
-            PeftLora(
-                r=lora.r,
-                lora_alpha=lora.alpha,
-                lora_dropout=lora.dropout,
-                target_modules=list(lora.targets),
-                task_type="CAUSAL_LM",
-            ),
-        )
-    model.train()
-    return model
-
-
 def step_documents(
     prompts: Iterator[Prompt], count: int, tokenizer, config: TuneConfig
 ) -> list[Document]:
@@ -108,68 +81,6 @@ def step_documents(
 
 def micro_batches(rows: list[Row], size: int) -> list[list[Row]]:
     return [rows[i : i + size] for i in range(0, len(rows), size)]
-
-
-def export_final(run: Path, model, tokenizer, config: TuneConfig, accelerator) -> Path:
-    """Save the tuned model as a plain transformers checkpoint (LoRA merged if configured)."""
-    final = run / "final"
-    if not accelerator.is_main_process:
-        return final
-    return _export(inner_model(model, accelerator), tokenizer, config, final)
-
-
-def export_checkpoint(checkpoint: Path) -> Path:
-    """An intermediate checkpoint as a plain transformers model in `<checkpoint>/model` (made
-    once, from files that match their recorded sha256), so that `symtune eval` can score any
-    step, e.g. for a curve over tuning steps."""
-    from safetensors.torch import load_file
-
-    from symtune.models import load_tokenizer
-
-    target = checkpoint / "model"
-    if (target / "config.json").exists():
-        return target
-    weights_path = checkpoint / "trainable.safetensors"
-    run_config = checkpoint.parent.parent / "config.json"
-    if not weights_path.exists() or not run_config.exists():
-        raise SymtuneError(
-            f"{checkpoint} is not a symtune checkpoint (expected trainable.safetensors and "
-            "the run's config.json two levels up)"
-        )
-    config = TuneConfig.from_dict(
-        read_json_object(run_config, "run config"), f"run config {run_config}"
-    )
-    check_checkpoint(checkpoint, config, {})
-    model = prepare_model(config)
-    weights = load_file(str(weights_path))
-    if set(weights) != {n for n, p in model.named_parameters() if p.requires_grad}:
-        raise SymtuneError(f"{checkpoint}: its weights do not match model {config.model!r}")
-    with torch.no_grad():
-        for name, param in model.named_parameters():
-            if name in weights:
-                param.copy_(weights[name])
-    return _export(model, load_tokenizer(config.model), config, target)
-
-
-def _export(unwrapped, tokenizer, config: TuneConfig, final: Path) -> Path:
-    from symtune.models import plain_copy
-
-    tmp = temp_path(final)
-    if config.lora is not None and not config.lora.merge:
-        unwrapped.save_pretrained(str(tmp))
-    else:
-        if config.lora is not None:
-            import copy
-
-            unwrapped = copy.deepcopy(unwrapped).merge_and_unload()
-        plain_copy(unwrapped).save_pretrained(str(tmp))
-    tokenizer.save_pretrained(str(tmp))
-    if final.exists():
-        stale = temp_path(final)
-        os.replace(final, stale)
-        shutil.rmtree(stale)
-    os.replace(tmp, final)
-    return final
 
 
 def _provenance(config: TuneConfig, stream: PromptStream, inputs: dict[str, Any]) -> dict[str, Any]:
@@ -216,8 +127,9 @@ def tune(
         if not resume:
             raise SymtuneError(f"{run} already holds a run; pass --resume or choose another --out")
         TuneConfig.from_dict(read_json_object(run / "config.json", "run config"))
+    val_prompts = read_validation(stream.directory, stream.manifest) if config.val_every else []
     with claim_main(run, "tune"):
-        return _train(config, stream, run, resume, progress)
+        return _train(config, stream, run, resume, progress, val_prompts)
 
 
 def run_inputs(config: TuneConfig, stream: PromptStream) -> dict[str, Any]:
@@ -238,6 +150,7 @@ def _train(
     run: Path,
     resume: bool,
     progress: Callable[[dict[str, Any]], None] | None,
+    val_prompts: list[Prompt],
 ) -> Path:
     from accelerate import Accelerator
 
@@ -271,6 +184,25 @@ def _train(
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.dtype == "bf16")
 
     board = None
+    pending: list[dict[str, Any]] = []  # validation records made before the run's files exist
+
+    def run_validation(step: int) -> None:
+        if not accelerator.is_main_process:
+            return
+        began = time.perf_counter()
+        with autocast:
+            result = validate(inner_model(model, accelerator), tokenizer, val_prompts, device)
+        record = {"step": step, **result, "val_seconds": time.perf_counter() - began}
+        if (run / "config.json").exists():
+            _append_metrics(run, record)
+        else:
+            pending.append(record)
+        if step >= 1 and result["val_accuracy"] > _best_accuracy(run):
+            save_export(inner_model(model, accelerator), tokenizer, config, run / BEST)
+            atomic_json(run / f"{BEST}.json", record)
+
+    if val_prompts and start == 0:
+        run_validation(0)
     for step in range(start, config.steps):
         began = time.perf_counter()
         docs = step_documents(prompts, config.batch_size, tokenizer, config)
@@ -320,9 +252,10 @@ def _train(
             atomic_json(run / "provenance.json", _provenance(config, stream, inputs))
             atomic_json(run / "mixture_manifest.json", stream.manifest)
             _truncate_metrics(run / "metrics.jsonl", start)
+            for record_made in pending:
+                _append_metrics(run, record_made)
         if accelerator.is_main_process:
-            with (run / "metrics.jsonl").open("a") as log:
-                log.write(json.dumps(record) + "\n")
+            _append_metrics(run, record)
             board = board or _tensorboard(run)
             if board is not None:
                 for key in ("loss", "lr", "grad_norm", "tokens_per_s"):
@@ -330,11 +263,34 @@ def _train(
                         board.add_scalar(f"train/{key}", record[key], record["step"])
             if progress is not None:
                 progress(record)
+        last = step + 1 == config.steps
+        if val_prompts and ((step + 1) % config.val_every == 0 or last):
+            run_validation(step + 1)
         if (step + 1) % config.checkpoint_every == 0 or step + 1 == config.steps:
             save_checkpoint(run, step + 1, model, optimizer, schedule, config, accelerator, inputs)
-    export_final(run, model, tokenizer, config, accelerator)
+    if config.keep == "best" and (run / BEST).exists():
+        if accelerator.is_main_process:
+            replace_dir(run / BEST, run / "final", copy=True)
+    else:
+        export_final(run, model, tokenizer, config, accelerator)
     accelerator.wait_for_everyone()
     return run
+
+
+BEST = "best"
+"""run/best: the model of the step that scored best on validation; run/best.json: its record."""
+
+
+def _best_accuracy(run: Path) -> float:
+    record = run / f"{BEST}.json"
+    if not record.exists() or not (run / BEST).exists():
+        return -1.0
+    return float(read_json_object(record, "best-step record")["val_accuracy"])
+
+
+def _append_metrics(run: Path, record: dict[str, Any]) -> None:
+    with (run / "metrics.jsonl").open("a") as log:
+        log.write(json.dumps(record) + "\n")
 
 
 def _tensorboard(run: Path):

@@ -1,0 +1,113 @@
+"""The model a run trains (fp32 master weights, LoRA if configured) and the plain transformers
+models it exports: the final model, the best-validated step, any checkpoint."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import torch
+
+from symtune.errors import SymtuneError
+from symtune.io import read_json_object, temp_path
+from symtune.tune.attention import register as register_packed_attention
+from symtune.tune.checkpoint import check_checkpoint, inner_model
+from symtune.tune.config import TuneConfig
+
+
+def prepare_model(config: TuneConfig):
+    """The model to train (fp32 master weights), with LoRA adapters if configured."""
+    from symtune.models import load_model
+
+    model = load_model(config.model, "fp32")
+    model.config.use_cache = False
+    model.set_attn_implementation(register_packed_attention())
+    if config.lora is not None:
+        from peft import LoraConfig as PeftLora
+        from peft import get_peft_model
+
+        lora = config.lora
+        model = get_peft_model(
+            model,
+            PeftLora(
+                r=lora.r,
+                lora_alpha=lora.alpha,
+                lora_dropout=lora.dropout,
+                target_modules=list(lora.targets),
+                task_type="CAUSAL_LM",
+            ),
+        )
+    model.train()
+    return model
+
+
+def export_final(run: Path, model, tokenizer, config: TuneConfig, accelerator) -> Path:
+    """Save the tuned model as a plain transformers checkpoint (LoRA merged if configured)."""
+    final = run / "final"
+    if not accelerator.is_main_process:
+        return final
+    return save_export(inner_model(model, accelerator), tokenizer, config, final)
+
+
+def export_checkpoint(checkpoint: Path) -> Path:
+    """An intermediate checkpoint as a plain transformers model in `<checkpoint>/model` (made
+    once, from files that match their recorded sha256), so that `symtune eval` can score any
+    step, e.g. for a curve over tuning steps."""
+    from safetensors.torch import load_file
+
+    from symtune.models import load_tokenizer
+
+    target = checkpoint / "model"
+    if (target / "config.json").exists():
+        return target
+    weights_path = checkpoint / "trainable.safetensors"
+    run_config = checkpoint.parent.parent / "config.json"
+    if not weights_path.exists() or not run_config.exists():
+        raise SymtuneError(
+            f"{checkpoint} is not a symtune checkpoint (expected trainable.safetensors and "
+            "the run's config.json two levels up)"
+        )
+    config = TuneConfig.from_dict(
+        read_json_object(run_config, "run config"), f"run config {run_config}"
+    )
+    check_checkpoint(checkpoint, config, {})
+    model = prepare_model(config)
+    weights = load_file(str(weights_path))
+    if set(weights) != {n for n, p in model.named_parameters() if p.requires_grad}:
+        raise SymtuneError(f"{checkpoint}: its weights do not match model {config.model!r}")
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if name in weights:
+                param.copy_(weights[name])
+    return save_export(model, load_tokenizer(config.model), config, target)
+
+
+def save_export(unwrapped, tokenizer, config: TuneConfig, final: Path) -> Path:
+    from symtune.models import plain_copy
+
+    tmp = temp_path(final)
+    if config.lora is not None and not config.lora.merge:
+        unwrapped.save_pretrained(str(tmp))
+    else:
+        if config.lora is not None:
+            import copy
+
+            unwrapped = copy.deepcopy(unwrapped).merge_and_unload()
+        plain_copy(unwrapped).save_pretrained(str(tmp))
+    tokenizer.save_pretrained(str(tmp))
+    replace_dir(tmp, final)
+    return final
+
+
+def replace_dir(source: Path, target: Path, copy: bool = False) -> None:
+    """Put `source` (or a copy of it) at `target`, never leaving a half-made target."""
+    if copy:
+        tmp = temp_path(target)
+        shutil.copytree(source, tmp)
+        source = tmp
+    if target.exists():
+        stale = temp_path(target)
+        os.replace(target, stale)
+        shutil.rmtree(stale)
+    os.replace(source, target)
