@@ -85,6 +85,10 @@ def data_build(
         int, typer.Option(help="Use only this many tuning symbols; 0: all.")
     ] = 0,
     shard_size: Annotated[int, typer.Option(help="Prompts per JSONL shard.")] = 10_000,
+    val_prompts: Annotated[
+        int,
+        typer.Option(help="Held-out tuning-side validation prompts (for tune --val-every)."),
+    ] = 0,
     json_out: JsonOption = False,
 ) -> None:
     """Build a symbol-tuning mixture from a suite's tuning tasks."""
@@ -108,6 +112,7 @@ def data_build(
         max_symbols=max_symbols or None,
         shard_size=shard_size,
         suite=found.name,
+        val_prompts=val_prompts,
     )
     config.validate()
     if config.max_tokens:
@@ -216,6 +221,12 @@ def tune_command(
     seed: Annotated[int, typer.Option(help="Seed.")] = 0,
     threads: Annotated[int, typer.Option(help="torch threads; 0: default.")] = 0,
     resume: Annotated[bool, typer.Option(help="Continue the run in --out.")] = False,
+    val_every: Annotated[
+        int, typer.Option(help="Score the mixture's validation prompts every N steps; 0: never.")
+    ] = 0,
+    keep: Annotated[str, typer.Option(help="final/ is the last step's or the best-validated.")] = (
+        "last"
+    ),
     json_out: JsonOption = False,
 ) -> None:
     """Symbol-tune a causal LM on a built mixture (multi-process under `accelerate launch`)."""
@@ -246,6 +257,8 @@ def tune_command(
         keep_checkpoints=keep_checkpoints,
         seed=seed,
         threads=threads,
+        val_every=val_every,
+        keep=keep,
     )
     config.validate()
     main_process = is_main_process()

@@ -7,6 +7,7 @@ import json
 import platform
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -176,11 +177,14 @@ def evaluate(
     models: Mapping[str, str],
     out: Path,
     progress: Callable[[str, int], Callable[[Item, str], None]] | None = None,
+    built: tuple[list[Item], dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Score every item with every model (labels like "base", "tuned"), then write
     out/results.json and out/results.md. Re-running continues from the per-example caches,
     which are reused only for the same model weights and tokenizer. Everything is checked
-    before the first write, and `out` is locked while this runs."""
+    before the first write, and `out` is locked while this runs. `built` passes the items (and
+    notes) `build_items(config)` made elsewhere, e.g. on a machine without the task artifacts
+    (see `save_items`/`load_items`)."""
     from symtune.models import check_model
 
     config.validate()
@@ -188,7 +192,7 @@ def evaluate(
         raise SymtuneError("eval: no model given")
     for name in models.values():
         check_model(name)
-    items, notes = build_items(config)
+    items, notes = built if built is not None else build_items(config)
     identities = {label: model_identity(name) for label, name in models.items()}
     with claim(out, "eval"):
         return _evaluate(config, models, identities, items, notes, out, progress)
@@ -207,6 +211,7 @@ def _evaluate(
 
     from symtune.models import load_model, load_tokenizer
 
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     identity = json.dumps(config.to_dict(), sort_keys=True)
     marker = out / "eval_config.json"
     if marker.exists() and _stored_identity(marker) != identity:
@@ -223,7 +228,7 @@ def _evaluate(
     timings: dict[str, float] = {}
     for label, name in models.items():
         location = model_location(name)
-        model = load_model(location, config.dtype)
+        model = load_model(location, config.dtype).to(device)
         scorer = Scorer(model, load_tokenizer(location), batch_size=config.batch_size)
         cache = ResultCache(out / "cache" / f"{label}.jsonl")
         start = time.perf_counter()
@@ -253,7 +258,11 @@ def _evaluate(
         "versions": package_versions(
             ["symtune", "torch", "transformers", "tokenizers", "wordfreq"]
         ),
-        "machine": {"platform": platform.platform(), "threads": torch.get_num_threads()},
+        "machine": {
+            "platform": platform.platform(),
+            "threads": torch.get_num_threads(),
+            "device": str(device),
+        },
         "artifacts": _artifacts(config),
         "notes": notes,
         "seconds": timings,
@@ -300,3 +309,26 @@ def markdown(document: Mapping[str, Any]) -> str:
                 continue  # 250 rows; see results.json
             parts.append(f"### {mode}: " + per_task_table(summaries, comparison, group))
     return "\n".join(parts)
+
+
+def save_items(path: Path, config: EvalConfig) -> None:
+    """Build the protocol's items for `config` and write them, with their notes, as JSON, so
+    that `evaluate(..., built=load_items(path))` can run where the tasks cannot be loaded."""
+    items, notes = build_items(config)
+    document = {
+        "config": config.to_dict(),
+        "notes": notes,
+        "artifacts": _artifacts(config),
+        "items": [asdict(i) for i in items],
+    }
+    atomic_write(path, json.dumps(document, ensure_ascii=False) + "\n")
+
+
+def load_items(path: Path, config: EvalConfig) -> tuple[list[Item], dict[str, Any]]:
+    """Items written by `save_items` for this same config (else a one-line error)."""
+    document = read_json_object(path, "items file")
+    if document.get("config") != json.loads(json.dumps(config.to_dict())):
+        raise SymtuneError(f"items file {path} was built for another eval config")
+    items = [Item(**{**i, "candidates": tuple(i["candidates"])}) for i in document.get("items", [])]
+    notes = {**document.get("notes", {}), "artifacts_at_build": document.get("artifacts", {})}
+    return items, notes
