@@ -99,11 +99,39 @@ def curve_section(exp: Path) -> list[str]:
     return lines
 
 
+def partial_document(exp: Path, bench: str) -> dict[str, Any] | None:
+    """An evaluation stopped before its results.json, read from its per-item caches: every
+    label's results on the items it reached (needs the prepared items in EXP/items)."""
+    from symtune.evaluate.results import summarize
+
+    cache = exp / "eval" / bench / "cache"
+    items_file = exp / "items" / f"{bench}.json"
+    if not cache.is_dir() or not items_file.exists():
+        return None
+    raw = json.loads(items_file.read_text())["items"]
+    results: dict[str, dict[str, dict[str, Any]]] = {}
+    for path in sorted(cache.glob("*.jsonl")):
+        for record in read_jsonl(path):
+            mode, item_id = record["key"].split("|", 1)
+            results.setdefault(path.stem, {}).setdefault(item_id, {})[mode] = record["result"]
+    mode = "rank" if any("rank" in r for f in results.values() for r in f.values()) else "exact"
+    # only the groups every label finished, so that each column is over the same items
+    complete = {i["group"] for i in raw}
+    for found in results.values():
+        complete -= {i["group"] for i in raw if i["id"] not in found}
+    raw = [i for i in raw if i["group"] in complete]
+    for item in raw:
+        item["results"] = {label: found.get(item["id"], {}) for label, found in results.items()}
+    items = items_of({"items": raw})
+    summary = {label: summarize(items, found, mode) for label, found in results.items()}
+    return {"summary": {mode: summary}, "items": raw, "partial": True}
+
+
 def eval_section(exp: Path, bench: str) -> tuple[list[str], dict[str, Any]]:
     path = exp / "eval" / bench / "results.json"
-    if not path.exists():
+    document = json.loads(path.read_text()) if path.exists() else partial_document(exp, bench)
+    if document is None:
         return [f"\n## {bench}: not run (deadline)\n"], {}
-    document = json.loads(path.read_text())
     mode = next(iter(document["summary"]))
     summary = document["summary"][mode]
     labels = list(summary)
@@ -118,13 +146,18 @@ def eval_section(exp: Path, bench: str) -> tuple[list[str], dict[str, Any]]:
         if {"tuned", "control"} <= set(labels)
         else {}
     )
-    groups = [g for g in (*SETTINGS, "list_functions", "turing") if g in summary["base"]]
+    groups = [g for g in (*SETTINGS, "list_functions_paper20", "turing") if g in summary["base"]]
     controls = [g for g in summary["base"] if g not in groups]
     header = ["group", "n", *labels, *(f"{lab} - base" for lab in vs_base)]
     if vs_control:
         header.append("tuned - control")
+    partial = (
+        " — PARTIAL: stopped by the deadline; only the groups every model finished"
+        if document.get("partial")
+        else ""
+    )
     lines = [
-        f"\n## {bench} (scoring: {mode}; accuracy %, 95% paired-bootstrap intervals)\n",
+        f"\n## {bench} (scoring: {mode}; accuracy %, 95% paired-bootstrap intervals){partial}\n",
         "| " + " | ".join(header) + " |",
         "|" + "---|" * len(header),
     ]
@@ -145,8 +178,8 @@ def eval_section(exp: Path, bench: str) -> tuple[list[str], dict[str, Any]]:
         d = following["delta"]
         lines.append(
             f"\nExemplar following (flipped - (100 - labels only), same queries): base "
-            f"{pct(following['base']['value'])}, tuned {pct(following['tuned']['value'])}; "
-            f"tuned - base {delta(d)}."
+            f"{100 * following['base']['following']:+.1f}, tuned "
+            f"{100 * following['tuned']['following']:+.1f}; tuned - base {delta(d)}."
         )
     return lines, {"summary": summary, "vs_base": vs_base, "vs_control": vs_control}
 
@@ -158,7 +191,8 @@ def verdicts(reachable: dict[str, Any], algorithmic: dict[str, Any]) -> list[str
     tuned = reachable["vs_base"].get("tuned", {})
 
     def says(name: str, c: dict[str, Any] | None, ok: bool) -> None:
-        lines.append(f"- {name}: {delta(c)} -> {'met' if ok else 'missed'}")
+        verdict = "not measured" if not c else "met" if ok else "missed"
+        lines.append(f"- {name}: {delta(c)} -> {verdict}")
 
     for group in ("neither", "instr_only"):
         c = tuned.get(group)
@@ -173,7 +207,7 @@ def verdicts(reachable: dict[str, Any], algorithmic: dict[str, Any]) -> list[str
     c = reachable["vs_control"].get("neither")
     says("tuned - control in neither above 0 with its interval", c, bool(c) and c["ci"][0] > 0)
     if algorithmic:
-        for group in ("list_functions", "turing"):
+        for group in ("list_functions_paper20", "turing"):
             c = algorithmic["vs_base"].get("tuned", {}).get(group)
             says(f"{group}: tuned - base above 0", c, bool(c) and c["ci"][0] > 0)
     return lines

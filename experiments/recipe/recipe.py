@@ -51,6 +51,30 @@ SCALES = {
         "sweep_until": 0.4,  # of the deadline: no sweep arm starts later, no main/control
         "train_until": 0.55,  # run starts later, so the evaluations keep their time
     },
+    # 2 CPU cores, about an hour: no sweep (the lr of the quick demo, whose 240-prompt model
+    # gained in "neither" on two held-out word tasks), the main run and its control arm at the
+    # demo's budget, evaluated on `reachable` only
+    "cpu": {
+        "batch": 8,
+        "sweep_steps": 0,
+        "fixed": {"arm": "fixed", "lr": 1e-4, "wd": 0.0, "families": True},
+        "main_steps": 30,
+        "val_prompts": 32,
+        "val_every": 30,
+        "lrs": [],
+        "wds": [],
+        "families": [True],
+        "reachable_queries": 12,
+        "offline_queries": 1,
+        "list_function_queries": 1,
+        "seeds": [0, 1],
+        "dtype": "fp32",
+        "max_tokens": 512,
+        "seq_len": 2048,
+        "eval_seconds": {"reachable": 0, "algorithmic": 1e9, "offline": 1e9},
+        "sweep_until": 1.0,
+        "train_until": 1.0,
+    },
     # a few minutes on a laptop CPU: every stage runs, no number means anything
     "smoke": {
         "batch": 4,
@@ -135,18 +159,20 @@ def prepare(exp: Path, scale: str) -> None:
             "sweep": plan["sweep_steps"] * plan["batch"],
             "main": plan["main_steps"] * plan["batch"],
         }
-        for name, config in (
-            ("sweep", replace(base, n=budgets["sweep"])),
+        arms = [
             ("main", replace(base, n=budgets["main"])),
             ("control", replace(base, n=budgets["main"], relevant_ratio=1.0)),
-        ):
+        ]
+        if budgets["sweep"]:
+            arms.insert(0, ("sweep", replace(base, n=budgets["sweep"])))
+        for name, config in arms:
             out = exp / "data" / f"{name}-{tag(families)}"
             if not (out / "manifest.json").exists():
                 build_mixture(config, tasks, out, count, provenance)
                 print(f"built {out}", flush=True)
     for bench in BENCHES:
         path = exp / "items" / f"{bench}.json"
-        if not path.exists():
+        if not path.exists() and plan["eval_seconds"][bench] < 1e9:
             path.parent.mkdir(parents=True, exist_ok=True)
             save_items(path, eval_config(bench, plan))
             print(f"built {path}", flush=True)
@@ -229,7 +255,7 @@ def execute(exp: Path, model: str, deadline_s: float) -> None:
                         "val_accuracy": _last_validation(run),
                     }
                 )
-    chosen = choose(scores)
+    chosen = plan["fixed"] if plan.get("fixed") else choose(scores)
     (exp / "choice.json").write_text(json.dumps({"chosen": chosen, "arms": scores}, indent=2))
     print(f"chosen: {chosen}", flush=True)
     fam = tag(chosen["families"])
@@ -262,6 +288,9 @@ def execute(exp: Path, model: str, deadline_s: float) -> None:
     }
     for bench in BENCHES:  # in order of priority; the control arm matters on reachable
         out = exp / "eval" / bench
+        if not (exp / "items" / f"{bench}.json").exists():
+            print(f"eval {bench}: not prepared at this scale")
+            continue
         if (out / "results.json").exists() or left() < plan["eval_seconds"][bench]:
             print(f"eval {bench}: {'done' if (out / 'results.json').exists() else 'deadline'}")
             continue

@@ -41,6 +41,8 @@ def packed_attention(
             query, key, value, is_causal=True, scale=scaling, dropout_p=dropout, enable_gqa=gqa
         )
         return out.transpose(1, 2).contiguous(), None
+    if position_ids.shape[0] != query.shape[0]:  # one row of positions shared by the batch
+        position_ids = position_ids.expand(query.shape[0], -1)
     out = torch.empty_like(query)
     for b, spans in enumerate(document_spans(position_ids)):
         for start, end in spans:

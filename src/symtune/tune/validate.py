@@ -33,8 +33,10 @@ def sequence_scores(model, docs: list[tuple[list[int], list[int]]], pad_id: int,
         ids[row, : len(doc_ids)] = torch.tensor(doc_ids)
         labels[row, : len(doc_labels)] = torch.tensor(doc_labels)
         mask[row, : len(doc_ids)] = 1
+    positions = torch.arange(width).expand(len(docs), width)  # one document per row
     ids, labels, mask = ids.to(device), labels.to(device), mask.to(device)
-    logits = model(input_ids=ids, attention_mask=mask).logits.float()
+    logits = model(input_ids=ids, attention_mask=mask, position_ids=positions.to(device)).logits
+    logits = logits.float()
     logprobs = torch.log_softmax(logits, dim=-1)
     chosen = logprobs.gather(-1, labels.clamp(min=0).unsqueeze(-1)).squeeze(-1)
     return ((chosen * (labels != IGNORE)).sum(dim=1)).tolist()
