@@ -101,3 +101,21 @@ def tiny_llama(vocab_size: int = 64, **overrides):
         **overrides,
     }
     return LlamaForCausalLM(LlamaConfig(**values)).float()
+
+
+def small_eval_config(tmp_path, tokenizer, validation: int = 6):
+    """A cheap evaluation of `binary_eval_suite`: "neither" only, one seed, rank scoring."""
+    from symtune.evaluate.protocol import EvalConfig
+
+    return EvalConfig(
+        suite=binary_eval_suite(tmp_path, validation=validation),
+        settings=("neither",),
+        flipped=False,
+        seeds=(0,),
+        k=2,
+        scoring=("rank",),
+        list_functions="none",
+        turing=False,
+        tokenizer=str(tokenizer),
+        dtype="fp32",
+    )

@@ -57,6 +57,14 @@ def per_label(document: dict[str, Any], label: str) -> dict[str, dict[str, Any]]
 def sweep_section(exp: Path) -> list[str]:
     choice = json.loads((exp / "choice.json").read_text())
     plan = json.loads((exp / "plan.json").read_text())
+    if not choice["arms"]:
+        fixed = choice["chosen"]
+        return [
+            "## No sweep at this scale\n",
+            f"Fixed: lr {fixed['lr']:g}, weight decay {fixed['wd']:g}, families "
+            f"{'yes' if fixed['families'] else 'no'}; {plan['main_steps']} steps x "
+            f"{plan['batch']} prompts, prompt budget {plan['max_tokens']} tokens, {plan['dtype']}.",
+        ]
     lines = [
         "## Sweep (tuning-side validation only)\n",
         f"Each arm: {plan['sweep_steps']} steps x {plan['batch']} prompts "

@@ -8,7 +8,7 @@ from dataclasses import asdict
 import pytest
 from safetensors.torch import load_file
 
-from conftest import binary_eval_suite, make_task
+from conftest import make_task, small_eval_config
 from symtune.errors import SymtuneError
 from symtune.evaluate.api import build_items, evaluate, load_items, save_items
 from symtune.evaluate.protocol import EvalConfig
@@ -122,18 +122,7 @@ def test_mixture_weights_set_the_task_shares():
 
 
 def test_items_built_here_are_scored_there_the_same(tmp_path, tiny_model_dir):
-    config = EvalConfig(
-        suite=binary_eval_suite(tmp_path),
-        settings=("neither",),
-        flipped=False,
-        seeds=(0,),
-        k=2,
-        scoring=("rank",),
-        list_functions="none",
-        turing=False,
-        tokenizer=str(tiny_model_dir),
-        dtype="fp32",
-    )
+    config = small_eval_config(tmp_path, tiny_model_dir)
     save_items(tmp_path / "items.json", config)
     items, _ = load_items(tmp_path / "items.json", config)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import binary_eval_suite, build_tiny_mixture, byte_tokenizer, make_task, tiny_llama
+from conftest import build_tiny_mixture, byte_tokenizer, make_task, small_eval_config, tiny_llama
 from symtune.errors import SymtuneError
 from symtune.evaluate.api import evaluate
 from symtune.evaluate.protocol import EvalConfig
@@ -46,18 +46,7 @@ def tune_config(out, mixture, model, **overrides) -> TuneConfig:
 
 
 def small_eval(tmp_path, tokenizer) -> EvalConfig:
-    return EvalConfig(
-        suite=binary_eval_suite(tmp_path, validation=4),
-        settings=("neither",),
-        flipped=False,
-        seeds=(0,),
-        k=2,
-        scoring=("rank",),
-        list_functions="none",
-        turing=False,
-        tokenizer=str(tokenizer),
-        dtype="fp32",
-    )
+    return small_eval_config(tmp_path, tokenizer, validation=4)
 
 
 def save_model(path: Path, seed: int) -> None:
