@@ -119,3 +119,22 @@ def small_eval_config(tmp_path, tokenizer, validation: int = 6):
         tokenizer=str(tokenizer),
         dtype="fp32",
     )
+
+
+def tiny_tune_config(out, mixture, model, **overrides):
+    """A TuneConfig for the tiny model: 2 steps of 4 prompts, fp32, lr 1e-2, a checkpoint a
+    step; `overrides` set any other field."""
+    from symtune.tune.config import TuneConfig
+
+    values = {
+        "mixture": str(mixture),
+        "out": str(out),
+        "model": str(model),
+        "steps": 2,
+        "batch_size": 4,
+        "lr": 1e-2,
+        "dtype": "fp32",
+        "checkpoint_every": 1,
+        **overrides,
+    }
+    return TuneConfig(**values)

@@ -8,7 +8,7 @@ from dataclasses import asdict
 import pytest
 from safetensors.torch import load_file
 
-from conftest import make_task, small_eval_config
+from conftest import make_task, small_eval_config, tiny_tune_config
 from symtune.errors import SymtuneError
 from symtune.evaluate.api import build_items, evaluate, load_items, save_items
 from symtune.evaluate.protocol import EvalConfig
@@ -68,19 +68,8 @@ def test_validation_file_is_checked_and_required(validated, tmp_path):
 
 
 def run_config(out, mixture, model, **overrides) -> TuneConfig:
-    values = {
-        "mixture": str(mixture),
-        "out": str(out),
-        "model": str(model),
-        "steps": 4,
-        "batch_size": 4,
-        "lr": 3e-2,
-        "dtype": "fp32",
-        "checkpoint_every": 4,
-        "val_every": 2,
-        **overrides,
-    }
-    return TuneConfig(**values)
+    values = {"steps": 4, "lr": 3e-2, "checkpoint_every": 4, "val_every": 2, **overrides}
+    return tiny_tune_config(out, mixture, model, **values)
 
 
 def test_val_every_logs_the_curve_and_keep_best_exports_the_best_step(

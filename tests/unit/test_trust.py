@@ -9,7 +9,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import build_tiny_mixture, byte_tokenizer, make_task, small_eval_config, tiny_llama
+from conftest import (
+    build_tiny_mixture,
+    byte_tokenizer,
+    make_task,
+    small_eval_config,
+    tiny_llama,
+    tiny_tune_config,
+)
 from symtune.errors import SymtuneError
 from symtune.evaluate.api import evaluate
 from symtune.evaluate.protocol import EvalConfig
@@ -31,18 +38,7 @@ def mixture(tmp_path_factory):
 
 
 def tune_config(out, mixture, model, **overrides) -> TuneConfig:
-    values = {
-        "mixture": str(mixture),
-        "out": str(out),
-        "model": str(model),
-        "steps": 2,
-        "batch_size": 4,
-        "lr": 1e-2,
-        "dtype": "fp32",
-        "checkpoint_every": 1,
-        **overrides,
-    }
-    return TuneConfig(**values)
+    return tiny_tune_config(out, mixture, model, **overrides)
 
 
 def small_eval(tmp_path, tokenizer) -> EvalConfig:
