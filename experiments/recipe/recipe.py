@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from dataclasses import replace
@@ -51,10 +52,42 @@ SCALES = {
         "sweep_until": 0.4,  # of the deadline: no sweep arm starts later, no main/control
         "train_until": 0.55,  # run starts later, so the evaluations keep their time
     },
-    # 2 CPU cores, about an hour: no sweep (the lr of the quick demo, whose 240-prompt model
-    # gained in "neither" on two held-out word tasks), the main run and its control arm at the
-    # demo's budget, evaluated on `reachable` only
+    # 2 CPU cores, about six hours over several sessions (every stage resumes): no sweep (a
+    # sweep of 160-prompt arms scored on 64 validation prompts could not tell the arms apart on
+    # this CPU), lr 3e-5 fixed beforehand (the middle of the issue's grid), the issue's budget
+    # of 3,000 prompts with shorter prompts (256 tokens), every task an equal share (25 tasks:
+    # 22 BIG-Bench + 3 families), 2 to 10 classes per prompt where a task has more than two,
+    # --keep best on 64 validation prompts scored every 600 prompts; the control arm on the
+    # same prompts; reachable at n = 621 per setting (23 queries x 9 tasks x 3 seeds) first,
+    # then the list functions and Turing concepts, then the BIG-Bench offline pool
     "cpu": {
+        "batch": 8,
+        "sweep_steps": 0,
+        "fixed": {"arm": "fixed", "lr": 3e-5, "wd": 0.0, "families": True},
+        "main_steps": 375,
+        "checkpoint_every": 25,  # about 6 minutes: a stopped session loses little
+        "val_prompts": 64,
+        "val_every": 75,
+        "lrs": [],
+        "wds": [],
+        "families": [True],
+        "balanced": True,
+        "max_classes": 10,
+        "oversample": 1.5,
+        "reachable_queries": 23,
+        "offline_queries": 4,
+        "list_function_queries": 8,
+        "seeds": [0, 1, 2],
+        "dtype": "fp32",
+        "max_tokens": 256,
+        "seq_len": 2048,
+        "eval_seconds": {"reachable": 0, "algorithmic": 0, "offline": 0},
+        "sweep_until": 1.0,
+        "train_until": 1.0,
+    },
+    # the first CPU run (2026-11-26, docs/recipe/cpu.md): the quick demo's lr and budget (240
+    # prompts), the main run and its control arm, evaluated on `reachable` only (n = 216)
+    "cpu-240": {
         "batch": 8,
         "sweep_steps": 0,
         "fixed": {"arm": "fixed", "lr": 1e-4, "wd": 0.0, "families": True},
@@ -154,10 +187,14 @@ def prepare(exp: Path, scale: str) -> None:
             max_tokens=plan["max_tokens"],
             val_prompts=plan["val_prompts"],
             suite=suite.name,
+            weights=tuple((t, 1.0) for t in suite.tuning) if plan.get("balanced") else (),
+            max_classes=plan.get("max_classes", 0),
         )
+        # room for prompts skipped as too long, so that training never repeats one
+        extra = plan.get("oversample", 1.0)
         budgets = {
-            "sweep": plan["sweep_steps"] * plan["batch"],
-            "main": plan["main_steps"] * plan["batch"],
+            "sweep": math.ceil(plan["sweep_steps"] * plan["batch"] * extra),
+            "main": math.ceil(plan["main_steps"] * plan["batch"] * extra),
         }
         arms = [
             ("main", replace(base, n=budgets["main"])),
@@ -217,8 +254,6 @@ def choose(scores: list[dict]) -> dict:
 
 
 def execute(exp: Path, model: str, deadline_s: float) -> None:
-    from symtune.evaluate.api import evaluate, load_items
-
     began = time.perf_counter()
     plan = json.loads((exp / "plan.json").read_text())
 
@@ -263,45 +298,60 @@ def execute(exp: Path, model: str, deadline_s: float) -> None:
         "main": dict(mixture=f"main-{fam}", keep="best"),
         "control": dict(mixture=f"control-{fam}", keep="last"),
     }
+    # in order of priority: the tuned model against base on reachable as soon as it exists,
+    # then the control arm, then the other benchmarks
     for name, arm in arms.items():
         late = time.perf_counter() - began > plan["train_until"] * deadline_s
         if late and not (exp / name / "final").exists():
             print(f"skipped {name}: deadline", flush=True)
-            continue
-        _tune(
-            exp,
-            plan,
-            model,
-            name,
-            arm["mixture"],
-            steps=plan["main_steps"],
-            lr=chosen["lr"],
-            weight_decay=chosen["wd"],
-            val_every=plan["val_every"],
-            checkpoint_every=plan["main_steps"],
-            keep=arm["keep"],
-        )
-    tuned = {
-        label: str(exp / name)
-        for label, name in (("tuned", "main"), ("control", "control"))
-        if (exp / name / "final" / "config.json").exists()
-    }
-    for bench in BENCHES:  # in order of priority; the control arm matters on reachable
-        out = exp / "eval" / bench
-        if not (exp / "items" / f"{bench}.json").exists():
-            print(f"eval {bench}: not prepared at this scale")
-            continue
-        if (out / "results.json").exists() or left() < plan["eval_seconds"][bench]:
-            print(f"eval {bench}: {'done' if (out / 'results.json').exists() else 'deadline'}")
-            continue
-        models = {"base": model, **tuned}
-        if bench != "reachable":
-            models.pop("control", None)
-        config = eval_config(bench, plan)
-        started = time.perf_counter()
-        built = load_items(exp / "items" / f"{bench}.json", config)
-        evaluate(config, models, out, built=built)
-        print(f"eval {bench}: {time.perf_counter() - started:.0f} s", flush=True)
+        else:
+            _tune(
+                exp,
+                plan,
+                model,
+                name,
+                arm["mixture"],
+                steps=plan["main_steps"],
+                lr=chosen["lr"],
+                weight_decay=chosen["wd"],
+                val_every=plan["val_every"],
+                checkpoint_every=plan.get("checkpoint_every", plan["main_steps"]),
+                keep=arm["keep"],
+            )
+        _evaluate(exp, plan, model, "reachable", left())
+    for bench in BENCHES[1:]:
+        _evaluate(exp, plan, model, bench, left())
+
+
+def _evaluate(exp: Path, plan: dict, model: str, bench: str, left: float) -> None:
+    """Evaluate base and every finished arm on one benchmark (the control arm on reachable
+    only); a model already in its results.json is not scored again (caches per model)."""
+    from symtune.evaluate.api import evaluate, load_items
+
+    out = exp / "eval" / bench
+    if not (exp / "items" / f"{bench}.json").exists():
+        print(f"eval {bench}: not prepared at this scale", flush=True)
+        return
+    models = {"base": model}
+    for label, name in (("tuned", "main"), ("control", "control")):
+        if (exp / name / "final" / "config.json").exists():
+            models[label] = str(exp / name)
+    if bench != "reachable":
+        models.pop("control", None)
+    done = set()
+    if (out / "results.json").exists():
+        done = set(json.loads((out / "results.json").read_text())["models"])
+    if set(models) <= done:
+        print(f"eval {bench}: done", flush=True)
+        return
+    if left < plan["eval_seconds"][bench]:
+        print(f"eval {bench}: deadline", flush=True)
+        return
+    config = eval_config(bench, plan)
+    started = time.perf_counter()
+    built = load_items(exp / "items" / f"{bench}.json", config)
+    evaluate(config, models, out, built=built)
+    print(f"eval {bench} ({', '.join(models)}): {time.perf_counter() - started:.0f} s", flush=True)
 
 
 def main() -> None:

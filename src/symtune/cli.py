@@ -89,6 +89,10 @@ def data_build(
         int,
         typer.Option(help="Held-out tuning-side validation prompts (for tune --val-every)."),
     ] = 0,
+    max_classes: Annotated[
+        int,
+        typer.Option(help="Show a random 2..N of a task's classes per prompt; 0: all classes."),
+    ] = 0,
     json_out: JsonOption = False,
 ) -> None:
     """Build a symbol-tuning mixture from a suite's tuning tasks."""
@@ -113,6 +117,7 @@ def data_build(
         shard_size=shard_size,
         suite=found.name,
         val_prompts=val_prompts,
+        max_classes=max_classes,
     )
     config.validate()
     if config.max_tokens:
@@ -182,7 +187,9 @@ def data_show(
     for i, prompt in read_prompts(directory, limit=examples):
         labels = manifest["tasks"][prompt.meta.task]["labels"]
         mapping = ", ".join(
-            f"{a!r} -> {b!r}" for a, b in zip(labels, prompt.meta.mapping, strict=True)
+            f"{a!r} -> {b!r}"
+            for a, b in zip(labels, prompt.meta.mapping, strict=True)
+            if b  # a class this prompt does not show
         )
         console.rule(f"prompt {i}: {prompt.meta.task} (format {prompt.meta.format_id})")
         console.print(Text.assemble(("mapping: ", "bold"), mapping), soft_wrap=True)

@@ -58,6 +58,10 @@ class MixtureConfig:
     val_prompts: int = 0
     """Held-out validation prompts (tuning tasks' validation splits, symbols, no instruction)
     written to validation.jsonl for `tune --val-every`; 0: none."""
+    max_classes: int = 0
+    """0: every prompt shows all of its task's classes. N >= 2: a prompt of a task with more
+    than two classes shows a random 2..N of them (the query's among them), so that tasks with
+    many classes yield many label sets."""
 
     def validate(self) -> None:
         """Raise a one-line error naming the first bad field."""
@@ -84,6 +88,12 @@ class MixtureConfig:
             ),
             (self.shard_size >= 1, "shard_size", self.shard_size, "a positive shard size"),
             (self.val_prompts >= 0, "val_prompts", self.val_prompts, ">= 0"),
+            (
+                self.max_classes == 0 or self.max_classes >= 2,
+                "max_classes",
+                self.max_classes,
+                "0 (all classes) or at least 2",
+            ),
             (bool(self.tasks), "tasks", list(self.tasks), "at least one task"),
             (
                 self.max_symbols is None or self.max_symbols >= 2,
@@ -113,8 +123,9 @@ class MixtureConfig:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["weights"] = dict(self.weights)
-        if not self.val_prompts:  # absent, as in mixtures built before it existed
-            del data["val_prompts"]
+        for name in ("val_prompts", "max_classes"):  # absent when off, as in mixtures
+            if not data[name]:  # built before they existed
+                del data[name]
         return data
 
 
@@ -127,17 +138,20 @@ class ShardStats:
     by_format: Counter[str] = field(default_factory=Counter)
     by_setting: Counter[str] = field(default_factory=Counter)
     by_exemplars_per_class: Counter[str] = field(default_factory=Counter)
+    by_classes: Counter[str] = field(default_factory=Counter)
     with_dropped_exemplars: int = 0
     dropped_exemplars: int = 0
     skipped_too_long: Counter[str] = field(default_factory=Counter)
 
     def add(self, prompt: Prompt) -> None:
-        per_class = round(len(prompt.meta.exemplar_ids) / len(prompt.meta.mapping))
+        shown = len(prompt.candidates)
+        per_class = round(len(prompt.meta.exemplar_ids) / shown)
         self.prompts += 1
         self.by_task[prompt.meta.task] += 1
         self.by_format[str(prompt.meta.format_id)] += 1
         self.by_setting[prompt.meta.setting] += 1
         self.by_exemplars_per_class[str(per_class)] += 1
+        self.by_classes[str(shown)] += 1
         if prompt.meta.dropped_exemplars:
             self.with_dropped_exemplars += 1
             self.dropped_exemplars += prompt.meta.dropped_exemplars
@@ -247,6 +261,7 @@ def iter_prompts(
             relevant=relevant,
             budget=config.max_tokens,
             counter=counter,
+            max_classes=config.max_classes,
         )
         if prompt is None:
             if stats is not None:
@@ -420,6 +435,7 @@ def _build(
             config.max_per_class,
             config.max_tokens,
             counter,
+            max_classes=config.max_classes,
         )
         manifest["validation"] = write_validation(out, prompts)
     atomic_write(

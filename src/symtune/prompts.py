@@ -68,7 +68,7 @@ class PromptMeta:
     setting: str
     format_id: int
     mapping: tuple[str, ...]
-    """The string shown for each label index."""
+    """The string shown for each label index; "" for a class the prompt does not show."""
     exemplar_ids: tuple[str, ...]
     query_id: str
     seed_key: str
@@ -83,7 +83,7 @@ class Prompt:
     text: str
     target: str
     candidates: tuple[str, ...]
-    """The answer strings of all labels (mapping order); the target is one of them."""
+    """The answer strings of the labels the prompt shows (mapping order); the target is one."""
     label_spans: tuple[tuple[int, int], ...]
     """Character spans of each exemplar's answer inside `text` (leading space included)."""
     label_seen: tuple[bool, ...]
@@ -184,7 +184,8 @@ def assemble(
         instruction=instruction,
         dropped_exemplars=dropped,
     )
-    return Prompt(text, target, tuple(mapping), spans, _seen_flags(answers), meta)
+    candidates = tuple(m for m in mapping if m)  # a class a prompt does not show is ""
+    return Prompt(text, target, candidates, spans, _seen_flags(answers), meta)
 
 
 def sample_exemplars(
@@ -306,6 +307,19 @@ def _fit(
     )
 
 
+def class_subset(
+    n_classes: int, query_label: int, max_classes: int, rng: random.Random
+) -> set[int]:
+    """The classes one tuning prompt shows: all when `max_classes` is 0 or covers them, else a
+    random 2..`max_classes` of them, the query's class always among them (so that the model sees
+    many label sets, and many classes, across prompts)."""
+    if not max_classes or n_classes <= 2:
+        return set(range(n_classes))
+    size = rng.randint(2, min(max_classes, n_classes))
+    others = [c for c in range(n_classes) if c != query_label]
+    return {query_label, *rng.sample(others, size - 1)}
+
+
 def tuning_prompt(
     task: TaskData,
     query: Example,
@@ -316,20 +330,27 @@ def tuning_prompt(
     relevant: bool = False,
     budget: int | None = None,
     counter: TokenCounter | None = None,
+    max_classes: int = 0,
 ) -> Prompt | None:
     """A symbol-tuning prompt: random format, random 2..10 exemplars per class, labels remapped
     to tuning symbols, no instruction. `relevant=True` makes the mixed-in kind instead: relevant
-    labels and the task's instruction. None when it cannot fit `budget` tokens."""
+    labels and the task's instruction. `max_classes` >= 2 shows a random subset of 2 to
+    `max_classes` of the task's classes (see `class_subset`); 0 shows all. None when it cannot
+    fit `budget` tokens."""
     rng = rng_for(seed_key)
     format_id = rng.randrange(len(FORMATS))
     per_class = rng.randint(min_per_class, max_per_class)
-    exemplars = sample_exemplars(task.by_class("train"), per_class, query.id, rng)
+    groups = task.by_class("train")
+    shown = class_subset(len(task.labels), query.label, max_classes, rng_for(seed_key, "classes"))
+    groups = [g if c in shown else [] for c, g in enumerate(groups)]
+    exemplars = sample_exemplars(groups, per_class, query.id, rng)
     if relevant:
         mapping: tuple[str, ...] = task.labels
         setting, instruction = "relevant_tuning", bool(task.spec.instruction)
     else:
         mapping = draw_symbols(pool, len(task.labels), rng)
         setting, instruction = "symbol_tuning", False
+    mapping = tuple(m if c in shown else "" for c, m in enumerate(mapping))
 
     return _fit(
         task, query, exemplars, mapping, format_id, setting, seed_key, instruction, budget, counter

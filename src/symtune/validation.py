@@ -29,6 +29,7 @@ def validation_prompts(
     max_per_class: int,
     budget: int | None = None,
     counter: TokenCounter | None = None,
+    max_classes: int = 0,
 ) -> list[Prompt]:
     """`count` prompts, tasks taking turns, each task's validation queries in a seeded order
     (cycling when a task has fewer); prompts that cannot fit `budget` are skipped."""
@@ -57,6 +58,7 @@ def validation_prompts(
             max_per_class,
             budget=budget,
             counter=counter,
+            max_classes=max_classes,
         )
         if prompt is not None:
             prompts.append(prompt)

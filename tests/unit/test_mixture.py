@@ -11,7 +11,7 @@ from symtune.mixture import (
     build_mixture,
     iter_prompts,
 )
-from symtune.mixture_read import read_manifest, read_prompts
+from symtune.mixture_read import read_manifest, read_prompts, read_validation
 from symtune.prompts import rebuild
 
 
@@ -129,6 +129,7 @@ def test_another_config_in_the_same_directory_is_refused(tmp_path, tasks):
         ({"weights": (("nope", 1.0),)}, "weights name task 'nope' not in the mixture"),
         ({"weights": (("big", -1.0),)}, "weight of 'big' is -1.0; expected >= 0"),
         ({"max_tokens": 8}, "max_tokens=8; expected at least 16 tokens"),
+        ({"max_classes": 1}, "max_classes=1; expected 0 (all classes) or at least 2"),
     ],
 )
 def test_bad_config_fields(overrides, message, tasks):
@@ -162,3 +163,29 @@ def test_jsonl_lines_are_self_contained(tmp_path, tasks):
         "instruction",
         "dropped_exemplars",
     }
+
+
+def test_class_subsets_in_the_mixture_and_its_validation_prompts(tmp_path):
+    many = make_task("many", tuple(f"c{i}" for i in range(10)), per_class=12)
+    two = make_task("two", per_class=12)
+    cfg = MixtureConfig(
+        tasks=("many", "two"), n=120, seed=1, max_tokens=None, max_classes=6, val_prompts=20
+    )
+    manifest = build_mixture(cfg, [many, two], tmp_path)
+    assert manifest["config"]["max_classes"] == 6
+    prompts = [p for _, p in read_prompts(tmp_path)]
+    sizes = Counter(len(p.candidates) for p in prompts if p.meta.task == "many")
+    assert set(sizes) == set(range(2, 7))  # 2..6 of the 10 classes
+    assert all(len(p.candidates) == 2 for p in prompts if p.meta.task == "two")
+    by_classes = manifest["stats"]["by_classes"]
+    assert sum(by_classes.values()) == len(prompts) and by_classes["2"] > sizes[2]
+    validation = read_validation(tmp_path, manifest)
+    assert {len(p.candidates) for p in validation if p.meta.task == "many"} - {
+        2,
+        3,
+        4,
+        5,
+        6,
+    } == set()
+    assert any(len(p.candidates) < 10 for p in validation if p.meta.task == "many")
+    assert "max_classes" not in config().to_dict()  # off: the manifest of older mixtures

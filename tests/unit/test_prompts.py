@@ -11,6 +11,7 @@ from symtune.prompts import (
     Prompt,
     TokenCounter,
     check_exemplar_supply,
+    class_subset,
     eval_prompt,
     eval_queries,
     fit_exemplars,
@@ -255,3 +256,41 @@ def test_random_module_state_is_untouched(toy):
     random.seed(123)
     tuning_prompt(toy, toy.splits["train"][0], tuning_pool(), "g")
     assert random.random() == expected
+
+
+def test_class_subsets_show_2_to_n_classes_the_query_always_among_them():
+    task = make_task(labels=tuple(f"c{i}" for i in range(10)), per_class=15)
+    for max_classes, expected in ((4, range(2, 5)), (10, range(2, 11)), (30, range(2, 11))):
+        sizes = set()
+        for i in range(300):
+            query = task.splits["train"][i % 150]
+            for relevant in (False, True):
+                prompt = tuning_prompt(
+                    task, query, tuning_pool(), f"c:{i}", relevant=relevant, max_classes=max_classes
+                )
+                assert prompt is not None
+                shown = {c for c, m in enumerate(prompt.meta.mapping) if m}
+                assert query.label in shown and prompt.answer in prompt.candidates
+                assert prompt.candidates == tuple(m for m in prompt.meta.mapping if m)
+                by_id = {e.id: e.label for e in task.splits["train"]}
+                assert {by_id[e] for e in prompt.meta.exemplar_ids} == shown
+                assert rebuild(prompt.meta, task) == prompt
+                sizes.add(len(shown))
+        assert sizes == set(expected)
+
+
+def test_class_subsets_leave_binary_tasks_and_the_default_unchanged(toy):
+    many = make_task(labels=("a", "b", "c", "d"), per_class=15)
+    for task in (toy, many):
+        for i in range(20):
+            query = task.splits["train"][i]
+            default = tuning_prompt(task, query, tuning_pool(), f"d:{i}")
+            assert default == tuning_prompt(task, query, tuning_pool(), f"d:{i}", max_classes=0)
+            assert len(default.candidates) == len(task.labels)
+    binary = [
+        tuning_prompt(toy, toy.splits["train"][0], tuning_pool(), "b", max_classes=m)
+        for m in (0, 2, 10)
+    ]
+    assert binary[0] == binary[1] == binary[2]
+    rng = random.Random(0)
+    assert class_subset(4, 3, 0, rng) == {0, 1, 2, 3} and class_subset(2, 0, 5, rng) == {0, 1}
