@@ -64,6 +64,7 @@ def sweep_section(exp: Path) -> list[str]:
             f"Fixed: lr {fixed['lr']:g}, weight decay {fixed['wd']:g}, families "
             f"{'yes' if fixed['families'] else 'no'}; {plan['main_steps']} steps x "
             f"{plan['batch']} prompts, prompt budget {plan['max_tokens']} tokens, {plan['dtype']}.",
+            *mixture_lines(exp, plan, fixed["families"]),
         ]
     lines = [
         "## Sweep (tuning-side validation only)\n",
@@ -90,6 +91,32 @@ def sweep_section(exp: Path) -> list[str]:
             f"\nBase model on the same validation prompts: {pct(base[0]['val_accuracy'])}."
         )
     return lines
+
+
+def mixture_lines(exp: Path, plan: dict[str, Any], families: bool) -> list[str]:
+    """What the main run's mixture holds: prompts, task shares, classes per prompt."""
+    path = exp / "data" / f"main-{'fam' if families else 'bb'}" / "manifest.json"
+    if not path.exists():
+        return []
+    manifest = json.loads(path.read_text())
+    stats, config = manifest["stats"], manifest["config"]
+    by_task = stats["by_task"]
+    classes = stats.get("by_classes", {})
+    many = sum(v for k, v in classes.items() if int(k) > 2)
+    return [
+        f"\nMixture (main arm): {stats['prompts']} prompts built from {len(config['tasks'])} "
+        f"tasks, {plan['main_steps'] * plan['batch']} used; task weights "
+        f"{'equal' if config['weights'] else 'proportional to size'} (prompts per task "
+        f"{min(by_task.values())} to {max(by_task.values())}; tasks whose prompts rarely fit "
+        f"{plan['max_tokens']} tokens get fewer: "
+        f"{sum(stats['skipped_too_long'].values())} skipped); classes per prompt "
+        + (
+            f"2 to {config['max_classes']} where a task has more than two "
+            f"({many} prompts show more than two)."
+            if config.get("max_classes")
+            else "all of the task's."
+        ),
+    ]
 
 
 def curve_section(exp: Path) -> list[str]:
@@ -189,7 +216,12 @@ def eval_section(exp: Path, bench: str) -> tuple[list[str], dict[str, Any]]:
             f"{100 * following['base']['following']:+.1f}, tuned "
             f"{100 * following['tuned']['following']:+.1f}; tuned - base {delta(d)}."
         )
-    return lines, {"summary": summary, "vs_base": vs_base, "vs_control": vs_control}
+    return lines, {
+        "summary": summary,
+        "vs_base": vs_base,
+        "vs_control": vs_control,
+        "following": (following or {}).get("delta"),
+    }
 
 
 def verdicts(reachable: dict[str, Any], algorithmic: dict[str, Any]) -> list[str]:
@@ -209,9 +241,17 @@ def verdicts(reachable: dict[str, Any], algorithmic: dict[str, Any]) -> list[str
             c,
             bool(c) and c["delta"] >= 0.10 and c["ci"][0] > 0,
         )
+    c = reachable.get("following")
+    says(
+        "reachable exemplar following on flipped labels up, interval above 0",
+        c,
+        bool(c) and c["ci"][0] > 0,
+    )
     for group in ("instr_labels", "labels_only"):
         c = tuned.get(group)
         says(f"reachable {group}: a drop of at most 2 points", c, bool(c) and c["delta"] >= -0.02)
+        if c and c["delta"] >= -0.02 and c["ci"][0] < -0.02:
+            lines[-1] += " on the point estimate (its interval allows a larger drop)"
     c = reachable["vs_control"].get("neither")
     says("tuned - control in neither above 0 with its interval", c, bool(c) and c["ci"][0] > 0)
     if algorithmic:
