@@ -234,6 +234,13 @@ def tune_command(
     keep: Annotated[str, typer.Option(help="final/ is the last step's or the best-validated.")] = (
         "last"
     ),
+    attention: Annotated[
+        str,
+        typer.Option(
+            help="auto (flex_attention on CUDA, symtune_packed elsewhere), symtune_packed, "
+            "flex_attention, sdpa, eager or flash_attention_2."
+        ),
+    ] = "auto",
     json_out: JsonOption = False,
 ) -> None:
     """Symbol-tune a causal LM on a built mixture (multi-process under `accelerate launch`)."""
@@ -266,6 +273,7 @@ def tune_command(
         threads=threads,
         val_every=val_every,
         keep=keep,
+        attention=attention,
     )
     config.validate()
     main_process = is_main_process()

@@ -67,6 +67,63 @@ def test_one_prefill_for_both_modes_gives_the_separate_results(scorer, context, 
     assert output == scorer.generate([generate])[0]
 
 
+CONTEXTS = [CONTEXT, CONTEXT + " ", "Q: x y z\nA:", "A:", CONTEXT * 3, "Q: 12\nA: 4\n\nQ: 7\nA:"]
+
+
+@pytest.mark.parametrize("pack", [1, 64, 400, 4096])
+def test_packed_rank_scores_equal_one_prompt_at_a_time(tiny_model_dir, pack):
+    """Many prompts per forward (the GPU path) against the cached one-prompt path and the
+    uncached reference, fp32; rows of 1 token hold one sequence each, 4096 all of them."""
+    model = AutoModelForCausalLM.from_pretrained(str(tiny_model_dir), dtype=torch.float32)
+    packed = Scorer(model, load_tokenizer(str(tiny_model_dir)), batch_size=3, pack_tokens=pack)
+    requests = [RankRequest(c, CANDIDATES[: 2 + i % 3]) for i, c in enumerate(CONTEXTS)]
+    many = packed.loglikelihood_many(requests)
+    for request, scores in zip(requests, many, strict=True):
+        reference = packed.loglikelihood_uncached(request)
+        assert len(scores) == len(request.continuations)
+        assert all(abs(a - b) < 1e-4 for a, b in zip(scores, reference, strict=True))
+    shuffled = packed.loglikelihood_many(requests[::-1])[::-1]
+    assert all(
+        abs(a - b) < 1e-4
+        for x, y in zip(many, shuffled, strict=True)
+        for a, b in zip(x, y, strict=True)
+    )
+
+
+def test_batched_greedy_decoding_equals_one_prompt_at_a_time(tiny_model_dir):
+    model = AutoModelForCausalLM.from_pretrained(str(tiny_model_dir), dtype=torch.float32)
+    tokenizer = load_tokenizer(str(tiny_model_dir))
+    requests = [GenerateRequest(c, budget) for c in CONTEXTS for budget in (1, 5, 12)]
+    one = Scorer(model, tokenizer).generate(requests)
+    batched = Scorer(model, tokenizer, batch_size=4, pack_tokens=256).generate(requests)
+    assert batched == one and len({o for o in one}) > 1
+
+
+def test_packed_evaluation_gives_the_same_results(tmp_path, tiny_model_dir, monkeypatch):
+    from conftest import small_eval_config
+
+    config = small_eval_config(tmp_path, tiny_model_dir)
+    config = EvalConfig(**{**config.to_dict(), "scoring": ("rank", "exact")})
+    models = {"base": str(tiny_model_dir)}
+    plain = evaluate(config, models, tmp_path / "plain")
+    monkeypatch.setenv("SYMTUNE_PACK_TOKENS", "512")
+    packed = evaluate(config, models, tmp_path / "packed")
+    assert packed["machine"]["pack_tokens"] == 512
+    for a, b in zip(plain["items"], packed["items"], strict=True):
+        for mode in ("rank", "exact"):
+            x, y = a["results"]["base"][mode], b["results"]["base"][mode]
+            assert x.get("output") == y.get("output") and x["correct"] == y["correct"]
+            assert all(
+                abs(u - v) < 1e-4
+                for u, v in zip(x.get("scores", []), y.get("scores", []), strict=True)
+            )
+    assert plain["summary"] == packed["summary"]
+    monkeypatch.setenv("SYMTUNE_PACK_TOKENS", "lots")
+    with pytest.raises(SymtuneError, match="SYMTUNE_PACK_TOKENS='lots'; expected a number"):
+        evaluate(config, models, tmp_path / "bad")
+    assert not (tmp_path / "bad" / "eval_config.json").exists()
+
+
 def test_generation_cuts_at_newline(scorer):
     outputs = scorer.generate([GenerateRequest(CONTEXT, 12)])
     assert "\n" not in outputs[0] and outputs[0] == outputs[0].strip()

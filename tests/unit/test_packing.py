@@ -92,7 +92,7 @@ def loss_and_grads(model, rows):
     return (total / count).detach(), [p.grad.clone() for p in model.parameters()]
 
 
-@pytest.mark.parametrize("attention", ["sdpa", NAME])
+@pytest.mark.parametrize("attention", ["sdpa", "eager", NAME])
 def test_packed_loss_and_gradients_equal_unpacked(attention):
     model = tiny_model(attention)
     docs = random_docs(0)
@@ -130,3 +130,15 @@ def test_packed_attention_matches_sdpa_in_bf16_too():
         with torch.autocast("cpu", dtype=torch.bfloat16):
             results.append(supervised_loss(tiny_model(attention), ids, labels, positions)[0])
     assert abs(results[0].item() - results[1].item()) < 1e-2 * abs(results[0].item())
+
+
+def test_flex_attention_packed_forward_equals_unpacked():
+    """FlexAttention (the CUDA default) has no backward on CPU: its forward is checked here,
+    its gradients in tests/gpu."""
+    model = tiny_model("flex_attention")
+    docs = random_docs(0)
+    with torch.no_grad():
+        packed = supervised_loss(model, *batch_tensors(list(pack(docs, 16, pad_id=0))))
+        single = [supervised_loss(model, *batch_tensors(list(pack([d], 16, 0)))) for d in docs]
+    assert packed[1] == sum(n for _, n in single)
+    assert abs(packed[0].item() - sum(loss.item() for loss, _ in single)) < 1e-4

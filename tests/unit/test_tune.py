@@ -118,6 +118,50 @@ def test_packing_and_micro_batches_do_not_change_the_result(tmp_path, mixture, t
         assert torch.allclose(a[name], b[name], atol=1e-5), name
 
 
+def test_attention_implementations_give_the_same_run(tmp_path, mixture, tiny_model_dir):
+    """Several rows and micro-batches per step (short rows): the per-prompt SDPA loop and
+    transformers' masked SDPA agree on losses and weights; the resolved choice is recorded."""
+    runs = {
+        name: tune(
+            config_for(
+                tmp_path / name,
+                mixture,
+                tiny_model_dir,
+                steps=2,
+                batch_size=8,
+                seq_len=1024,
+                micro_batch_rows=2,
+                attention=name,
+            )
+        )
+        for name in ("auto", "sdpa")
+    }
+    provenance = json.loads((runs["auto"] / "provenance.json").read_text())
+    assert provenance["attention"] == "symtune_packed" and provenance["device"] == "cpu"
+    rows = [r["tokens"] for r in map(json.loads, (runs["auto"] / "metrics.jsonl").open())]
+    assert all(tokens > 2 * 1024 for tokens in rows)  # more than two rows: two micro-batches
+    a, b = losses(runs["auto"]), losses(runs["sdpa"])
+    assert all(abs(x - y) < 1e-5 for x, y in zip(a, b, strict=True))
+    weights = final_weights(runs["sdpa"])
+    for name, value in final_weights(runs["auto"]).items():
+        assert torch.allclose(value, weights[name], atol=1e-5), name
+    assert not torch.equal(
+        weights["model.norm.weight"], torch.ones_like(weights["model.norm.weight"])
+    )
+
+
+def test_attention_choice(tmp_path):
+    from symtune.tune.config import resolve_attention
+
+    assert resolve_attention("auto", "cpu") == "symtune_packed"
+    assert resolve_attention("auto", "cuda") == "flex_attention"
+    assert resolve_attention("sdpa", "cuda") == "sdpa"
+    with pytest.raises(SymtuneError, match="attention=flash; expected auto, symtune_packed"):
+        TuneConfig(mixture="m", out="o", attention="flash").validate()
+    a = TuneConfig(mixture="m", out="o", attention="sdpa").resume_key()
+    assert a == TuneConfig(mixture="m", out="o").resume_key()  # free to change on resume
+
+
 def test_lora_merged_and_adapter_only(tmp_path, mixture, tiny_model_dir):
     lora = LoraConfig(r=4, alpha=8, targets=("q_proj", "v_proj"))
     run = tune(config_for(tmp_path / "m", mixture, tiny_model_dir, steps=2, lora=lora))

@@ -4,6 +4,7 @@ write a self-describing results.json plus a Markdown summary."""
 from __future__ import annotations
 
 import json
+import os
 import platform
 import time
 from collections.abc import Callable, Mapping
@@ -198,6 +199,20 @@ def evaluate(
         return _evaluate(config, models, identities, items, notes, out, progress)
 
 
+def pack_tokens(device_type: str) -> int:
+    """Tokens per packed row for rank scoring: many prompts per forward on a GPU (0, one prompt
+    at a time with a shared KV cache, on a CPU); SYMTUNE_PACK_TOKENS overrides (the same
+    numbers either way: tests/unit/test_evaluate.py)."""
+    override = os.environ.get("SYMTUNE_PACK_TOKENS", "").strip()
+    if override:
+        if not override.isdigit():
+            raise SymtuneError(
+                f"SYMTUNE_PACK_TOKENS={override!r}; expected a number of tokens (0: off)"
+            )
+        return int(override)
+    return 8192 if device_type == "cuda" else 0
+
+
 def _evaluate(
     config: EvalConfig,
     models: Mapping[str, str],
@@ -212,6 +227,7 @@ def _evaluate(
     from symtune.models import load_model, load_tokenizer
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    packing = pack_tokens(device.type)  # checked before anything is written
     identity = json.dumps(config.to_dict(), sort_keys=True)
     marker = out / "eval_config.json"
     if marker.exists() and _stored_identity(marker) != identity:
@@ -229,7 +245,12 @@ def _evaluate(
     for label, name in models.items():
         location = model_location(name)
         model = load_model(location, config.dtype).to(device)
-        scorer = Scorer(model, load_tokenizer(location), batch_size=config.batch_size)
+        scorer = Scorer(
+            model,
+            load_tokenizer(location),
+            batch_size=config.batch_size,
+            pack_tokens=packing,
+        )
         cache = ResultCache(out / "cache" / f"{label}.jsonl")
         start = time.perf_counter()
         work = sum(1 for i in items for m in config.scoring if m == "exact" or i.candidates)
@@ -262,6 +283,8 @@ def _evaluate(
             "platform": platform.platform(),
             "threads": torch.get_num_threads(),
             "device": str(device),
+            "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+            "pack_tokens": packing,
         },
         "artifacts": _artifacts(config),
         "notes": notes,

@@ -77,7 +77,9 @@ def score_items(
                 progress(item, "exact")
         batch.clear()
 
-    both = "rank" in scoring and "exact" in scoring
+    if scorer.pack_tokens and "rank" in scoring:  # many prompts per forward (GPU)
+        _rank_packed(items, scorer, cache, progress)
+    both = "rank" in scoring and "exact" in scoring and not scorer.pack_tokens
     for item in items:
         rank_key, exact_key = f"rank|{item.id}", f"exact|{item.id}"
         if both and item.candidates and rank_key not in cache.done and exact_key not in cache.done:
@@ -99,7 +101,7 @@ def score_items(
                     RankRequest(item.context, tuple(" " + c for c in item.candidates))
                 )
                 cache.add(key, rank_result(item, scores))
-            if progress is not None:
+            if progress is not None and not scorer.pack_tokens:  # packed: counted there
                 progress(item, "rank")
         if "exact" in scoring:
             if f"exact|{item.id}" in cache.done:
@@ -119,3 +121,28 @@ def score_items(
             if found is not None:
                 results.setdefault(item.id, {})[mode] = found
     return results
+
+
+PACKED_CHUNK = 512
+"""Items per call of `Scorer.loglikelihood_many` (results are cached after each call)."""
+
+
+def _rank_packed(
+    items: Sequence[Item],
+    scorer: Scorer,
+    cache: ResultCache,
+    progress: Callable[[Item, str], None] | None,
+) -> None:
+    """Rank scores of every classification item not yet cached, many per forward."""
+    ranked = [i for i in items if i.candidates]
+    todo = [i for i in ranked if f"rank|{i.id}" not in cache.done]
+    for item in ranked if progress is not None else ():
+        if f"rank|{item.id}" in cache.done:
+            progress(item, "rank")
+    for first in range(0, len(todo), PACKED_CHUNK):
+        chunk = todo[first : first + PACKED_CHUNK]
+        requests = [RankRequest(i.context, tuple(" " + c for c in i.candidates)) for i in chunk]
+        for item, scores in zip(chunk, scorer.loglikelihood_many(requests), strict=True):
+            cache.add(f"rank|{item.id}", rank_result(item, scores))
+            if progress is not None:
+                progress(item, "rank")

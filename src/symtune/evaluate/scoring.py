@@ -28,12 +28,21 @@ class GenerateRequest:
 
 
 class Scorer:
-    """A causal LM and its tokenizer, scored on CPU or GPU, in fp32 or bf16."""
+    """A causal LM and its tokenizer, scored on CPU or GPU, in fp32 or bf16.
 
-    def __init__(self, model, tokenizer, batch_size: int = 8):
+    Two ways to work, the same numbers (tested): one prompt at a time with a KV cache shared
+    by its candidates (`pack_tokens=0`, the fast way on a CPU), or many prompts at once
+    (`pack_tokens=N`, the fast way on a GPU): rank scoring packs every (prompt, candidate)
+    into rows of N tokens whose position ids restart per sequence, so that attention stays
+    within each (transformers builds the per-sequence causal mask), with the output head only
+    where a candidate token is predicted; greedy decoding runs batches of left-padded prompts
+    through `generate`."""
+
+    def __init__(self, model, tokenizer, batch_size: int = 8, pack_tokens: int = 0):
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.batch_size = batch_size
+        self.pack_tokens = pack_tokens
         self.device = next(model.parameters()).device
 
     def _split(self, context: str, continuation: str) -> tuple[list[int], int]:
@@ -166,7 +175,89 @@ class Scorer:
         return scores
 
     @torch.inference_mode()
+    def loglikelihood_many(self, requests: Sequence[RankRequest]) -> list[list[float]]:
+        """`loglikelihood` of many requests from packed rows (see the class docstring)."""
+        docs = [
+            (r, c, *self._split(request.context, continuation))
+            for r, request in enumerate(requests)
+            for c, continuation in enumerate(request.continuations)
+        ]
+        scores = [[0.0] * len(request.continuations) for request in requests]
+        rows: list[list[int]] = []  # indices into docs
+        used = self.pack_tokens
+        for d, (_, _, ids, _) in enumerate(docs):
+            if used + len(ids) > self.pack_tokens:
+                rows.append([])
+                used = 0
+            rows[-1].append(d)
+            used += len(ids)
+        for first in range(0, len(rows), self.batch_size):
+            group = rows[first : first + self.batch_size]
+            width = max(sum(len(docs[d][2]) for d in row) for row in group)
+            ids = torch.full((len(group), width), self.tokenizer.pad_token_id or 0)
+            positions = torch.zeros((len(group), width), dtype=torch.long)
+            where: list[tuple[int, int, int, int]] = []  # (row, position, token, doc)
+            for b, row in enumerate(group):
+                offset = 0
+                for d in row:
+                    full, start = docs[d][2], docs[d][3]
+                    ids[b, offset : offset + len(full)] = torch.tensor(full)
+                    positions[b, offset : offset + len(full)] = torch.arange(len(full))
+                    where += [(b, offset + j - 1, full[j], d) for j in range(start, len(full))]
+                    offset += len(full)
+                # padding: a sequence of its own, so that it restarts positions too
+                positions[b, offset:] = torch.arange(width - offset)
+            hidden = self.model.get_decoder()(
+                input_ids=ids.to(self.device),
+                position_ids=positions.to(self.device),
+                use_cache=False,
+            ).last_hidden_state
+            index = torch.tensor([(b, p) for b, p, _, _ in where], device=self.device)
+            logits = self.model.get_output_embeddings()(hidden[index[:, 0], index[:, 1]])
+            logprobs = torch.log_softmax(logits.float(), dim=-1)
+            tokens = torch.tensor([t for _, _, t, _ in where], device=self.device)
+            picked = logprobs.gather(1, tokens[:, None])[:, 0].tolist()
+            for (_, _, _, d), value in zip(where, picked, strict=True):
+                scores[docs[d][0]][docs[d][1]] += value
+        return scores
+
+    @torch.inference_mode()
     def generate(self, requests: Sequence[GenerateRequest]) -> list[str]:
+        if self.pack_tokens:
+            return self._generate_batched(requests)
+        return self._generate_one_by_one(requests)
+
+    def _generate_batched(self, requests: Sequence[GenerateRequest]) -> list[str]:
+        """Greedy continuations of left-padded batches through transformers' `generate`."""
+        outputs: list[str] = []
+        eos = self.tokenizer.eos_token_id
+        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else eos
+        for first in range(0, len(requests), self.batch_size):
+            chunk = requests[first : first + self.batch_size]
+            encoded = [
+                self.tokenizer(r.context, add_special_tokens=False)["input_ids"] for r in chunk
+            ]
+            width = max(len(e) for e in encoded)
+            ids = torch.tensor([[pad] * (width - len(e)) + e for e in encoded])
+            mask = torch.tensor([[0] * (width - len(e)) + [1] * len(e) for e in encoded])
+            generated = self.model.generate(
+                input_ids=ids.to(self.device),
+                attention_mask=mask.to(self.device),
+                max_new_tokens=max(r.max_new_tokens for r in chunk),
+                do_sample=False,
+                eos_token_id=eos,
+                pad_token_id=pad,
+                use_cache=True,
+            )[:, width:]
+            for request, row in zip(chunk, generated.tolist(), strict=True):
+                produced = row[: request.max_new_tokens]
+                if eos in produced:
+                    produced = produced[: produced.index(eos)]
+                text = self.tokenizer.decode(produced, skip_special_tokens=True)
+                outputs.append(text.split("\n", 1)[0].strip())
+        return outputs
+
+    def _generate_one_by_one(self, requests: Sequence[GenerateRequest]) -> list[str]:
         """Greedy continuations, each cut at its first newline and stripped. One prompt at a
         time with a KV cache and the head only at the last position: no padding, so results
         cannot depend on batching, and on CPU it is faster than padded batches."""

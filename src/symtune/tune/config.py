@@ -8,6 +8,10 @@ from typing import Any
 from symtune.errors import SymtuneError
 
 OPTIMIZERS = ("adafactor", "adamw")
+ATTENTIONS = ("auto", "symtune_packed", "flex_attention", "sdpa", "eager", "flash_attention_2")
+"""How packed rows attend: "symtune_packed" (one causal SDPA call per prompt; no mask), or a
+transformers implementation, which builds a per-prompt (block-diagonal causal) mask from the
+restarting position ids; "auto" picks flex_attention on CUDA and symtune_packed elsewhere."""
 SCHEDULES = ("constant", "linear", "cosine")
 
 
@@ -72,6 +76,8 @@ class TuneConfig:
     0: never. Logged to metrics.jsonl; the best step is exported to run/best."""
     keep: str = "last"
     """"last": final/ is the last step's model; "best": the best-validated step's."""
+    attention: str = "auto"
+    """How packed rows attend (see ATTENTIONS); the same numbers whichever (tested)."""
     extra: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> None:
@@ -103,6 +109,7 @@ class TuneConfig:
                 "last, unless val_every > 0 (best needs validation)",
             ),
             (self.dtype in ("bf16", "fp32"), "dtype", self.dtype, "bf16 or fp32"),
+            (self.attention in ATTENTIONS, "attention", self.attention, ", ".join(ATTENTIONS)),
             (self.checkpoint_every >= 1, "checkpoint_every", self.checkpoint_every, "at least 1"),
             (self.keep_checkpoints >= 1, "keep_checkpoints", self.keep_checkpoints, "at least 1"),
         ]
@@ -134,6 +141,15 @@ class TuneConfig:
         """Fields a resumed run must share with the checkpoint (what changes the trajectory)."""
         data = self.to_dict()
         free_fields = ("out", "checkpoint_every", "keep_checkpoints", "log_every", "threads")
-        for free in (*free_fields, "val_every", "keep"):
+        for free in (*free_fields, "val_every", "keep", "attention"):
             data.pop(free)
         return data
+
+
+def resolve_attention(name: str, device_type: str) -> str:
+    """The attention implementation "auto" means on a device: flex_attention on CUDA (block
+    masks skip the pairs of prompts that never attend to each other, no Python loop over
+    prompts), symtune_packed elsewhere (FlexAttention has no backward on CPU)."""
+    if name != "auto":
+        return name
+    return "flex_attention" if device_type == "cuda" else "symtune_packed"

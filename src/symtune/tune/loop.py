@@ -26,7 +26,7 @@ from symtune.tune.checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
-from symtune.tune.config import TuneConfig
+from symtune.tune.config import TuneConfig, resolve_attention
 from symtune.tune.loss import SupervisedLM
 from symtune.tune.model import export_final, prepare_model, replace_dir, save_export
 from symtune.tune.packing import Document, Row, batch_tensors, pack, tokenize_prompt
@@ -83,10 +83,15 @@ def micro_batches(rows: list[Row], size: int) -> list[list[Row]]:
     return [rows[i : i + size] for i in range(0, len(rows), size)]
 
 
-def _provenance(config: TuneConfig, stream: PromptStream, inputs: dict[str, Any]) -> dict[str, Any]:
+def _provenance(
+    config: TuneConfig, stream: PromptStream, inputs: dict[str, Any], device: torch.device
+) -> dict[str, Any]:
     from symtune.models import model_source
 
     return {
+        "device": device.type,
+        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+        "attention": resolve_attention(config.attention, device.type),
         "model_source": model_source(config.model),
         "model_sha256": inputs["model"],
         "mixture_sha256": inputs["mixture"],
@@ -162,7 +167,7 @@ def _train(
         torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
     accelerator = Accelerator(cpu=not torch.cuda.is_available())
-    model = SupervisedLM(prepare_model(config))
+    model = SupervisedLM(prepare_model(config, accelerator.device.type))
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = build_optimizer(config, params)
     schedule = build_schedule(config, optimizer)
@@ -249,7 +254,7 @@ def _train(
         if step == start and accelerator.is_main_process:
             # only now: a first step that fails on bad input leaves nothing behind
             atomic_json(run / "config.json", config.to_dict())
-            atomic_json(run / "provenance.json", _provenance(config, stream, inputs))
+            atomic_json(run / "provenance.json", _provenance(config, stream, inputs, device))
             atomic_json(run / "mixture_manifest.json", stream.manifest)
             _truncate_metrics(run / "metrics.jsonl", start)
             for record_made in pending:

@@ -11,18 +11,27 @@ import torch
 
 from symtune.errors import SymtuneError
 from symtune.io import read_json_object, temp_path
+from symtune.tune.attention import NAME as PACKED
 from symtune.tune.attention import register as register_packed_attention
 from symtune.tune.checkpoint import check_checkpoint, inner_model
-from symtune.tune.config import TuneConfig
+from symtune.tune.config import TuneConfig, resolve_attention
 
 
-def prepare_model(config: TuneConfig):
-    """The model to train (fp32 master weights), with LoRA adapters if configured."""
+def prepare_model(config: TuneConfig, device_type: str = "cpu"):
+    """The model to train (fp32 master weights), with LoRA adapters if configured, attending
+    with `config.attention` resolved for the device."""
     from symtune.models import load_model
 
     model = load_model(config.model, "fp32")
     model.config.use_cache = False
-    model.set_attn_implementation(register_packed_attention())
+    attention = resolve_attention(config.attention, device_type)
+    if attention == PACKED:
+        register_packed_attention()
+    try:
+        model.set_attn_implementation(attention)
+    except (ImportError, ValueError) as err:  # e.g. flash_attention_2 without flash-attn
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise SymtuneError(f"tune config: attention={attention} cannot run here: {first}") from None
     if config.lora is not None:
         from peft import LoraConfig as PeftLora
         from peft import get_peft_model
