@@ -241,9 +241,17 @@ def tune_command(
             "flex_attention, sdpa, eager or flash_attention_2."
         ),
     ] = "auto",
+    max_minutes: Annotated[
+        float,
+        typer.Option(
+            help="Stop after the first step past this many minutes (checkpoint, final/ from "
+            "it, stopped.json; --resume continues); 0: no limit."
+        ),
+    ] = 0.0,
     json_out: JsonOption = False,
 ) -> None:
     """Symbol-tune a causal LM on a built mixture (multi-process under `accelerate launch`)."""
+    from symtune.errors import SymtuneError
     from symtune.outdir import is_main_process
     from symtune.tune.config import LoraConfig, TuneConfig
     from symtune.tune.loop import tune
@@ -276,6 +284,9 @@ def tune_command(
         attention=attention,
     )
     config.validate()
+    if not max_minutes >= 0:
+        raise SymtuneError(f"--max-minutes={max_minutes}; expected >= 0 (0: no limit)")
+    deadline = time.monotonic() + 60 * max_minutes if max_minutes else None
     main_process = is_main_process()
     last: dict = {}
     with progress_bar(disable=not main_process) as bar:
@@ -291,11 +302,20 @@ def tune_command(
                 ),
             )
 
-        run = tune(config, resume=resume, progress=report)
+        run = tune(config, resume=resume, progress=report, deadline=deadline)
     if main_process:
-        console.print(f"tuned model: {run / 'final'}")
+        stopped = (run / "stopped.json").exists()
+        note = f" (stopped by --max-minutes at step {last.get('step')}; --resume continues)"
+        console.print(f"tuned model: {run / 'final'}{note if stopped else ''}")
         if json_out:
-            emit_json({"run": str(run), "final": str(run / "final"), "last_step": last})
+            emit_json(
+                {
+                    "run": str(run),
+                    "final": str(run / "final"),
+                    "last_step": last,
+                    "stopped": stopped,
+                }
+            )
 
 
 def _run_with_progress(config_path: Path, out: Path) -> None:

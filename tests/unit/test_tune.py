@@ -118,6 +118,26 @@ def test_packing_and_micro_batches_do_not_change_the_result(tmp_path, mixture, t
         assert torch.allclose(a[name], b[name], atol=1e-5), name
 
 
+def test_a_deadline_stops_with_a_model_and_resume_completes(tmp_path, mixture, tiny_model_dir):
+    import time
+
+    whole = tune(config_for(tmp_path / "a", mixture, tiny_model_dir, steps=3))
+    config = config_for(tmp_path / "b", mixture, tiny_model_dir, steps=3, checkpoint_every=10)
+    run = tune(config, deadline=time.monotonic())  # already past: stop after step 1
+    assert json.loads((run / "stopped.json").read_text()) == {
+        "step": 1,
+        "steps": 3,
+        "reason": "deadline",
+    }
+    assert (run / "checkpoints" / "latest").read_text() == "step-000001"
+    assert len(losses(run)) == 1 and (run / "final" / "model.safetensors").exists()
+    resumed = tune(config, resume=True)
+    assert not (resumed / "stopped.json").exists()
+    assert losses(resumed) == losses(whole)
+    a, b = final_weights(whole), final_weights(resumed)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
 def test_attention_implementations_give_the_same_run(tmp_path, mixture, tiny_model_dir):
     """Several rows and micro-batches per step (short rows): the per-prompt SDPA loop and
     transformers' masked SDPA agree on losses and weights; the resolved choice is recorded."""

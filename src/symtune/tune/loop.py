@@ -109,8 +109,13 @@ def tune(
     config: TuneConfig,
     resume: bool = False,
     progress: Callable[[dict[str, Any]], None] | None = None,
+    deadline: float | None = None,
 ) -> Path:
     """Symbol-tune `config.model` on `config.mixture`; returns the run directory.
+
+    `deadline` (a `time.monotonic()` instant) stops the run after the first step that ends past
+    it: a checkpoint of that step (so `--resume` continues), final/ from it, and stopped.json
+    saying at which step of how many (removed when a resumed run completes).
 
     Each optimizer step consumes exactly `batch_size` prompts of the stream, in order; the
     processes share them (rank r takes prompts r, r+W, …), pack their share into rows, and
@@ -134,7 +139,7 @@ def tune(
         TuneConfig.from_dict(read_json_object(run / "config.json", "run config"))
     val_prompts = read_validation(stream.directory, stream.manifest) if config.val_every else []
     with claim_main(run, "tune"):
-        return _train(config, stream, run, resume, progress, val_prompts)
+        return _train(config, stream, run, resume, progress, val_prompts, deadline)
 
 
 def run_inputs(config: TuneConfig, stream: PromptStream) -> dict[str, Any]:
@@ -156,6 +161,7 @@ def _train(
     resume: bool,
     progress: Callable[[dict[str, Any]], None] | None,
     val_prompts: list[Prompt],
+    deadline: float | None = None,
 ) -> Path:
     from accelerate import Accelerator
 
@@ -269,17 +275,33 @@ def _train(
             if progress is not None:
                 progress(record)
         last = step + 1 == config.steps
-        if val_prompts and ((step + 1) % config.val_every == 0 or last):
+        late = torch.tensor(float(deadline is not None and time.monotonic() > deadline))
+        stop = not last and float(accelerator.reduce(late.to(device), "max")) > 0
+        if val_prompts and ((step + 1) % config.val_every == 0 or last or stop):
             run_validation(step + 1)
-        if (step + 1) % config.checkpoint_every == 0 or step + 1 == config.steps:
+        if (step + 1) % config.checkpoint_every == 0 or last or stop:
             save_checkpoint(run, step + 1, model, optimizer, schedule, config, accelerator, inputs)
+        if stop:
+            stopped = {"step": step + 1, "steps": config.steps, "reason": "deadline"}
+            break
+    else:
+        stopped = None
     if config.keep == "best" and (run / BEST).exists():
         if accelerator.is_main_process:
             replace_dir(run / BEST, run / "final", copy=True)
     else:
         export_final(run, model, tokenizer, config, accelerator)
+    if accelerator.is_main_process:
+        if stopped is not None:
+            atomic_json(run / STOPPED, stopped)
+        else:
+            (run / STOPPED).unlink(missing_ok=True)
     accelerator.wait_for_everyone()
     return run
+
+
+STOPPED = "stopped.json"
+"""Present while a run's final/ comes from a step before its last (stopped by a deadline)."""
 
 
 BEST = "best"
