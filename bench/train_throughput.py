@@ -27,15 +27,21 @@ from symtune.tune.config import TuneConfig
 from symtune.tune.loop import tune
 
 
-def matmul_peak(dtype: torch.dtype = torch.bfloat16, size: int = 2048, repeats: int = 5) -> float:
+def matmul_peak(
+    dtype: torch.dtype = torch.bfloat16, size: int = 2048, repeats: int = 5, device: str = "cpu"
+) -> float:
     """Best matmul FLOP/s in `dtype` of a few repeats (the machine's practical peak)."""
-    a = torch.randn(size, size, dtype=dtype)
-    b = torch.randn(size, size, dtype=dtype)
+    a = torch.randn(size, size, dtype=dtype, device=device)
+    b = torch.randn(size, size, dtype=dtype, device=device)
     a @ b
     best = float("inf")
     for _ in range(repeats):
+        if device == "cuda":
+            torch.cuda.synchronize()
         start = time.perf_counter()
         a @ b
+        if device == "cuda":
+            torch.cuda.synchronize()
         best = min(best, time.perf_counter() - start)
     return 2 * size**3 / best
 

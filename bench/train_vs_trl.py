@@ -25,7 +25,19 @@ from symtune.tune.config import TuneConfig
 from symtune.tune.loop import tune
 
 
-def trl_run(mixture: Path, steps: int, per_step: int, seq_len: int, lr: float, out: Path):
+def trl_run(
+    mixture: Path,
+    steps: int,
+    per_step: int,
+    seq_len: int,
+    lr: float,
+    out: Path,
+    model_name: str = "smollm2-135m-instruct",
+    device: str = "cpu",
+    attention: str | None = None,
+):
+    """(tokens fed, seconds, loss per step) of TRL's SFTTrainer on the mixture's first prompts;
+    `attention` sets the model's transformers attention implementation (default: its own)."""
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
@@ -41,7 +53,7 @@ def trl_run(mixture: Path, steps: int, per_step: int, seq_len: int, lr: float, o
         optim="adafactor",
         max_grad_norm=1.0,
         bf16=True,
-        use_cpu=True,
+        use_cpu=device == "cpu",
         logging_steps=1,
         report_to="none",
         save_strategy="no",
@@ -54,7 +66,9 @@ def trl_run(mixture: Path, steps: int, per_step: int, seq_len: int, lr: float, o
         dataloader_num_workers=0,
         warmup_steps=0,
     )
-    model = load_model("smollm2-135m-instruct", "fp32")
+    model = load_model(model_name, "fp32")
+    if attention is not None:
+        model.set_attn_implementation(attention)
     # Without this, transformers 5 lets a padding-free row attend across its documents (loss
     # 7.51 instead of 3.42 on the first batch here): the trap the brief warns about.
     model.config.use_cache = False
@@ -62,7 +76,7 @@ def trl_run(mixture: Path, steps: int, per_step: int, seq_len: int, lr: float, o
         model=model,
         args=config,
         train_dataset=data,
-        processing_class=load_tokenizer("smollm2-135m-instruct"),
+        processing_class=load_tokenizer(model_name),
     )
     start = time.perf_counter()
     trainer.train()
