@@ -86,16 +86,14 @@ def prepare(exp: Path, scale: str) -> None:
     """The mixture (with room for prompts skipped as too long) and the evaluation items."""
     from recipe import eval_config
 
-    from symtune.data import artifacts_for, load_tasks, suite_specs
+    from symtune.data import build_data, suite_specs
     from symtune.evaluate.api import save_items
-    from symtune.mixture import MixtureConfig, build_mixture, package_versions
-    from symtune.models import token_counter
+    from symtune.mixture import MixtureConfig
 
     plan = {**SCALES[scale], "scale": scale}
     exp.mkdir(parents=True, exist_ok=True)
     (exp / "plan.json").write_text(json.dumps(plan, indent=2))
     suite, specs = suite_specs("reachable")
-    tuning = [specs[n] for n in suite.tuning]
     config = MixtureConfig(
         tasks=suite.tuning,
         n=math.ceil(plan["steps"] * plan["batch"] * 1.6),
@@ -108,13 +106,7 @@ def prepare(exp: Path, scale: str) -> None:
         shard_size=50_000,
     )
     if not (exp / "data" / "manifest.json").exists():
-        provenance = {
-            "artifacts": artifacts_for(tuning),
-            "versions": package_versions(["symtune", "wordfreq", "tokenizers"]),
-        }
-        build_mixture(
-            config, load_tasks(tuning), exp / "data", token_counter(config.tokenizer), provenance
-        )
+        build_data(config, specs, exp / "data")
     prompts = json.loads((exp / "data" / "manifest.json").read_text())["stats"]["prompts"]
     need = plan["steps"] * plan["batch"]
     if prompts < need:
@@ -149,7 +141,7 @@ class Summary:
 def environment() -> dict[str, Any]:
     import torch
 
-    from symtune.mixture import package_versions
+    from symtune.provenance import package_versions
 
     cuda = torch.cuda.is_available()
     return {

@@ -164,23 +164,15 @@ def eval_config(bench: str, plan: dict):
 
 
 def prepare(exp: Path, scale: str) -> None:
-    from symtune.data import artifacts_for, load_tasks, suite_specs
+    from symtune.data import build_data, suite_specs
     from symtune.evaluate.api import save_items
-    from symtune.mixture import MixtureConfig, build_mixture, package_versions
-    from symtune.models import token_counter
+    from symtune.mixture import MixtureConfig
 
     plan = {**SCALES[scale], "scale": scale}
     exp.mkdir(parents=True, exist_ok=True)
     (exp / "plan.json").write_text(json.dumps(plan, indent=2))
-    count = token_counter("smollm2-135m-instruct")
     for families in plan["families"]:
         suite, specs = suite_specs(SUITES[families])
-        tuning = [specs[n] for n in suite.tuning]
-        tasks = load_tasks(tuning)
-        provenance = {
-            "artifacts": artifacts_for(tuning),
-            "versions": package_versions(["symtune", "wordfreq", "tokenizers"]),
-        }
         base = MixtureConfig(
             tasks=suite.tuning,
             seed=0,
@@ -205,7 +197,7 @@ def prepare(exp: Path, scale: str) -> None:
         for name, config in arms:
             out = exp / "data" / f"{name}-{tag(families)}"
             if not (out / "manifest.json").exists():
-                build_mixture(config, tasks, out, count, provenance)
+                build_data(config, specs, out)
                 print(f"built {out}", flush=True)
     for bench in BENCHES:
         path = exp / "items" / f"{bench}.json"

@@ -96,9 +96,9 @@ def data_build(
     json_out: JsonOption = False,
 ) -> None:
     """Build a symbol-tuning mixture from a suite's tuning tasks."""
-    from symtune.data import artifacts_for, load_tasks, suite_specs
-    from symtune.mixture import MixtureConfig, build_mixture, package_versions
-    from symtune.models import check_model, token_counter
+    from symtune.data import build_data, suite_specs
+    from symtune.mixture import MixtureConfig
+    from symtune.models import check_model
 
     json_mode(json_out)
     found, specs = suite_specs(suite)
@@ -122,19 +122,9 @@ def data_build(
     config.validate()
     if config.max_tokens:
         check_model(tokenizer)
-    with console.status("loading tasks…"):
-        tuning_specs = [specs[name] for name in found.tuning]
-        tasks = load_tasks(tuning_specs)
-    count = token_counter(tokenizer) if config.max_tokens else None
-    provenance = {
-        "artifacts": artifacts_for(tuning_specs),
-        "versions": package_versions(["symtune", "wordfreq", "tokenizers", "transformers"]),
-    }
     with progress_bar() as bar:
         job = bar.add_task("building prompts", total=config.n)
-        manifest = build_mixture(
-            config, tasks, out, count, provenance, progress=lambda k: bar.advance(job, k)
-        )
+        manifest = build_data(config, specs, out, progress=lambda k: bar.advance(job, k))
     _print_stats(manifest)
     console.print(f"wrote {manifest['stats']['prompts']} prompts to {out}")
     if json_out:

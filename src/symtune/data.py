@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from symtune.artifacts import artifact_record, bigbench_tasks_dir
+from symtune.mixture import MixtureConfig, build_mixture
 from symtune.tasks import (
     BigBenchSource,
     FamilySource,
@@ -51,3 +53,24 @@ def suite_specs(suite: str) -> tuple[Suite, dict[str, TaskSpec]]:
         return load_suite_file(Path(suite))
     found = get_suite(suite)
     return found, {n: get_task(n) for n in (*found.tuning, *found.evaluation)}
+
+
+def build_data(
+    config: MixtureConfig,
+    specs: dict[str, TaskSpec],
+    out: Path,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
+    """Build a mixture of `config.tasks` (looked up in `specs`) into `out`, with its token
+    budget counted by `config.tokenizer` and its provenance (artifact hashes, the versions of
+    `provenance.DATA_PACKAGES`): the one way the CLI, the pipeline and the experiments build."""
+    from symtune.models import token_counter
+    from symtune.provenance import DATA_PACKAGES, package_versions
+
+    tuning = [specs[name] for name in config.tasks]
+    count = token_counter(config.tokenizer) if config.max_tokens else None
+    provenance = {
+        "artifacts": artifacts_for(tuning),
+        "versions": package_versions(DATA_PACKAGES),
+    }
+    return build_mixture(config, load_tasks(tuning), out, count, provenance, progress=progress)

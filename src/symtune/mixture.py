@@ -4,17 +4,14 @@ build resumes shard by shard and a rebuild reproduces the same bytes."""
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import itertools
 import json
 import os
-import platform
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -281,15 +278,6 @@ def check_tasks(config: MixtureConfig, tasks: Sequence[TaskData]) -> None:
                     f"task {task.name}: label {label!r} has {len(group)} training examples; "
                     "expected at least 2 for symbol-tuning prompts"
                 )
-
-
-def package_versions(names: Sequence[str]) -> dict[str, str]:
-    """Installed versions of the named packages (absent ones omitted)."""
-    out = {"python": platform.python_version()}
-    for name in names:
-        with contextlib.suppress(PackageNotFoundError):
-            out[name] = version(name)
-    return out
 
 
 def _dumps(obj: Any) -> str:

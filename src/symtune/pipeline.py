@@ -179,10 +179,8 @@ def _stages(
     say: Callable[[str], None],
     progress: tuple[Callable | None, Callable | None, Callable[[int], None] | None],
 ) -> Path:
-    from symtune.data import artifacts_for, load_tasks
+    from symtune.data import build_data
     from symtune.evaluate.api import evaluate
-    from symtune.mixture import build_mixture, package_versions
-    from symtune.models import token_counter
     from symtune.report.report import write_report
     from symtune.tune.loop import tune
 
@@ -195,15 +193,7 @@ def _stages(
         start = time.perf_counter()
         extra: dict[str, Any] = {}
         if stage == "data":
-            tuning = [specs[n] for n in suite.tuning]
-            count = token_counter(config.data.tokenizer) if config.data.max_tokens else None
-            provenance = {
-                "artifacts": artifacts_for(tuning),
-                "versions": package_versions(["symtune", "wordfreq", "tokenizers"]),
-            }
-            manifest = build_mixture(
-                config.data, load_tasks(tuning), run_dir / "data", count, provenance, build_progress
-            )
+            manifest = build_data(config.data, specs, run_dir / "data", build_progress)
             extra["prompts"] = manifest["stats"]["prompts"]
         elif stage == "eval_base":
             evaluate(config.eval, {"base": config.model}, run_dir / "eval", eval_progress)

@@ -34,8 +34,8 @@ from symtune.evaluate.results import (
 from symtune.evaluate.runner import ResultCache, score_items
 from symtune.evaluate.scoring import Scorer
 from symtune.io import atomic_json, atomic_write, read_json_object
-from symtune.mixture import package_versions
 from symtune.outdir import claim
+from symtune.provenance import package_versions
 from symtune.tasks.algorithmic import (
     LIST_FUNCTIONS,
     TURING_AS2,

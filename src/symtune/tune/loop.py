@@ -16,10 +16,10 @@ import torch
 
 from symtune.errors import SymtuneError
 from symtune.io import atomic_json, atomic_write, read_json_object, read_jsonl
-from symtune.mixture import package_versions
 from symtune.mixture_read import read_validation
 from symtune.outdir import claim_main
 from symtune.prompts import Prompt
+from symtune.provenance import package_versions
 from symtune.tune.checkpoint import (
     inner_model,
     latest_checkpoint,
