@@ -2,7 +2,8 @@
 # The issue-7 experiment: does symbol tuning make SmolLM2-135M-Instruct a better in-context
 # learner? Every step is a plain symtune command; each one resumes or is skipped when done, so
 # re-running this script after a stop loses nothing. Results land in $EXP (default runs/exp);
-# `symtune report $EXP` then writes the report that docs/results.md is copied from.
+# `python experiments/smollm2/report.py $EXP` then writes the report (with the sweep and ablation
+# sections) that docs/results.md is copied from.
 #
 #   bash experiments/smollm2/run.sh [sweep|main|ablations|all]     (default: all)
 #

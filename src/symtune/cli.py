@@ -334,11 +334,13 @@ def _run_with_progress(config_path: Path, out: Path) -> None:
             tune_progress=tune_progress,
             build_progress=build_progress,
         )
-    from symtune.pipeline import EXTRA_EVAL_DIR
+    from symtune.rundir import RunDir
 
-    for evaluation, where in ((config.eval, "eval"), (config.extra_eval, EXTRA_EVAL_DIR)):
+    layout = RunDir(out)
+    pairs = ((config.eval, layout.results), (config.extra_eval, layout.extra_results))
+    for evaluation, results in pairs:
         if evaluation is not None:
-            document = read_json_object(out / where / "results.json", "results")
+            document = read_json_object(results, "results")
             for mode in evaluation.scoring:
                 print_summary(document, mode, f"suite {evaluation.suite}, ")
     console.print(

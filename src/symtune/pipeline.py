@@ -18,14 +18,13 @@ from symtune.io import atomic_write, read_json_object
 from symtune.mixture import MixtureConfig
 from symtune.models.registry import check_model
 from symtune.outdir import claim
+from symtune.rundir import RunDir
 from symtune.schema import fields_of
 from symtune.tasks import Suite, TaskSpec
 from symtune.tune.config import TuneConfig
 
 PRESETS_DIR = Path(__file__).resolve().parent / "presets"
 STAGES = ("data", "eval_base", "tune", "eval_tuned", "eval_extra", "report")
-EXTRA_EVAL_DIR = "eval-extra"
-"""Where the run YAML's `extra_eval` (base and tuned on a second suite) writes its results."""
 
 
 @dataclass(frozen=True)
@@ -104,8 +103,8 @@ def load_run_config(path: Path, run_dir: Path) -> RunConfig:
     tune = TuneConfig(
         **{
             **tune_values,
-            "mixture": str(run_dir / "data"),
-            "out": str(run_dir / "tune"),
+            "mixture": str(RunDir(run_dir).data),
+            "out": str(RunDir(run_dir).tune),
             "model": model,
         }
     )
@@ -135,14 +134,14 @@ def preset_path(name: str) -> Path:
 
 
 def _record_stage(run_dir: Path, stage: str, seconds: float, extra: dict[str, Any]) -> None:
-    path = run_dir / "stages.json"
+    path = RunDir(run_dir).stages
     stages = read_json_object(path, "stages file") if path.exists() else {}
     stages[stage] = {"done": True, "seconds": round(seconds, 1), **extra}
     atomic_write(path, json.dumps(stages, indent=2) + "\n")
 
 
 def _done(run_dir: Path, stage: str) -> bool:
-    path = run_dir / "stages.json"
+    path = RunDir(run_dir).stages
     if not path.exists():
         return False
     return bool(read_json_object(path, "stages file").get(stage, {}).get("done", False))
@@ -160,7 +159,7 @@ def run_pipeline(
     path."""
     from symtune.data import suite_specs
 
-    resolved = run_dir / "run_config.yaml"
+    resolved = RunDir(run_dir).run_config
     text = yaml.safe_dump(json.loads(json.dumps(config.to_dict())), sort_keys=False)
     if resolved.exists() and resolved.read_text() != text:
         raise SymtuneError(f"{run_dir} holds a run with another config; choose another --out")
@@ -185,6 +184,7 @@ def _stages(
     from symtune.tune.loop import tune
 
     eval_progress, tune_progress, build_progress = progress
+    layout = RunDir(run_dir)
     for stage in STAGES:
         if stage != "report" and _done(run_dir, stage):
             say(f"{stage}: done already")
@@ -193,20 +193,20 @@ def _stages(
         start = time.perf_counter()
         extra: dict[str, Any] = {}
         if stage == "data":
-            manifest = build_data(config.data, specs, run_dir / "data", build_progress)
+            manifest = build_data(config.data, specs, layout.data, build_progress)
             extra["prompts"] = manifest["stats"]["prompts"]
         elif stage == "eval_base":
-            evaluate(config.eval, {"base": config.model}, run_dir / "eval", eval_progress)
+            evaluate(config.eval, {"base": config.model}, layout.eval, eval_progress)
         elif stage == "tune":
-            resume = (run_dir / "tune" / "config.json").exists()
+            resume = layout.tune_config.exists()
             tune(config.tune, resume=resume, progress=tune_progress)
         elif stage in ("eval_tuned", "eval_extra"):
-            evaluation, where = config.eval, run_dir / "eval"
+            evaluation, where = config.eval, layout.eval
             if stage == "eval_extra":
                 if config.extra_eval is None:
                     continue
-                evaluation, where = config.extra_eval, run_dir / EXTRA_EVAL_DIR
-            models = {"base": config.model, "tuned": str(run_dir / "tune")}
+                evaluation, where = config.extra_eval, layout.extra_eval
+            models = {"base": config.model, "tuned": str(layout.tune)}
             evaluate(evaluation, models, where, eval_progress)
         else:
             _record_stage(run_dir, stage, 0.0, {})

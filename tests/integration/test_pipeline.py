@@ -6,6 +6,7 @@ import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -84,6 +85,12 @@ def test_report_sections_exist(finished_run):
     page = (run / "report" / "report.html").read_text()
     assert page.count("data:image/png;base64,") == 3 and 'src="settings.png"' not in page
     assert "Small sample" in text and "report:" in stdout
+    # the example prompts come from results.json (one stored context per group), not rebuilt
+    items = json.loads((run / "eval" / "results.json").read_text())["items"]
+    stored = [i for i in items if "context" in i]
+    assert sorted(i["group"] for i in stored) == sorted({i["group"] for i in items})
+    examples = text.split("## Example prompts")[1]
+    assert all(i["context"][-60:] in examples for i in stored)
 
 
 def test_report_numbers_match_results_json(finished_run):
@@ -186,7 +193,15 @@ def test_report_adds_sweep_and_ablation_lines_from_the_run_dir(finished_run, tmp
     out, markdown = tmp_path / "docs" / "results", tmp_path / "docs" / "results.md"
     notes = tmp_path / "notes.md"
     notes.write_text("A null result, written as one.\n")
-    cli("report", str(run), "--out", str(out), "--markdown", str(markdown), "--notes", str(notes))
+    script = Path(__file__).parents[2] / "experiments" / "smollm2" / "report.py"
+    args = [str(run), "--out", str(out), "--markdown", str(markdown), "--notes", str(notes)]
+    done = subprocess.run(
+        [sys.executable, str(script), *args],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
     text = markdown.read_text()
     assert text.split("\n\n")[1] == "A null result, written as one."
     assert "<p>A null result, written as one.</p>" in (out / "report.html").read_text()

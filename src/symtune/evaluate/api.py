@@ -272,6 +272,8 @@ def _evaluate(
             mode: compare(items, per_model["base"], per_model["tuned"], mode)
             for mode in config.scoring
         }
+    # the first item of each group keeps its prompt text: the report shows it
+    examples = {i.id for i in {i.group: i for i in reversed(items)}.values()}
     document = {
         "results_version": RESULTS_VERSION,
         "config": config.to_dict(),
@@ -301,6 +303,7 @@ def _evaluate(
                 "candidates": list(i.candidates),
                 "meta": i.meta,
                 "results": {label: res.get(i.id, {}) for label, res in per_model.items()},
+                **({"context": i.context} if i.id in examples else {}),
             }
             for i in items
         ],

@@ -1,0 +1,139 @@
+"""The report's PNG figures (matplotlib, Agg): settings, flipped labels, list functions and
+Turing concepts, and the loss with the validation curve."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from symtune.evaluate.results import GROUP_TITLES
+
+ICL = ("instr_labels", "labels_only", "instr_only", "neither")
+
+
+def figures(
+    results: dict[str, Any],
+    metrics: list[dict[str, Any]],
+    mode: str,
+    out: Path,
+    validation: list[dict[str, Any]] | None = None,
+) -> dict[str, Path]:
+    """PNG figures; returns {name: path} for those that have data."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    summary = results["summary"][mode]
+    labels = list(summary)
+    colors = {"base": "#8c8c8c", "tuned": "#1f77b4"}
+    made: dict[str, Path] = {}
+
+    def bars(
+        name: str,
+        groups: list[str],
+        values: dict[str, list[float]],
+        chance: list[float],
+        title: str,
+        ylabel: str = "accuracy (%)",
+    ) -> None:
+        fig, ax = plt.subplots(figsize=(max(6, 1.1 * len(groups) + 2), 3.6))
+        width = 0.8 / max(1, len(values))
+        for j, (label, ys) in enumerate(values.items()):
+            xs = [i + (j - (len(values) - 1) / 2) * width for i in range(len(groups))]
+            ax.bar(xs, ys, width, label=label, color=colors.get(label))
+        for i, c in enumerate(chance):
+            if c:
+                ax.hlines(
+                    c,
+                    i - 0.45,
+                    i + 0.45,
+                    colors="black",
+                    linestyles="dashed",
+                    label="random guessing" if i == 0 else None,
+                )
+        ax.set_xticks(range(len(groups)), groups, rotation=20, ha="right", fontsize=8)
+        ax.set_ylabel(ylabel)
+        ax.set_ylim(0, 100)
+        ax.set_title(title, fontsize=10)
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        path = out / f"{name}.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        made[name] = path
+
+    groups = [g for g in ICL if g in summary[labels[0]]]
+    if groups:
+        bars(
+            "settings",
+            [GROUP_TITLES[g] for g in groups],
+            {label: [100 * summary[label][g]["average"] for g in groups] for label in labels},
+            [100 * summary[labels[0]][g]["chance"] for g in groups],
+            f"In-context learning, four settings ({mode} scoring)",
+        )
+    if "flipped" in summary[labels[0]]:
+        tasks = sorted(summary[labels[0]]["flipped"]["tasks"])
+        bars(
+            "flipped",
+            tasks,
+            {
+                label: [100 * summary[label]["flipped"]["tasks"][t]["accuracy"] for t in tasks]
+                for label in labels
+            },
+            [50.0] * len(tasks),
+            "Flipped labels (exemplars and target flipped)",
+        )
+    algorithmic = algorithmic_accuracy(results, mode)
+    if algorithmic:
+        names = list(algorithmic[labels[0]])
+        bars(
+            "algorithmic",
+            names,
+            {label: [100 * algorithmic[label][n] for n in names] for label in labels},
+            [0.0] * len(names),
+            "List functions by category and Turing concepts (exact match)",
+        )
+    if metrics:
+        fig, ax = plt.subplots(figsize=(6, 3.2))
+        ax.plot([m["step"] for m in metrics], [m["loss"] for m in metrics], color="#1f77b4")
+        ax.set_xlabel("step")
+        ax.set_ylabel("loss (target tokens)")
+        ax.set_title("Symbol-tuning loss", fontsize=10)
+        if validation:
+            right = ax.twinx()
+            right.plot(
+                [v["step"] for v in validation],
+                [100 * v["val_accuracy"] for v in validation],
+                color="#d62728",
+                marker="o",
+            )
+            right.set_ylabel("validation accuracy (%)", color="#d62728")
+            ax.set_title("Loss, and accuracy on held-out tuning-side prompts", fontsize=10)
+        fig.tight_layout()
+        fig.savefig(out / "loss.png", dpi=110)
+        plt.close(fig)
+        made["loss"] = out / "loss.png"
+    return made
+
+
+def algorithmic_accuracy(results: dict[str, Any], mode: str) -> dict[str, dict[str, float]]:
+    """Per model: exact-match accuracy per list-function category and for Turing concepts."""
+    if mode != "exact":
+        return {}
+    totals: dict[str, dict[str, list[bool]]] = defaultdict(lambda: defaultdict(list))
+    for item in results["items"]:
+        if item["group"] == "list_functions":
+            name = f"LF {item['meta'].get('category') or 'other'}"
+        elif item["group"] == "turing":
+            name = "Turing concepts"
+        else:
+            continue
+        for label, res in item["results"].items():
+            if "exact" in res:
+                totals[label][name].append(res["exact"]["correct"])
+    return {
+        label: {n: sum(v) / len(v) for n, v in sorted(groups.items())}
+        for label, groups in totals.items()
+    }

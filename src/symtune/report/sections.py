@@ -1,0 +1,302 @@
+"""The report's sections, as blocks (see `render`): Table 1 and per-task tables, readings,
+the algorithmic and flipped-label figures, the second evaluation, training, the paper's
+numbers for context, example prompts and how to reproduce. Sections of an experiment's own
+(sweeps, ablations) are passed to `write_report` by that experiment."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from symtune.evaluate.readings import mde
+from symtune.evaluate.results import GROUP_TITLES, readings_tables
+from symtune.io import read_json_object
+from symtune.report.figures import ICL
+from symtune.report.read import metrics_of
+from symtune.report.render import Block, delta_cell, pct
+from symtune.rundir import RunDir
+
+# The paper's Table 1 (Flan-PaLM, average accuracy %, 11 tasks): quoted for context only.
+PAPER_TABLE1 = (
+    ("Flan-PaLM-8B", (63.9, 61.6, 42.4, 44.2)),
+    ("Flan-PaLM-8B + symbol tuning", (57.6, 54.3, 58.2, 52.8)),
+    ("Flan-PaLM-62B", (74.3, 70.0, 57.0, 50.5)),
+    ("Flan-PaLM-62B + symbol tuning", (75.5, 70.8, 71.4, 60.3)),
+    ("Flan-PaLM-540B", (82.2, 77.4, 70.7, 58.1)),
+    ("Flan-PaLM-540B + symbol tuning", (84.4, 78.8, 80.0, 63.6)),
+)
+
+PAPER_OTHER = (
+    "Paper, for context: list functions +18.2 (8B), +11.1 (62B), +3.6 (540B); Turing "
+    "concepts +15.3 (8B, 62B), +4.7 (540B); flipped labels +26.5 (8B), +33.7 (62B), "
+    "+34.0 (540B) points from symbol tuning. Random guessing on the paper's 11 tasks: "
+    "42.4%."
+)
+
+
+def table1(summary: dict[str, Any], comparison: dict[str, Any] | None) -> Block:
+    """A table like the paper's Table 1: average accuracy per group and model, the paired
+    delta with its interval, McNemar p and MDE, and random guessing."""
+    labels = list(summary)
+    groups = [g for g in GROUP_TITLES if any(g in s for s in summary.values())]
+    rows = [
+        [label]
+        + [
+            f"{pct(summary[label][g]['average'])} (n={summary[label][g]['n']})"
+            if g in summary[label]
+            else "–"
+            for g in groups
+        ]
+        for label in labels
+    ]
+    if comparison:
+        rows.append(
+            ["tuned − base [95% CI], MDE"]
+            + [
+                delta_cell(comparison[g])
+                + f" p={comparison[g]['mcnemar_p']:.2g} MDE {pct(mde(comparison[g]['ci']))}"
+                if g in comparison
+                else "–"
+                for g in groups
+            ]
+        )
+    first = summary[labels[0]]
+    rows.append(
+        ["random guessing"]
+        + [pct(first[g]["chance"]) if g in first and first[g]["chance"] else "–" for g in groups]
+    )
+    return ("table", ["model", *[GROUP_TITLES[g] for g in groups]], rows)
+
+
+def extra_eval_blocks(run: Path) -> list[Block]:
+    """The run's second evaluation (RUN/eval-extra, e.g. the `reachable` suite): its Table 1
+    per scoring mode and its readings."""
+    path = RunDir(run).extra_results
+    if not path.exists():
+        return []
+    results = read_json_object(path, "results")
+    config = results["config"]
+    blocks: list[Block] = [
+        ("h", 2, f"Second evaluation: suite {config['suite']}"),
+        (
+            "p",
+            f"Tasks: {', '.join(sorted({i['task'] for i in results['items']}))}. Seeds: "
+            f"{list(config['seeds'])}; at most {config['max_queries']} queries per task.",
+        ),
+    ]
+    for mode, summary in results["summary"].items():
+        blocks.append(("p", f"**{mode} scoring**"))
+        blocks.append(table1(summary, (results.get("comparison") or {}).get(mode)))
+    for caption, header, rows in readings_tables(results.get("readings") or {}):
+        blocks += [("p", caption), ("table", header, rows)]
+    return blocks
+
+
+def core_blocks(
+    run: Path, results: dict[str, Any], figures: dict[str, Path], extra: list[Block]
+) -> list[Block]:
+    """The report as blocks: ("h", level, text), ("p", text), ("table", header, rows),
+    ("img", name, caption), ("pre", text)."""
+    config = results["config"]
+    blocks: list[Block] = [("h", 1, f"symtune report: {run.name}")]
+    models = results["models"]
+    blocks.append(
+        (
+            "p",
+            "Models: "
+            + "; ".join(f"{label} = {m['name']}" for label, m in models.items())
+            + f". Suite: {config['suite']}. Seeds: {list(config['seeds'])}; "
+            f"k = {config['k']} exemplars per class; at most {config['max_queries']} "
+            "queries per task. Accuracy in %, averaged over tasks; n = scored prompts; "
+            "intervals are paired 95% bootstrap intervals, p from exact McNemar tests.",
+        )
+    )
+    total_n = {
+        mode: max((s.get("neither", {}).get("n", 0) for s in summ.values()), default=0)
+        for mode, summ in results["summary"].items()
+    }
+    if any(n < 400 for n in total_n.values()):
+        blocks.append(
+            (
+                "p",
+                "Small sample: each setting has only "
+                + ", ".join(f"{n} prompts ({mode})" for mode, n in total_n.items())
+                + ". Differences of a few points are within noise; read the intervals.",
+            )
+        )
+    for mode, summary in results["summary"].items():
+        comparison = (results.get("comparison") or {}).get(mode)
+        labels = list(summary)
+        groups = [g for g in GROUP_TITLES if any(g in s for s in summary.values())]
+        blocks.append(("h", 2, f"Summary, like the paper's Table 1 ({mode} scoring)"))
+        blocks.append(table1(summary, comparison))
+        first = summary[labels[0]]
+        if "settings" in figures and not any(b[0] == "img" for b in blocks):
+            blocks.append(("img", "settings", "Average accuracy per setting, base vs tuned."))
+        if comparison:
+            blocks.append(
+                (
+                    "p",
+                    "MDE: the minimum detectable effect at this n (a paired difference a "
+                    "two-sided 5% test finds with 80% power), from the interval's width.",
+                )
+            )
+        blocks.append(("h", 3, f"Per task ({mode} scoring)"))
+        for g in groups:
+            if g == "list_functions":
+                continue
+            tasks = sorted(first[g]["tasks"]) if g in first else []
+            task_rows = []
+            for t in tasks:
+                row = [t, str(first[g]["tasks"][t]["n"])]
+                row += [pct(summary[label][g]["tasks"][t]["accuracy"]) for label in labels]
+                if comparison and g in comparison and t in comparison[g]["tasks"]:
+                    row.append(delta_cell(comparison[g]["tasks"][t]))
+                task_rows.append(row)
+            header = ["task", "n", *labels] + (["tuned − base [95% CI]"] if comparison else [])
+            blocks.append(("p", f"**{GROUP_TITLES[g]}**"))
+            blocks.append(("table", header, task_rows))
+    tables = readings_tables(results.get("readings") or {})
+    if tables:
+        blocks.append(("h", 2, "Readings: exemplar following and algorithmic controls"))
+        for caption, header, rows in tables:
+            blocks += [("p", caption), ("table", header, rows)]
+    blocks.append(("h", 2, "List functions and Turing concepts (like the paper's Figure 5)"))
+    if "algorithmic" in figures:
+        blocks.append(
+            ("img", "algorithmic", "Exact match by list-function category and on Turing concepts.")
+        )
+    else:
+        blocks.append(
+            (
+                "p",
+                "Not run in this configuration (list_functions/turing disabled or "
+                "exact scoring off).",
+            )
+        )
+    blocks.append(("h", 2, "Flipped labels (like the paper's Figure 6)"))
+    if "flipped" in figures:
+        blocks.append(
+            (
+                "img",
+                "flipped",
+                "Accuracy against the flipped labels; the dashed line "
+                "is chance (50%). Above it, the model follows the exemplars over its "
+                "prior knowledge.",
+            )
+        )
+    else:
+        blocks.append(("p", "Not run in this configuration."))
+    blocks += extra_eval_blocks(run)
+    blocks += training_blocks(run, figures)
+    blocks += extra
+    blocks.append(("h", 2, "The paper's numbers, for context"))
+    blocks.append(
+        (
+            "p",
+            "Quoted from Wei et al. (2023), Table 1 (Flan-PaLM; average accuracy %, "
+            "their 11 tasks, not ours). They are not comparable with ours: other models, "
+            "other tasks, ~128k tuning prompts.",
+        )
+    )
+    blocks.append(
+        (
+            "table",
+            ["model (paper)", *[GROUP_TITLES[g] for g in ICL]],
+            [[name, *[f"{v:.1f}" for v in values]] for name, values in PAPER_TABLE1],
+        )
+    )
+    blocks.append(("p", PAPER_OTHER))
+    blocks += examples(results)
+    blocks.append(("h", 2, "Reproduce"))
+    blocks.append(
+        ("pre", f"symtune run {RunDir(run).run_config} --out {run}\nsymtune report {run}")
+    )
+    blocks.append(("p", "The evaluated models' weights (sha256 of model.safetensors):"))
+    model_rows = []
+    for label, m in models.items():
+        tuning = m.get("tuning_config") or {}
+        how = (
+            ", ".join(
+                f"{k} {tuning[k]}"
+                for k in ("steps", "batch_size", "seq_len", "lr", "optimizer", "seed")
+                if k in tuning
+            )
+            or "–"
+        )
+        model_rows.append([label, m["name"], f"`{m['sha256']}`" if m["sha256"] else "–", how])
+    blocks.append(("table", ["label", "model", "sha256", "tuning"], model_rows))
+    return blocks
+
+
+def training_blocks(run: Path, figures: dict[str, Path]) -> list[Block]:
+    blocks: list[Block] = [("h", 2, "Training")]
+    layout = RunDir(run)
+    metrics = metrics_of(layout.metrics)
+    if metrics:
+        config = read_json_object(layout.tune_config, "run config")
+        tokens = sum(m["tokens"] for m in metrics)
+        seconds = sum(m["seconds"] for m in metrics)
+        blocks.append(
+            (
+                "p",
+                f"{len(metrics)} steps × {config['batch_size']} prompts "
+                f"(lr {config['lr']}, {config['optimizer']}, seq-len {config['seq_len']}, "
+                f"{config['dtype']}); loss {metrics[0]['loss']:.3f} → "
+                f"{metrics[-1]['loss']:.3f}; {tokens:,} tokens in {seconds:,.0f} s "
+                f"({tokens / max(seconds, 1e-9):,.0f} tokens/s).",
+            )
+        )
+        if "loss" in figures:
+            blocks.append(("img", "loss", "Loss on the target tokens per step."))
+        validation = metrics_of(layout.metrics, "val_accuracy")
+        if validation:
+            best = max(validation[1:] or validation, key=lambda v: v["val_accuracy"])
+            curve = ", ".join(
+                f"step {v['step']}: {100 * v['val_accuracy']:.1f}" for v in validation
+            )
+            blocks.append(
+                (
+                    "p",
+                    f"Held-out tuning-side validation (symbols, no instruction; "
+                    f"n = {validation[-1]['val_n']} prompts, rank accuracy %): {curve}. "
+                    f"Best: step {best['step']}.",
+                )
+            )
+    stages_path = layout.stages
+    if stages_path.exists():
+        stages = read_json_object(stages_path, "stages file")
+        rows = [
+            [name, f"{info['seconds']:,.0f}"] for name, info in stages.items() if name != "report"
+        ]
+        blocks.append(("p", "Wall time per stage (seconds, last run of each stage):"))
+        blocks.append(("table", ["stage", "seconds"], rows))
+    return blocks
+
+
+def examples(results: dict[str, Any], per_group: int = 1) -> list[Block]:
+    """A prompt per group with every model's answer (the prompt's tail only)."""
+    blocks: list[Block] = [("h", 2, "Example prompts")]
+    seen: dict[str, int] = defaultdict(int)
+    for item in results["items"]:
+        if seen[item["group"]] >= per_group:
+            continue
+        seen[item["group"]] += 1
+        answers = []
+        for label, res in item["results"].items():
+            if "exact" in res:
+                answers.append(f"{label}: {res['exact']['output']!r}")
+            elif "rank" in res:
+                answers.append(f"{label}: {res['rank']['prediction']!r}")
+        blocks.append(
+            (
+                "p",
+                f"**{GROUP_TITLES.get(item['group'], item['group'])}** — "
+                f"task {item['task']}, expected {item['answer']!r}; " + "; ".join(answers),
+            )
+        )
+        context = item.get("context", "")
+        if context:
+            blocks.append(("pre", ("…" if len(context) > 700 else "") + context[-700:]))
+    return blocks
