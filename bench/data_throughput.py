@@ -19,9 +19,9 @@ os.environ.setdefault("RAYON_NUM_THREADS", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from symtune.data import load_named
+from symtune.lengths import TokenCounter
 from symtune.mixture import MixtureConfig, build_mixture, iter_prompts
 from symtune.models import token_counter
-from symtune.prompts import TokenCounter
 from symtune.tasks import get_suite
 
 

@@ -83,6 +83,7 @@ def eval_command(
     )
     config.validate()
     models = {"base": model, **({"tuned": tuned} if tuned else {})}
+    export_checkpoints(models.values())
     with progress_bar() as bar:
         document = evaluate(config, models, out, eval_progress(bar))
     for mode in config.scoring:
@@ -211,3 +212,15 @@ def print_summary(document: dict, mode: str, title: str = "") -> None:
         row.append(f"{100 * chance:.1f}" if chance else "–")
         table.add_row(*row)
     console.print(table)
+
+
+def export_checkpoints(names) -> None:
+    """Export every tuning checkpoint among `names` as a plain model (once), so that evaluation
+    only ever loads plain models."""
+    from pathlib import Path
+
+    from symtune.tune.model import export_checkpoint
+
+    for name in names:
+        if (Path(name) / "trainable.safetensors").exists():
+            export_checkpoint(Path(name))

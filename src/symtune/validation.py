@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from symtune.io import atomic_write
-from symtune.prompts import Prompt, TokenCounter, tuning_prompt
+from symtune.lengths import TokenCounter
+from symtune.prompts import Prompt, tuning_prompt
 from symtune.symbols import SymbolPool
 from symtune.tasks.spec import TaskData
 

@@ -7,9 +7,9 @@ import pytest
 
 from symtune.artifacts import bigbench_tasks_dir
 from symtune.data import load_named
+from symtune.lengths import TokenCounter
 from symtune.mixture import MixtureConfig, iter_prompts
 from symtune.models import token_counter
-from symtune.prompts import TokenCounter
 from symtune.tasks import get_suite
 from symtune.tasks.algorithmic import LIST_FUNCTIONS, TURING_AS2, load_list_functions, load_turing
 

@@ -47,16 +47,19 @@ RESULTS_VERSION = 1
 
 
 def model_location(name: str) -> str:
-    """A tuned run directory means its `final/` model; a tuning checkpoint
-    (`run/checkpoints/step-N`) is exported once to a plain model; anything else is a model
-    name."""
-    final = Path(name) / "final"
-    if (final / "config.json").exists():
-        return str(final)
-    if (Path(name) / "trainable.safetensors").exists():
-        from symtune.tune.model import export_checkpoint
-
-        return str(export_checkpoint(Path(name)))
+    """Where a model's files are: a tuned run directory means its `final/` model, a tuning
+    checkpoint (`run/checkpoints/step-N`) its exported `model/` (the CLI exports it before
+    evaluating: evaluation never builds a model for training); anything else is a name."""
+    path = Path(name)
+    if (path / "final" / "config.json").exists():
+        return str(path / "final")
+    if (path / "trainable.safetensors").exists():
+        if not (path / "model" / "config.json").exists():
+            raise SymtuneError(
+                f"{name} is a tuning checkpoint without its exported model/; `symtune eval "
+                "--tuned` exports it (symtune.tune.model.export_checkpoint)"
+            )
+        return str(path / "model")
     return name
 
 
