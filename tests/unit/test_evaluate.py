@@ -328,3 +328,16 @@ def test_a_marker_written_before_a_field_existed_still_matches(tmp_path, tiny_mo
         evaluate(
             EvalConfig(**{**config.to_dict(), "pool": "tuning"}), {"base": str(tiny_model_dir)}, out
         )
+
+
+def test_scoring_modes_know_their_items_and_answers():
+    from symtune.evaluate.modes import EXACT, MODES, RANK, first_mode
+
+    labelled, free = item(), item("[1, 2]", ())
+    assert RANK.applies_to(labelled) and not RANK.applies_to(free)
+    assert EXACT.applies_to(labelled) and EXACT.applies_to(free)
+    assert EXACT.answer(exact_result(labelled, "banana")) == "banana"
+    assert RANK.answer(rank_result(labelled, [-3.0, -1.0])) == "not ironic"
+    assert EXACT.tracks_invalid and not RANK.tracks_invalid
+    assert first_mode(["rank", "exact"]) == "exact" and first_mode(["rank"]) == "rank"
+    assert tuple(MODES) == ("exact", "rank")

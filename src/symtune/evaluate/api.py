@@ -14,6 +14,7 @@ from typing import Any
 
 from symtune.artifacts import artifact_record, bigbench_tasks_dir
 from symtune.errors import SymtuneError
+from symtune.evaluate.modes import MODES
 from symtune.evaluate.protocol import (
     EvalConfig,
     Item,
@@ -256,7 +257,7 @@ def _evaluate(
         )
         cache = ResultCache(out / "cache" / f"{label}.jsonl")
         start = time.perf_counter()
-        work = sum(1 for i in items for m in config.scoring if m == "exact" or i.candidates)
+        work = sum(1 for i in items for m in config.scoring if MODES[m].applies_to(i))
         callback = progress(label, work) if progress is not None else None
         try:
             per_model[label] = score_items(items, scorer, config.scoring, cache, callback)

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from symtune.errors import SymtuneError
+from symtune.evaluate.modes import MODES
 from symtune.prompts import (
     ICL_SETTINGS,
     PAIR_SEPARATOR,
@@ -21,7 +22,7 @@ from symtune.symbols import eval_pool
 from symtune.tasks.algorithmic import ListFunction, TuringExample
 from symtune.tasks.spec import TaskData
 
-SCORING = ("exact", "rank")
+SCORING = tuple(MODES)
 LIST_FUNCTION_CHOICES = ("all", "paper20", "none")
 
 

@@ -7,6 +7,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from symtune.evaluate.modes import MODES
 from symtune.evaluate.protocol import Item
 from symtune.evaluate.readings import mde
 from symtune.evaluate.stats import mcnemar_p, paired_bootstrap
@@ -58,7 +59,7 @@ def summarize(
                 "n": len(correct),
                 "chance": scored[0][0].chance,
             }
-            if mode == "exact" and scored[0][0].candidates:
+            if MODES[mode].tracks_invalid and scored[0][0].candidates:
                 entry["invalid"] = sum(r["invalid"] for _, r in scored) / len(scored)
             per_task[task] = entry
             seeds: dict[int, list[bool]] = defaultdict(list)
@@ -75,7 +76,7 @@ def summarize(
             "tasks": per_task,
             "by_seed": {str(s): sum(v) / len(v) for s, v in sorted(by_seed.items())},
         }
-        if mode == "exact" and all("invalid" in t for t in per_task.values()):
+        if MODES[mode].tracks_invalid and all("invalid" in t for t in per_task.values()):
             summary[group]["invalid"] = sum(t["invalid"] for t in per_task.values()) / len(per_task)
     return summary
 

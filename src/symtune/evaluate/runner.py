@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from symtune.errors import SymtuneError
+from symtune.evaluate.modes import RANK
 from symtune.evaluate.protocol import Item
 from symtune.evaluate.scoring import GenerateRequest, RankRequest, Scorer
 from symtune.io import repair_jsonl
@@ -94,7 +95,7 @@ def score_items(
                 progress(item, "rank")
                 progress(item, "exact")
             continue
-        if "rank" in scoring and item.candidates:
+        if "rank" in scoring and RANK.applies_to(item):
             key = rank_key
             if key not in cache.done:
                 scores = scorer.loglikelihood(
@@ -134,7 +135,7 @@ def _rank_packed(
     progress: Callable[[Item, str], None] | None,
 ) -> None:
     """Rank scores of every classification item not yet cached, many per forward."""
-    ranked = [i for i in items if i.candidates]
+    ranked = [i for i in items if RANK.applies_to(i)]
     todo = [i for i in ranked if f"rank|{i.id}" not in cache.done]
     for item in ranked if progress is not None else ():
         if f"rank|{item.id}" in cache.done:

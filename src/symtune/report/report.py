@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from symtune.errors import SymtuneError
+from symtune.evaluate.modes import first_mode
 from symtune.io import atomic_write, read_json_object
 from symtune.report.figures import figures as draw
 from symtune.report.read import metrics_of
@@ -42,7 +43,7 @@ def write_report(
     results = read_json_object(layout.results, "results")
     out = out or layout.report
     out.mkdir(parents=True, exist_ok=True)
-    mode = "exact" if "exact" in results["summary"] else next(iter(results["summary"]))
+    mode = first_mode(results["summary"])
     validation = metrics_of(layout.metrics, "val_accuracy")
     made = draw(results, metrics_of(layout.metrics), mode, out, validation)
     extra: list[Block] = []

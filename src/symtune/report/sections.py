@@ -9,6 +9,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from symtune.evaluate.modes import MODES, first_mode
 from symtune.evaluate.readings import mde
 from symtune.evaluate.results import GROUP_TITLES, readings_tables
 from symtune.io import read_json_object
@@ -285,10 +286,9 @@ def examples(results: dict[str, Any], per_group: int = 1) -> list[Block]:
         seen[item["group"]] += 1
         answers = []
         for label, res in item["results"].items():
-            if "exact" in res:
-                answers.append(f"{label}: {res['exact']['output']!r}")
-            elif "rank" in res:
-                answers.append(f"{label}: {res['rank']['prediction']!r}")
+            if res:
+                mode = MODES[first_mode(res)]
+                answers.append(f"{label}: {mode.answer(res[mode.name])!r}")
         blocks.append(
             (
                 "p",
