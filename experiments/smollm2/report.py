@@ -10,9 +10,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from symtune.evaluate.results import GROUP_TITLES
+from symtune.evaluate.results import GROUP_TITLES, interval
 from symtune.report.read import read_optional, run_summary, tuning_run_of
-from symtune.report.render import Block, delta_cell, pct
+from symtune.report.render import Block, pct
 
 
 def sweep_blocks(run: Path) -> list[Block]:
@@ -45,7 +45,7 @@ def sweep_blocks(run: Path) -> list[Block]:
                 f"{info['loss'][1]:.3f}" if info["loss"] else "–",
                 f"{pct(base['average'])}",
                 f"{pct(tuned['average'])} (n={tuned['n']})",
-                delta_cell(comparison),
+                interval(comparison),
             ]
         )
     return [
@@ -105,7 +105,7 @@ def ablation_blocks(run: Path, figures: dict[str, Path]) -> list[Block]:
             f"{'target + seen labels' if config.get('seen_labels') else 'target only'}, "
             f"relevant-label share {info['relevant_ratio']}"
         )
-        rows.append([name, what, *[delta_cell(comparison[g]) for g in groups]])
+        rows.append([name, what, *[interval(comparison[g]) for g in groups]])
     blocks: list[Block] = [
         ("h", 2, "Ablations"),
         (

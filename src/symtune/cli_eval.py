@@ -182,34 +182,14 @@ def _seeds(value: str) -> tuple[int, ...]:
 
 
 def print_summary(document: dict, mode: str, title: str = "") -> None:
-    from symtune.evaluate.results import GROUP_ORDER, GROUP_TITLES
+    """Table 1 (the same rows as results.md and the report) in the terminal."""
+    from symtune.evaluate.results import table1_rows
 
-    summaries = document["summary"][mode]
-    comparison = (document["comparison"] or {}).get(mode)
+    header, rows = table1_rows(document["summary"][mode], (document["comparison"] or {}).get(mode))
     table = Table(title=f"{title}accuracy (%), scoring: {mode}")
-    table.add_column("group")
-    for label in summaries:
-        table.add_column(label, justify="right")
-    if comparison:
-        table.add_column("tuned − base [95% CI]", justify="right")
-    table.add_column("chance", justify="right")
-    for group in GROUP_ORDER:
-        if not any(group in s for s in summaries.values()):
-            continue
-        row = [GROUP_TITLES[group]]
-        row += [
-            f"{100 * s[group]['average']:.1f}" if group in s else "–" for s in summaries.values()
-        ]
-        if comparison:
-            c = comparison.get(group)
-            row.append(
-                f"{100 * c['delta']:+.1f} [{100 * c['ci'][0]:+.1f}, {100 * c['ci'][1]:+.1f}]"
-                if c
-                else "–"
-            )
-        first = next(iter(summaries.values()))
-        chance = first[group]["chance"] if group in first else 0
-        row.append(f"{100 * chance:.1f}" if chance else "–")
+    for i, column in enumerate(header):
+        table.add_column(column, justify="left" if i == 0 else "right")
+    for row in rows:
         table.add_row(*row)
     console.print(table)
 

@@ -136,39 +136,56 @@ def _pct(x: float) -> str:
     return f"{100 * x:.1f}"
 
 
+def interval(c: Mapping[str, Any]) -> str:
+    """A paired difference and its 95% interval, in points: "+3.1 [-0.4, +6.6]"."""
+    return f"{100 * c['delta']:+.1f} [{100 * c['ci'][0]:+.1f}, {100 * c['ci'][1]:+.1f}]"
+
+
+def table1_rows(
+    summaries: Mapping[str, Mapping[str, Any]], comparison: Mapping[str, Any] | None
+) -> tuple[list[str], list[list[str]]]:
+    """(header, rows) of a table shaped like the paper's Table 1: rows are models, the paired
+    delta (interval, McNemar p, MDE) and random guessing; columns are groups; cells are average
+    accuracy in % with n. The one Table 1 that results.md, the report and the CLI show."""
+    groups = [g for g in GROUP_ORDER if any(g in s for s in summaries.values())]
+    rows = [
+        [label] + [f"{_pct(s[g]['average'])} (n={s[g]['n']})" if g in s else "–" for g in groups]
+        for label, s in summaries.items()
+    ]
+    if comparison:
+        rows.append(
+            ["tuned − base [95% CI], MDE"]
+            + [
+                f"{interval(comparison[g])} p={comparison[g]['mcnemar_p']:.2g} "
+                f"MDE {100 * comparison[g].get('mde', mde(comparison[g]['ci'])):.1f}"
+                if g in comparison
+                else "–"
+                for g in groups
+            ]
+        )
+    first = next(iter(summaries.values()))
+    rows.append(
+        ["random guessing"]
+        + [_pct(first[g]["chance"]) if g in first and first[g]["chance"] else "–" for g in groups]
+    )
+    return ["model", *[GROUP_TITLES[g] for g in groups]], rows
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    return "\n".join(
+        [
+            "| " + " | ".join(header) + " |",
+            "|" + "---|" * len(header),
+            *("| " + " | ".join(r) + " |" for r in rows),
+        ]
+    )
+
+
 def table1(
     summaries: Mapping[str, Mapping[str, Any]], comparison: Mapping[str, Any] | None, mode: str
 ) -> str:
-    """Markdown table shaped like the paper's Table 1: rows are models (and the paired delta),
-    columns are groups; cells are average accuracy in % with n."""
-    groups = [g for g in GROUP_ORDER if any(g in s for s in summaries.values())]
-    header = "| model | " + " | ".join(GROUP_TITLES[g] for g in groups) + " |"
-    lines = [header, "|---|" + "---|" * len(groups)]
-    for label, summary in summaries.items():
-        cells = [
-            f"{_pct(summary[g]['average'])} (n={summary[g]['n']})" if g in summary else "–"
-            for g in groups
-        ]
-        lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    if comparison:
-        cells: list[str] = []
-        for g in groups:
-            if g in comparison:
-                c = comparison[g]
-                cells.append(
-                    f"{100 * c['delta']:+.1f} [{100 * c['ci'][0]:+.1f}, "
-                    f"{100 * c['ci'][1]:+.1f}] p={c['mcnemar_p']:.2g} "
-                    f"MDE {100 * c.get('mde', mde(c['ci'])):.1f}"
-                )
-            else:
-                cells.append("–")
-        lines.append("| tuned − base [95% CI], MDE | " + " | ".join(cells) + " |")
-    first = next(iter(summaries.values()))
-    chance = [
-        _pct(first[g]["chance"]) if g in first and first[g]["chance"] else "–" for g in groups
-    ]
-    lines.append("| random guessing | " + " | ".join(chance) + " |")
-    return f"Scoring: {mode}\n\n" + "\n".join(lines) + "\n"
+    """Table 1 (`table1_rows`) as Markdown, under its scoring mode."""
+    return f"Scoring: {mode}\n\n" + markdown_table(*table1_rows(summaries, comparison)) + "\n"
 
 
 def per_task_table(
@@ -190,8 +207,7 @@ def per_task_table(
         cells = [_pct(summaries[label][group]["tasks"][task]["accuracy"]) for label in labels]
         row = f"| {task} | {n} | " + " | ".join(cells)
         if comparison and group in comparison and task in comparison[group]["tasks"]:
-            c = comparison[group]["tasks"][task]
-            row += f" | {100 * c['delta']:+.1f} [{100 * c['ci'][0]:+.1f}, {100 * c['ci'][1]:+.1f}]"
+            row += f" | {interval(comparison[group]['tasks'][task])}"
         lines.append(row + " |")
     return f"{GROUP_TITLES.get(group, group)}\n\n" + "\n".join(lines) + "\n"
 

@@ -17,10 +17,6 @@ def pct(x: float) -> str:
     return f"{100 * x:.1f}"
 
 
-def delta_cell(c: dict[str, Any]) -> str:
-    return f"{100 * c['delta']:+.1f} [{100 * c['ci'][0]:+.1f}, {100 * c['ci'][1]:+.1f}]"
-
-
 def markdown(blocks: list[Block], figures_dir: Path = Path()) -> str:
     out = []
     for block in blocks:

@@ -10,12 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from symtune.evaluate.modes import MODES, first_mode
-from symtune.evaluate.readings import mde
-from symtune.evaluate.results import GROUP_TITLES, readings_tables
+from symtune.evaluate.results import GROUP_TITLES, interval, readings_tables, table1_rows
 from symtune.io import read_json_object
 from symtune.report.figures import ICL
 from symtune.report.read import metrics_of
-from symtune.report.render import Block, delta_cell, pct
+from symtune.report.render import Block, pct
 from symtune.rundir import RunDir
 
 # The paper's Table 1 (Flan-PaLM, average accuracy %, 11 tasks): quoted for context only.
@@ -37,37 +36,7 @@ PAPER_OTHER = (
 
 
 def table1(summary: dict[str, Any], comparison: dict[str, Any] | None) -> Block:
-    """A table like the paper's Table 1: average accuracy per group and model, the paired
-    delta with its interval, McNemar p and MDE, and random guessing."""
-    labels = list(summary)
-    groups = [g for g in GROUP_TITLES if any(g in s for s in summary.values())]
-    rows = [
-        [label]
-        + [
-            f"{pct(summary[label][g]['average'])} (n={summary[label][g]['n']})"
-            if g in summary[label]
-            else "–"
-            for g in groups
-        ]
-        for label in labels
-    ]
-    if comparison:
-        rows.append(
-            ["tuned − base [95% CI], MDE"]
-            + [
-                delta_cell(comparison[g])
-                + f" p={comparison[g]['mcnemar_p']:.2g} MDE {pct(mde(comparison[g]['ci']))}"
-                if g in comparison
-                else "–"
-                for g in groups
-            ]
-        )
-    first = summary[labels[0]]
-    rows.append(
-        ["random guessing"]
-        + [pct(first[g]["chance"]) if g in first and first[g]["chance"] else "–" for g in groups]
-    )
-    return ("table", ["model", *[GROUP_TITLES[g] for g in groups]], rows)
+    return ("table", *table1_rows(summary, comparison))
 
 
 def extra_eval_blocks(run: Path) -> list[Block]:
@@ -153,7 +122,7 @@ def core_blocks(
                 row = [t, str(first[g]["tasks"][t]["n"])]
                 row += [pct(summary[label][g]["tasks"][t]["accuracy"]) for label in labels]
                 if comparison and g in comparison and t in comparison[g]["tasks"]:
-                    row.append(delta_cell(comparison[g]["tasks"][t]))
+                    row.append(interval(comparison[g]["tasks"][t]))
                 task_rows.append(row)
             header = ["task", "n", *labels] + (["tuned − base [95% CI]"] if comparison else [])
             blocks.append(("p", f"**{GROUP_TITLES[g]}**"))
