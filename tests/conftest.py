@@ -138,3 +138,36 @@ def tiny_tune_config(out, mixture, model, **overrides):
         **overrides,
     }
     return TuneConfig(**values)
+
+
+def run_symtune(*args, env=None, cwd=None, ok: bool = False, **kwargs):
+    """The real `symtune` command (`python -m symtune ARGS`) in a subprocess; `ok=True` asserts
+    it exited 0 (with its stderr's tail in the failure). The one CLI runner of the tests."""
+    import os
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "symtune", *map(str, args)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        **kwargs,
+    )
+    if ok:
+        assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+def pytest_collection_modifyitems(config, items):
+    """Markers by folder: tests/integration -> integration, tests/slow -> slow, tests/gpu ->
+    gpu; `pytest -m "not slow and not integration"` is the quick inner loop."""
+    import pytest
+
+    for item in items:
+        parts = item.path.parts
+        for folder, marker in (("integration", "integration"), ("slow", "slow"), ("gpu", "gpu")):
+            if folder in parts[-2:-1]:
+                item.add_marker(getattr(pytest.mark, marker))

@@ -23,6 +23,7 @@ from symtune.cli_support import (
     progress_bar,
 )
 from symtune.io import read_json_object
+from symtune.models.registry import DEFAULT_MODEL
 
 app = typer.Typer(
     add_completion=False,
@@ -72,9 +73,7 @@ def data_build(
     seed: Annotated[int, typer.Option(help="Seed for every random choice.")] = 0,
     cap: Annotated[int, typer.Option(help="Max training examples per task.")] = 25_000,
     max_tokens: Annotated[int, typer.Option(help="Token budget per prompt; 0 disables.")] = 2048,
-    tokenizer: Annotated[
-        str, typer.Option(help="Tokenizer for the budget.")
-    ] = "smollm2-135m-instruct",
+    tokenizer: Annotated[str, typer.Option(help="Tokenizer for the budget.")] = DEFAULT_MODEL,
     relevant_ratio: Annotated[float, typer.Option(help="Share of relevant-label prompts.")] = 0.0,
     min_per_class: Annotated[int, typer.Option(help="Fewest exemplars per class.")] = 2,
     max_per_class: Annotated[int, typer.Option(help="Most exemplars per class.")] = 10,
@@ -191,9 +190,7 @@ def data_show(
 def tune_command(
     mixture: Annotated[Path, typer.Option(help="Mixture directory from `symtune data build`.")],
     out: Annotated[Path, typer.Option(help="Run directory (checkpoints, metrics, final model).")],
-    model: Annotated[
-        str, typer.Option(help="Built-in name, local dir or HF id.")
-    ] = "smollm2-135m-instruct",
+    model: Annotated[str, typer.Option(help="Built-in name, local dir or HF id.")] = DEFAULT_MODEL,
     steps: Annotated[int, typer.Option(help="Optimizer steps.")] = 100,
     batch_size: Annotated[int, typer.Option(help="Prompts per step.")] = 32,
     seq_len: Annotated[int, typer.Option(help="Tokens per packed row.")] = 2048,

@@ -19,6 +19,7 @@ from symtune.cli_support import (
     progress_bar,
 )
 from symtune.errors import SymtuneError
+from symtune.models.registry import DEFAULT_MODEL
 
 
 def _csv(value: str) -> tuple[str, ...]:
@@ -29,7 +30,7 @@ def eval_command(
     out: Annotated[Path, typer.Option(help="Output directory (resumes if present).")],
     model: Annotated[
         str, typer.Option(help="Base model: built-in name, dir or HF id.")
-    ] = "smollm2-135m-instruct",
+    ] = DEFAULT_MODEL,
     tuned: Annotated[str, typer.Option(help="Tuned run directory (or model) to compare.")] = "",
     suite: Annotated[str, typer.Option(help="Built-in suite or suite YAML.")] = "offline",
     tasks: Annotated[str, typer.Option(help="Comma-separated subset of the pool's tasks.")] = "",
@@ -117,7 +118,7 @@ def scan_command(
     out: Annotated[Path, typer.Option(help="Output directory (resumes if present).")],
     model: Annotated[
         str, typer.Option(help="Model: built-in name, dir, HF id or tuned run.")
-    ] = "smollm2-135m-instruct",
+    ] = DEFAULT_MODEL,
     suite: Annotated[
         str, typer.Option(help="Built-in suite or suite YAML; its evaluation tasks are scanned.")
     ] = "candidates",

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from symtune.errors import SymtuneError
+from symtune.models.registry import DEFAULT_MODEL
 from symtune.symbols import check_kinds
 
 
@@ -28,7 +29,7 @@ class MixtureConfig:
     """Share of prompts that keep relevant labels and the instruction (the paper's remedy)."""
     max_tokens: int | None = 2048
     """Token budget per prompt (prompt + target + EOS); None: no length policy."""
-    tokenizer: str = "smollm2-135m-instruct"
+    tokenizer: str = DEFAULT_MODEL
     symbol_kinds: tuple[str, ...] = ("integer", "letters", "word")
     max_symbols: int | None = None
     """Ablation: use only this many distinct tuning symbols."""

@@ -16,7 +16,7 @@ from symtune.errors import SymtuneError
 from symtune.evaluate.protocol import EvalConfig
 from symtune.io import atomic_write, read_json_object
 from symtune.mixture import MixtureConfig
-from symtune.models.registry import check_model
+from symtune.models.registry import DEFAULT_MODEL, check_model
 from symtune.outdir import claim
 from symtune.rundir import RunDir
 from symtune.schema import fields_of
@@ -93,7 +93,7 @@ def load_run_config(path: Path, run_dir: Path) -> RunConfig:
     for key in ("name", "model", "suite"):
         if key in raw and not isinstance(raw[key], str):
             raise SymtuneError(f"{where}: {key} = {raw[key]!r}; expected a string")
-    model = str(raw.get("model", "smollm2-135m-instruct"))
+    model = str(raw.get("model", DEFAULT_MODEL))
     suite_name = str(raw.get("suite", "offline"))
     suite, _ = suite_specs(suite_name)
     data = _section(raw, "data", MixtureConfig, where)

@@ -1,20 +1,14 @@
 """The real `symtune data` commands on tiny local files (no artifacts, no tokenizer)."""
 
 import json
-import subprocess
-import sys
 
 import pytest
 
+from conftest import run_symtune
+
 
 def run(*args, cwd=None):
-    return subprocess.run(
-        [sys.executable, "-m", "symtune", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        check=False,
-    )
+    return run_symtune(*args, cwd=cwd)
 
 
 @pytest.fixture

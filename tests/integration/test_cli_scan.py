@@ -2,18 +2,15 @@
 and rule families: no artifact download)."""
 
 import json
-import subprocess
-import sys
 
 import yaml
 
+from conftest import run_symtune
 from symtune.tasks.config import load_suite_file
 
 
 def run(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "symtune", *args], capture_output=True, text=True, check=False
-    )
+    return run_symtune(*args)
 
 
 def test_scan_writes_table_json_and_a_loadable_suite(tmp_path, tiny_model_dir):

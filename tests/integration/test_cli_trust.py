@@ -2,7 +2,6 @@
 per --out, `--json`, `--version`, `list`, and progress lines in a log file."""
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -10,16 +9,11 @@ import time
 
 import pytest
 
+from conftest import run_symtune
+
 
 def symtune(*args, env=None, **kwargs):
-    return subprocess.run(
-        [sys.executable, "-m", "symtune", *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, **(env or {})},
-        **kwargs,
-    )
+    return run_symtune(*args, env=env, **kwargs)
 
 
 def start(*args, log):

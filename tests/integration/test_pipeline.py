@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import run_symtune
+
 
 def write_suite(tmp_path):
     def rows(n, offset=0):
@@ -33,14 +35,7 @@ def write_suite(tmp_path):
 
 def symtune_run(config, run) -> str:
     """`symtune run CONFIG --out RUN` through the real CLI; its stdout."""
-    result = subprocess.run(
-        [sys.executable, "-m", "symtune", "run", str(config), "--out", str(run)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result.stdout
+    return run_symtune("run", config, "--out", run, ok=True).stdout
 
 
 @pytest.fixture(scope="module")
@@ -133,11 +128,7 @@ def test_rerun_resumes_without_redoing_stages(finished_run):
 
 
 def cli(*args: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "-m", "symtune", *args], capture_output=True, text=True, check=False
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result.stdout
+    return run_symtune(*args, ok=True).stdout
 
 
 def test_report_adds_sweep_and_ablation_lines_from_the_run_dir(finished_run, tmp_path):

@@ -103,19 +103,26 @@ def test_resume_equals_an_uninterrupted_run(tmp_path, mixture, tiny_model_dir):
 
 
 def test_packing_and_micro_batches_do_not_change_the_result(tmp_path, mixture, tiny_model_dir):
+    """One row per step (one micro-batch) against rows of 1,024 tokens one at a time (several
+    micro-batches accumulated): the same weights, and they did move."""
     one = tune(
         config_for(
-            tmp_path / "a", mixture, tiny_model_dir, steps=2, seq_len=2048, micro_batch_rows=1
+            tmp_path / "a", mixture, tiny_model_dir, steps=2, seq_len=8192, micro_batch_rows=1
         )
     )
     many = tune(
         config_for(
-            tmp_path / "b", mixture, tiny_model_dir, steps=2, seq_len=4096, micro_batch_rows=3
+            tmp_path / "b", mixture, tiny_model_dir, steps=2, seq_len=1024, micro_batch_rows=1
         )
     )
+    tokens = [json.loads(x)["tokens"] for x in (many / "metrics.jsonl").open()]
+    assert all(t > 1024 for t in tokens)  # at least two rows, so two micro-batches per step
     a, b = final_weights(one), final_weights(many)
     for name in a:
         assert torch.allclose(a[name], b[name], atol=1e-5), name
+    start = AutoModelForCausalLM.from_pretrained(str(tiny_model_dir)).state_dict()
+    moved = [n for n in a if n in start and not torch.allclose(a[n], start[n], atol=1e-4)]
+    assert len(moved) > len(a) // 2  # a guard: the runs trained, the equality is not vacuous
 
 
 def test_a_deadline_stops_with_a_model_and_resume_completes(tmp_path, mixture, tiny_model_dir):

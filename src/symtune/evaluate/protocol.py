@@ -9,6 +9,7 @@ from typing import Any
 
 from symtune.errors import SymtuneError
 from symtune.evaluate.modes import MODES
+from symtune.models.registry import DEFAULT_MODEL
 from symtune.prompts import (
     ICL_SETTINGS,
     PAIR_SEPARATOR,
@@ -51,7 +52,7 @@ class EvalConfig:
     """Shuffled-exemplar controls for the algorithmic tasks: each Turing concept query, and each
     query of the 20-subtask list-function selection, again with another program's exemplars."""
     max_tokens: int = 2048
-    tokenizer: str = "smollm2-135m-instruct"
+    tokenizer: str = DEFAULT_MODEL
     """Tokenizer for the prompt length budget (the evaluated models' tokenizer)."""
     batch_size: int = 8
     dtype: str = "bf16"

@@ -12,7 +12,7 @@ from typing import Any
 from symtune.artifacts import cache_dir, sha256_file, smollm2_gguf
 from symtune.errors import SymtuneError
 from symtune.io import temp_path
-from symtune.models.registry import resolve_model
+from symtune.models.registry import DEFAULT_MODEL, resolve_model
 
 DTYPES = ("bf16", "fp32")
 
@@ -42,7 +42,7 @@ def plain_copy(model):
 
 def gguf_checkpoint_dir() -> Path:
     """A plain fp32 safetensors checkpoint (with tokenizer) converted from the pinned GGUF."""
-    target = cache_dir() / "models" / "smollm2-135m-instruct"
+    target = cache_dir() / "models" / DEFAULT_MODEL
     if (target / "config.json").exists():
         return target
     import torch
@@ -56,7 +56,7 @@ def gguf_checkpoint_dir() -> Path:
     )
     tmp = temp_path(target)  # unique: two first runs may convert at once
     plain_copy(model).save_pretrained(str(tmp))
-    load_tokenizer("smollm2-135m-instruct").save_pretrained(str(tmp))
+    load_tokenizer(DEFAULT_MODEL).save_pretrained(str(tmp))
     if not target.exists():
         tmp.rename(target)
     shutil.rmtree(tmp, ignore_errors=True)

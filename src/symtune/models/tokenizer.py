@@ -10,12 +10,12 @@ from pathlib import Path
 from symtune.artifacts import cache_dir, smollm2_gguf
 from symtune.errors import SymtuneError
 from symtune.io import temp_path
-from symtune.models.registry import resolve_model
+from symtune.models.registry import DEFAULT_MODEL, resolve_model
 
 
 def _gguf_tokenizer_dir() -> Path:
     """Directory with the SmolLM2 tokenizer converted from the GGUF (cached)."""
-    target = cache_dir() / "tokenizers" / "smollm2-135m-instruct"
+    target = cache_dir() / "tokenizers" / DEFAULT_MODEL
     if (target / "tokenizer.json").exists():
         return target
     from transformers import AutoTokenizer

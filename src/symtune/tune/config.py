@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from symtune.errors import SymtuneError
+from symtune.models.registry import DEFAULT_MODEL
 
 OPTIMIZERS = ("adafactor", "adamw")
 ATTENTIONS = ("auto", "symtune_packed", "flex_attention", "sdpa", "eager", "flash_attention_2")
@@ -43,7 +44,7 @@ class TuneConfig:
     """Directory made by `symtune data build`."""
     out: str
     """Run directory (created; `--resume` continues a run found there)."""
-    model: str = "smollm2-135m-instruct"
+    model: str = DEFAULT_MODEL
     steps: int = 100
     batch_size: int = 32
     """Prompts per optimizer step (the paper's 32), whatever the packing."""
