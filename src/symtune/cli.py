@@ -6,13 +6,14 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 from rich.text import Text
 
 from symtune.cli_eval import eval_command, eval_progress, print_summary, scan_command
+from symtune.cli_options import config_options, config_values
 from symtune.cli_support import (
     JsonOption,
     console,
@@ -23,7 +24,8 @@ from symtune.cli_support import (
     progress_bar,
 )
 from symtune.io import read_json_object
-from symtune.models.registry import DEFAULT_MODEL
+from symtune.mixture_config import MixtureConfig
+from symtune.tune.config import TuneConfig
 
 app = typer.Typer(
     add_completion=False,
@@ -64,63 +66,27 @@ def root(
 
 
 @data_app.command("build")
+@config_options(MixtureConfig, skip=("tasks", "suite"))
 def data_build(
     out: Annotated[Path, typer.Option(help="Output directory (created; resumes if present).")],
     suite: Annotated[
         str, typer.Option(help="Built-in suite name or a suite YAML file.")
     ] = "offline",
-    n: Annotated[int, typer.Option(help="Number of prompts.")] = 50_000,
-    seed: Annotated[int, typer.Option(help="Seed for every random choice.")] = 0,
-    cap: Annotated[int, typer.Option(help="Max training examples per task.")] = 25_000,
-    max_tokens: Annotated[int, typer.Option(help="Token budget per prompt; 0 disables.")] = 2048,
-    tokenizer: Annotated[str, typer.Option(help="Tokenizer for the budget.")] = DEFAULT_MODEL,
-    relevant_ratio: Annotated[float, typer.Option(help="Share of relevant-label prompts.")] = 0.0,
-    min_per_class: Annotated[int, typer.Option(help="Fewest exemplars per class.")] = 2,
-    max_per_class: Annotated[int, typer.Option(help="Most exemplars per class.")] = 10,
-    symbol_kinds: Annotated[
-        str, typer.Option(help="Comma-separated: integer,letters,word.")
-    ] = "integer,letters,word",
-    max_symbols: Annotated[
-        int, typer.Option(help="Use only this many tuning symbols; 0: all.")
-    ] = 0,
-    shard_size: Annotated[int, typer.Option(help="Prompts per JSONL shard.")] = 10_000,
-    val_prompts: Annotated[
-        int,
-        typer.Option(help="Held-out tuning-side validation prompts (for tune --val-every)."),
-    ] = 0,
-    max_classes: Annotated[
-        int,
-        typer.Option(help="Show a random 2..N of a task's classes per prompt; 0: all classes."),
-    ] = 0,
     json_out: JsonOption = False,
+    **fields: Any,
 ) -> None:
     """Build a symbol-tuning mixture from a suite's tuning tasks."""
     from symtune.data import build_data, suite_specs
-    from symtune.mixture import MixtureConfig
     from symtune.models import check_model
 
     json_mode(json_out)
     found, specs = suite_specs(suite)
     config = MixtureConfig(
-        tasks=found.tuning,
-        n=n,
-        seed=seed,
-        cap=cap,
-        min_per_class=min_per_class,
-        max_per_class=max_per_class,
-        relevant_ratio=relevant_ratio,
-        max_tokens=max_tokens or None,
-        tokenizer=tokenizer,
-        symbol_kinds=tuple(k.strip() for k in symbol_kinds.split(",") if k.strip()),
-        max_symbols=max_symbols or None,
-        shard_size=shard_size,
-        suite=found.name,
-        val_prompts=val_prompts,
-        max_classes=max_classes,
+        tasks=found.tuning, suite=found.name, **config_values(MixtureConfig, fields)
     )
     config.validate()
     if config.max_tokens:
-        check_model(tokenizer)
+        check_model(config.tokenizer)
     with progress_bar() as bar:
         job = bar.add_task("building prompts", total=config.n)
         manifest = build_data(config, specs, out, progress=lambda k: bar.advance(job, k))
@@ -187,47 +153,11 @@ def data_show(
 
 
 @app.command("tune")
+@config_options(TuneConfig, skip=("mixture", "out", "extra"))
 def tune_command(
     mixture: Annotated[Path, typer.Option(help="Mixture directory from `symtune data build`.")],
     out: Annotated[Path, typer.Option(help="Run directory (checkpoints, metrics, final model).")],
-    model: Annotated[str, typer.Option(help="Built-in name, local dir or HF id.")] = DEFAULT_MODEL,
-    steps: Annotated[int, typer.Option(help="Optimizer steps.")] = 100,
-    batch_size: Annotated[int, typer.Option(help="Prompts per step.")] = 32,
-    seq_len: Annotated[int, typer.Option(help="Tokens per packed row.")] = 2048,
-    micro_batch_rows: Annotated[int, typer.Option(help="Rows per forward/backward.")] = 1,
-    optimizer: Annotated[str, typer.Option(help="adafactor or adamw.")] = "adafactor",
-    lr: Annotated[float, typer.Option(help="Peak learning rate.")] = 1e-4,
-    schedule: Annotated[str, typer.Option(help="constant, linear or cosine.")] = "constant",
-    warmup_steps: Annotated[int, typer.Option(help="Linear warmup steps.")] = 0,
-    weight_decay: Annotated[float, typer.Option(help="Weight decay.")] = 0.0,
-    grad_clip: Annotated[float, typer.Option(help="Max gradient norm; 0 disables.")] = 1.0,
-    dtype: Annotated[str, typer.Option(help="bf16 (autocast, fp32 master) or fp32.")] = "bf16",
-    seen_labels: Annotated[
-        bool, typer.Option(help="Also supervise already-seen exemplar labels.")
-    ] = False,
-    chat_template: Annotated[bool, typer.Option(help="Wrap prompts in the chat template.")] = False,
-    lora: Annotated[bool, typer.Option(help="Train LoRA adapters instead of all weights.")] = False,
-    lora_r: Annotated[int, typer.Option(help="LoRA rank.")] = 16,
-    lora_alpha: Annotated[int, typer.Option(help="LoRA alpha.")] = 32,
-    lora_merge: Annotated[bool, typer.Option(help="Merge adapters into the final model.")] = True,
-    checkpoint_every: Annotated[int, typer.Option(help="Steps between checkpoints.")] = 50,
-    keep_checkpoints: Annotated[int, typer.Option(help="Checkpoints kept.")] = 2,
-    seed: Annotated[int, typer.Option(help="Seed.")] = 0,
-    threads: Annotated[int, typer.Option(help="torch threads; 0: default.")] = 0,
     resume: Annotated[bool, typer.Option(help="Continue the run in --out.")] = False,
-    val_every: Annotated[
-        int, typer.Option(help="Score the mixture's validation prompts every N steps; 0: never.")
-    ] = 0,
-    keep: Annotated[str, typer.Option(help="final/ is the last step's or the best-validated.")] = (
-        "last"
-    ),
-    attention: Annotated[
-        str,
-        typer.Option(
-            help="auto (flex_attention on CUDA, symtune_packed elsewhere), symtune_packed, "
-            "flex_attention, sdpa, eager or flash_attention_2."
-        ),
-    ] = "auto",
     max_minutes: Annotated[
         float,
         typer.Option(
@@ -236,40 +166,15 @@ def tune_command(
         ),
     ] = 0.0,
     json_out: JsonOption = False,
+    **fields: Any,
 ) -> None:
     """Symbol-tune a causal LM on a built mixture (multi-process under `accelerate launch`)."""
     from symtune.errors import SymtuneError
     from symtune.outdir import is_main_process
-    from symtune.tune.config import LoraConfig, TuneConfig
     from symtune.tune.loop import tune
 
     json_mode(json_out)
-    config = TuneConfig(
-        mixture=str(mixture),
-        out=str(out),
-        model=model,
-        steps=steps,
-        batch_size=batch_size,
-        seq_len=seq_len,
-        micro_batch_rows=micro_batch_rows,
-        optimizer=optimizer,
-        lr=lr,
-        schedule=schedule,
-        warmup_steps=warmup_steps,
-        weight_decay=weight_decay,
-        grad_clip=grad_clip,
-        dtype=dtype,
-        seen_labels=seen_labels,
-        chat_template=chat_template,
-        lora=LoraConfig(r=lora_r, alpha=lora_alpha, merge=lora_merge) if lora else None,
-        checkpoint_every=checkpoint_every,
-        keep_checkpoints=keep_checkpoints,
-        seed=seed,
-        threads=threads,
-        val_every=val_every,
-        keep=keep,
-        attention=attention,
-    )
+    config = TuneConfig(mixture=str(mixture), out=str(out), **config_values(TuneConfig, fields))
     config.validate()
     if not max_minutes >= 0:
         raise SymtuneError(f"--max-minutes={max_minutes}; expected >= 0 (0: no limit)")

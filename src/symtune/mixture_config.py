@@ -19,22 +19,29 @@ class MixtureConfig:
     n: int = 50_000
     """Number of prompts."""
     seed: int = 0
+    """Seed for every random choice (tasks, queries, exemplars, formats, symbols)."""
     cap: int = 25_000
     """At most this many training examples per task (a seeded random subset)."""
     weights: tuple[tuple[str, float], ...] = ()
     """Sampling weight per task; empty: proportional to each task's capped size."""
     min_per_class: int = 2
+    """Fewest exemplars per class in a prompt."""
     max_per_class: int = 10
+    """Most exemplars per class in a prompt."""
     relevant_ratio: float = 0.0
     """Share of prompts that keep relevant labels and the instruction (the paper's remedy)."""
     max_tokens: int | None = 2048
     """Token budget per prompt (prompt + target + EOS); None: no length policy."""
     tokenizer: str = DEFAULT_MODEL
+    """The tokenizer that counts the token budget."""
     symbol_kinds: tuple[str, ...] = ("integer", "letters", "word")
+    """Kinds of tuning symbols: integer, letters, word."""
     max_symbols: int | None = None
     """Ablation: use only this many distinct tuning symbols."""
     shard_size: int = 10_000
+    """Prompts per JSONL shard."""
     suite: str = ""
+    """The suite the tasks came from (recorded)."""
     val_prompts: int = 0
     """Held-out validation prompts (tuning tasks' validation splits, symbols, no instruction)
     written to validation.jsonl for `tune --val-every`; 0: none."""

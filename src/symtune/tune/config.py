@@ -21,8 +21,11 @@ class LoraConfig:
     """LoRA adapters (peft) instead of full fine-tuning."""
 
     r: int = 16
+    """LoRA rank."""
     alpha: int = 32
+    """LoRA alpha (the update is scaled by alpha / r)."""
     dropout: float = 0.0
+    """Dropout on the adapters' input."""
     targets: tuple[str, ...] = (
         "q_proj",
         "k_proj",
@@ -32,6 +35,7 @@ class LoraConfig:
         "up_proj",
         "down_proj",
     )
+    """The modules that get adapters."""
     merge: bool = True
     """Merge adapters into the weights when saving the final model."""
 
@@ -45,7 +49,9 @@ class TuneConfig:
     out: str
     """Run directory (created; `--resume` continues a run found there)."""
     model: str = DEFAULT_MODEL
+    """The model to tune: a built-in name, a local directory or a Hugging Face id."""
     steps: int = 100
+    """Optimizer steps."""
     batch_size: int = 32
     """Prompts per optimizer step (the paper's 32), whatever the packing."""
     seq_len: int = 2048
@@ -53,10 +59,15 @@ class TuneConfig:
     micro_batch_rows: int = 1
     """Packed rows per forward/backward; gradients accumulate to the full batch."""
     optimizer: str = "adafactor"
+    """adafactor (the paper's) or adamw."""
     lr: float = 1e-4
+    """Peak learning rate."""
     schedule: str = "constant"
+    """After warmup: constant, linear or cosine (decay to 0)."""
     warmup_steps: int = 0
+    """Linear warmup steps."""
     weight_decay: float = 0.0
+    """Weight decay."""
     grad_clip: float = 1.0
     """Max global gradient norm; 0 disables clipping."""
     dtype: str = "bf16"
@@ -66,10 +77,15 @@ class TuneConfig:
     chat_template: bool = False
     """Wrap each prompt in the model's chat template (raw text is the paper's setting)."""
     lora: LoraConfig | None = None
+    """Train LoRA adapters (peft) instead of all weights."""
     checkpoint_every: int = 50
+    """Steps between checkpoints (and at the last step)."""
     keep_checkpoints: int = 2
+    """Checkpoints kept on disk (the latest ones)."""
     seed: int = 0
+    """Seed of the model's random state (the prompts' order is the mixture's)."""
     log_every: int = 1
+    """Steps between progress reports."""
     threads: int = 0
     """torch threads; 0 leaves torch's default."""
     val_every: int = 0
