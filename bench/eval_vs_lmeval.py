@@ -16,7 +16,7 @@ import time
 import torch
 
 from symtune.evaluate.api import build_items
-from symtune.evaluate.protocol import EvalConfig
+from symtune.evaluate.config import EvalConfig
 from symtune.evaluate.scoring import RankRequest, Scorer
 from symtune.models import load_model, load_tokenizer
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from symtune.evaluate.api import build_items, evaluate
-from symtune.evaluate.protocol import EvalConfig
+from symtune.evaluate.config import EvalConfig
 from symtune.evaluate.scoring import GenerateRequest, RankRequest, Scorer
 from symtune.models import load_model, load_tokenizer
 from train_throughput import matmul_peak  # bench/ sibling: the same peak measurement

@@ -105,7 +105,7 @@ def tiny_llama(vocab_size: int = 64, **overrides):
 
 def small_eval_config(tmp_path, tokenizer, validation: int = 6):
     """A cheap evaluation of `binary_eval_suite`: "neither" only, one seed, rank scoring."""
-    from symtune.evaluate.protocol import EvalConfig
+    from symtune.evaluate.config import EvalConfig
 
     return EvalConfig(
         suite=binary_eval_suite(tmp_path, validation=validation),

@@ -141,7 +141,7 @@ def tag(families: bool) -> str:
 
 
 def eval_config(bench: str, plan: dict):
-    from symtune.evaluate.protocol import EvalConfig
+    from symtune.evaluate.config import EvalConfig
 
     common = {
         "seeds": tuple(plan["seeds"]),

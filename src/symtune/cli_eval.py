@@ -4,12 +4,13 @@ command functions are registered on the app in `symtune.cli`."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.progress import Progress
 from rich.table import Table
 
+from symtune.cli_options import config_options, config_values
 from symtune.cli_support import (
     JsonOption,
     PlainProgress,
@@ -18,70 +19,26 @@ from symtune.cli_support import (
     json_mode,
     progress_bar,
 )
-from symtune.errors import SymtuneError
+from symtune.evaluate.config import EvalConfig
+from symtune.evaluate.scan import ScanConfig
 from symtune.models.registry import DEFAULT_MODEL
 
 
-def _csv(value: str) -> tuple[str, ...]:
-    return tuple(v.strip() for v in value.split(",") if v.strip())
-
-
+@config_options(EvalConfig, skip=("tokenizer",))
 def eval_command(
     out: Annotated[Path, typer.Option(help="Output directory (resumes if present).")],
     model: Annotated[
         str, typer.Option(help="Base model: built-in name, dir or HF id.")
     ] = DEFAULT_MODEL,
     tuned: Annotated[str, typer.Option(help="Tuned run directory (or model) to compare.")] = "",
-    suite: Annotated[str, typer.Option(help="Built-in suite or suite YAML.")] = "offline",
-    tasks: Annotated[str, typer.Option(help="Comma-separated subset of the pool's tasks.")] = "",
-    pool: Annotated[
-        str,
-        typer.Option(help="evaluation, or tuning: the tuning tasks' validation splits (sweeps)."),
-    ] = "evaluation",
-    settings: Annotated[
-        str, typer.Option(help="ICL settings, comma-separated.")
-    ] = "instr_labels,labels_only,instr_only,neither",
-    flipped: Annotated[bool, typer.Option(help="Flipped labels on binary tasks.")] = True,
-    seeds: Annotated[str, typer.Option(help="Comma-separated seeds.")] = "0,1,2",
-    k: Annotated[int, typer.Option(help="Exemplars per class.")] = 4,
-    max_queries: Annotated[int, typer.Option(help="Queries per task.")] = 100,
-    scoring: Annotated[
-        str, typer.Option(help="exact, rank or both (comma-separated).")
-    ] = "exact,rank",
-    list_functions: Annotated[str, typer.Option(help="all, paper20 or none.")] = "all",
-    list_function_queries: Annotated[int, typer.Option(help="Queries per subtask.")] = 32,
-    turing: Annotated[bool, typer.Option(help="Simple Turing concepts (AS II).")] = True,
-    controls: Annotated[
-        bool, typer.Option(help="Shuffled-exemplar controls for the algorithmic tasks.")
-    ] = True,
-    batch_size: Annotated[int, typer.Option(help="Sequences per forward.")] = 8,
-    dtype: Annotated[str, typer.Option(help="bf16 or fp32.")] = "bf16",
     json_out: JsonOption = False,
+    **fields: Any,
 ) -> None:
     """Evaluate a base model (and a tuned one, side by side) with the paper's protocol."""
     from symtune.evaluate.api import evaluate
-    from symtune.evaluate.protocol import EvalConfig
 
     json_mode(json_out)
-    seed_values = _seeds(seeds)
-    config = EvalConfig(
-        suite=suite,
-        tasks=_csv(tasks),
-        pool=pool,
-        settings=_csv(settings),
-        flipped=flipped,
-        seeds=seed_values,
-        k=k,
-        max_queries=max_queries,
-        scoring=_csv(scoring),
-        list_functions=list_functions,
-        list_function_queries=list_function_queries,
-        turing=turing,
-        controls=controls,
-        batch_size=batch_size,
-        dtype=dtype,
-        tokenizer=model,
-    )
+    config = EvalConfig(**config_values(EvalConfig, fields), tokenizer=model)
     config.validate()
     models = {"base": model, **({"tuned": tuned} if tuned else {})}
     export_checkpoints(models.values())
@@ -114,44 +71,23 @@ def eval_progress(bar: Progress | PlainProgress, prefix: str = ""):
     return progress
 
 
+@config_options(ScanConfig)
 def scan_command(
     out: Annotated[Path, typer.Option(help="Output directory (resumes if present).")],
     model: Annotated[
         str, typer.Option(help="Model: built-in name, dir, HF id or tuned run.")
     ] = DEFAULT_MODEL,
-    suite: Annotated[
-        str, typer.Option(help="Built-in suite or suite YAML; its evaluation tasks are scanned.")
-    ] = "candidates",
-    seeds: Annotated[str, typer.Option(help="Comma-separated seeds.")] = "0,1,2",
-    max_queries: Annotated[int, typer.Option(help="Queries per task and seed.")] = 34,
-    scoring: Annotated[str, typer.Option(help="exact or rank.")] = "exact",
-    margin: Annotated[
-        float, typer.Option(help="Pass: relevant-label accuracy >= chance + this.")
-    ] = 0.15,
-    low_margin: Annotated[
-        float, typer.Option(help="Pass: its 95% interval's low end > chance + this.")
-    ] = 0.05,
-    batch_size: Annotated[int, typer.Option(help="Sequences per forward.")] = 8,
-    dtype: Annotated[str, typer.Option(help="bf16 or fp32.")] = "bf16",
+    **fields: Any,
 ) -> None:
     """Headroom scan: which tasks can the model do with instruction + relevant labels?"""
-    from symtune.evaluate.scan import NEITHER, RELEVANT, ScanConfig, run_scan
+    from symtune.evaluate.scan import NEITHER, RELEVANT, run_scan
 
-    config = ScanConfig(
-        suite=suite,
-        seeds=_seeds(seeds),
-        max_queries=max_queries,
-        scoring=scoring,
-        margin=margin,
-        low_margin=low_margin,
-        batch_size=batch_size,
-        dtype=dtype,
-    )
+    config = ScanConfig(**config_values(ScanConfig, fields))
     config.validate()
     config.eval_config(model).validate()
     with progress_bar() as bar:
         scan = run_scan(config, model, out, eval_progress(bar))
-    table = Table(title=f"headroom scan, scoring: {scoring} (accuracy %, 95% interval)")
+    table = Table(title=f"headroom scan, scoring: {config.scoring} (accuracy %, 95% interval)")
     for column in ("task", "n", "chance", "majority", "instr + labels", "neither", "passed"):
         table.add_column(column, justify="left" if column == "task" else "right")
     for row in scan["rows"]:
@@ -173,13 +109,6 @@ def scan_command(
         f"{len(scan['passed'])} of {len(scan['rows'])} pass; {out / 'scan.json'}, "
         f"{out / 'scan.md'}, suite of the passing tasks: {out / 'suite.yaml'}"
     )
-
-
-def _seeds(value: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(x) for x in _csv(value))
-    except ValueError:
-        raise SymtuneError(f"--seeds {value!r}: expected comma-separated integers") from None
 
 
 def print_summary(document: dict, mode: str, title: str = "") -> None:

@@ -8,9 +8,9 @@ what is not a config field (where to write, --resume, --json).
         config = TuneConfig(**config_values(TuneConfig, fields), mixture=..., out=...)
 
 How a field appears: str/int/float as themselves, bool as --x/--no-x, `int | None` as an
-integer where 0 means None, a tuple of strings as a comma-separated list, per-task weights as
-"task=w,task=w", a nested dataclass (`lora: LoraConfig | None`) as --lora/--no-lora plus its
-own fields prefixed (--lora-r ...)."""
+integer where 0 means None, a tuple of strings or integers as a comma-separated list, per-task
+weights as "task=w,task=w", a nested dataclass (`lora: LoraConfig | None`) as --lora/--no-lora
+plus its own fields prefixed (--lora-r ...)."""
 
 from __future__ import annotations
 
@@ -68,6 +68,10 @@ def _is_str_tuple(kind: Any) -> bool:
     return typing.get_origin(kind) is tuple and typing.get_args(kind) == (str, Ellipsis)
 
 
+def _is_int_tuple(kind: Any) -> bool:
+    return typing.get_origin(kind) is tuple and typing.get_args(kind) == (int, Ellipsis)
+
+
 def _is_weights(kind: Any) -> bool:
     return typing.get_origin(kind) is tuple and typing.get_args(kind)[:1] == (tuple[str, float],)
 
@@ -76,8 +80,9 @@ def _option(name: str, kind: Any, default: Any, doc: str) -> inspect.Parameter:
     inner = _optional(kind)
     if inner is int:
         kind, default, doc = int, default or 0, f"{doc} (0: none)"
-    elif _is_str_tuple(kind):
-        kind, default, doc = str, ",".join(default), f"{doc} (comma-separated)"
+    elif _is_str_tuple(kind) or _is_int_tuple(kind):
+        kind, default = str, ",".join(map(str, default))
+        doc = f"{doc} (comma-separated)"
     elif _is_weights(kind):
         kind, doc = str, f"{doc} (task=weight,task=weight)"
         default = ",".join(f"{t}={w:g}" for t, w in default)
@@ -129,6 +134,13 @@ def parameters(cls: type, skip: Sequence[str] = (), prefix: str = "") -> list[in
     return params
 
 
+def _integers(text: str, where: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(p) for p in text.split(",") if p.strip())
+    except ValueError:
+        raise SymtuneError(f"--{where} {text!r}: expected comma-separated integers") from None
+
+
 def _weights(text: str, where: str) -> tuple[tuple[str, float], ...]:
     out = []
     for part in filter(None, (p.strip() for p in text.split(","))):
@@ -159,6 +171,8 @@ def config_values(cls: type, options: Mapping[str, Any], prefix: str = "") -> di
             values[name] = value or None
         elif _is_str_tuple(kind):
             values[name] = tuple(p.strip() for p in value.split(",") if p.strip())
+        elif _is_int_tuple(kind):
+            values[name] = _integers(value, key.replace("_", "-"))
         elif _is_weights(kind):
             values[name] = _weights(value, key.replace("_", "-"))
         else:

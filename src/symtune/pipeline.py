@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 from symtune.errors import SymtuneError
-from symtune.evaluate.protocol import EvalConfig
+from symtune.evaluate.config import EvalConfig
 from symtune.io import atomic_write, read_json_object
 from symtune.mixture import MixtureConfig
 from symtune.models.registry import DEFAULT_MODEL, check_model

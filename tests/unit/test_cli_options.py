@@ -10,7 +10,6 @@ from symtune.errors import SymtuneError
 from symtune.mixture_config import MixtureConfig
 from symtune.tune.config import LoraConfig, TuneConfig
 
-
 TUNE_SKIP = ("mixture", "out", "extra")
 
 

@@ -11,8 +11,8 @@ from transformers import AutoModelForCausalLM
 from conftest import binary_eval_suite, make_task
 from symtune.errors import SymtuneError
 from symtune.evaluate.api import build_items, evaluate
+from symtune.evaluate.config import EvalConfig
 from symtune.evaluate.protocol import (
-    EvalConfig,
     Item,
     classification_items,
     list_function_category,

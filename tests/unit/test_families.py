@@ -140,7 +140,7 @@ def test_min_per_class_is_several_hundred():
 
 def test_a_family_with_too_few_examples_for_k_is_refused():
     from symtune.evaluate.api import build_items
-    from symtune.evaluate.protocol import EvalConfig
+    from symtune.evaluate.config import EvalConfig
 
     config = EvalConfig(
         suite="families", tasks=("number/sign",), k=501, list_functions="none", turing=False

@@ -11,7 +11,7 @@ from safetensors.torch import load_file
 from conftest import make_task, small_eval_config, tiny_tune_config
 from symtune.errors import SymtuneError
 from symtune.evaluate.api import build_items, evaluate, load_items, save_items
-from symtune.evaluate.protocol import EvalConfig
+from symtune.evaluate.config import EvalConfig
 from symtune.io import read_jsonl
 from symtune.mixture import MixtureConfig, build_mixture
 from symtune.mixture_read import read_prompts, read_validation

@@ -19,7 +19,7 @@ from conftest import (
 )
 from symtune.errors import SymtuneError
 from symtune.evaluate.api import evaluate
-from symtune.evaluate.protocol import EvalConfig
+from symtune.evaluate.config import EvalConfig
 from symtune.evaluate.runner import ResultCache
 from symtune.io import atomic_write, parse_jsonl, read_jsonl, repair_jsonl
 from symtune.mixture import MixtureConfig, build_mixture

@@ -14,9 +14,9 @@ from typing import Any
 
 from symtune.artifacts import artifact_record, bigbench_tasks_dir
 from symtune.errors import SymtuneError
+from symtune.evaluate.config import EvalConfig
 from symtune.evaluate.modes import MODES
 from symtune.evaluate.protocol import (
-    EvalConfig,
     Item,
     classification_items,
     list_function_items,

@@ -8,10 +8,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from symtune.errors import SymtuneError
-from symtune.evaluate.modes import MODES
-from symtune.models.registry import DEFAULT_MODEL
+from symtune.evaluate.config import EvalConfig
 from symtune.prompts import (
-    ICL_SETTINGS,
     PAIR_SEPARATOR,
     TokenCounter,
     check_exemplar_supply,
@@ -22,78 +20,6 @@ from symtune.prompts import (
 from symtune.symbols import eval_pool
 from symtune.tasks.algorithmic import ListFunction, TuringExample
 from symtune.tasks.spec import TaskData
-
-SCORING = tuple(MODES)
-LIST_FUNCTION_CHOICES = ("all", "paper20", "none")
-
-
-@dataclass(frozen=True)
-class EvalConfig:
-    """What `symtune eval` runs."""
-
-    suite: str = "offline"
-    tasks: tuple[str, ...] = ()
-    """Subset of the pool's tasks; empty: all of them."""
-    pool: str = "evaluation"
-    """"evaluation" (held-out tasks), or "tuning": the tuning tasks' validation splits, for
-    choosing hyper-parameters without looking at the evaluation tasks."""
-    settings: tuple[str, ...] = ICL_SETTINGS
-    flipped: bool = True
-    seeds: tuple[int, ...] = (0, 1, 2)
-    k: int = 4
-    max_queries: int = 100
-    scoring: tuple[str, ...] = SCORING
-    list_functions: str = "all"
-    """"all" (250 subtasks), "paper20" (our 20-subtask selection), or "none"."""
-    list_function_queries: int = 32
-    """Queries per list-function subtask (each 4-shot from the subtask's other examples)."""
-    turing: bool = True
-    controls: bool = True
-    """Shuffled-exemplar controls for the algorithmic tasks: each Turing concept query, and each
-    query of the 20-subtask list-function selection, again with another program's exemplars."""
-    max_tokens: int = 2048
-    tokenizer: str = DEFAULT_MODEL
-    """Tokenizer for the prompt length budget (the evaluated models' tokenizer)."""
-    batch_size: int = 8
-    dtype: str = "bf16"
-
-    def validate(self) -> None:
-        for setting in self.settings:
-            if setting not in ICL_SETTINGS:
-                raise SymtuneError(
-                    f"eval config: setting {setting!r} is unknown; expected one "
-                    f"of {', '.join(ICL_SETTINGS)}"
-                )
-        for mode in self.scoring:
-            if mode not in SCORING:
-                raise SymtuneError(
-                    f"eval config: scoring {mode!r} is unknown; expected exact or rank"
-                )
-        if self.list_functions not in LIST_FUNCTION_CHOICES:
-            raise SymtuneError(
-                f"eval config: list_functions={self.list_functions!r}; expected "
-                "all, paper20 or none"
-            )
-        if self.pool not in ("evaluation", "tuning"):
-            raise SymtuneError(f"eval config: pool={self.pool!r}; expected evaluation or tuning")
-        if not self.seeds:
-            raise SymtuneError("eval config: seeds is empty; expected at least one seed")
-        counts = {
-            "k": self.k,
-            "max_queries": self.max_queries,
-            "list_function_queries": self.list_function_queries,
-            "batch_size": self.batch_size,
-        }
-        for name, value in counts.items():
-            if value < 1:
-                raise SymtuneError(f"eval config: {name}={value}; expected at least 1")
-        if self.max_tokens < 16:
-            raise SymtuneError(f"eval config: max_tokens={self.max_tokens}; expected >= 16")
-        if self.dtype not in ("bf16", "fp32"):
-            raise SymtuneError(f"eval config: dtype={self.dtype!r}; expected bf16 or fp32")
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,8 @@ from typing import Any
 import yaml
 
 from symtune.errors import SymtuneError
-from symtune.evaluate.protocol import SCORING, EvalConfig, Item
+from symtune.evaluate.config import SCORING, EvalConfig
+from symtune.evaluate.protocol import Item
 from symtune.io import atomic_json, atomic_write
 from symtune.outdir import claim
 from symtune.tasks import Suite, TaskSpec
@@ -30,17 +31,23 @@ class ScanConfig:
     """What `symtune scan` runs and the rule a task must pass."""
 
     suite: str = "candidates"
+    """A built-in suite or suite YAML; its evaluation tasks are scanned."""
     seeds: tuple[int, ...] = (0, 1, 2)
+    """Seeds."""
     max_queries: int = 34
     """Queries per task and seed (34 x 3 seeds = 102 prompts per task and setting)."""
     k: int = 4
+    """Exemplars per class."""
     scoring: str = "exact"
+    """exact or rank."""
     margin: float = 0.15
     """Pass: relevant-label accuracy at least chance + margin ..."""
     low_margin: float = 0.05
     """... and the lower end of its 95% interval above chance + low_margin."""
     batch_size: int = 8
+    """Sequences per forward."""
     dtype: str = "bf16"
+    """bf16 or fp32."""
 
     def validate(self) -> None:
         for name, value in (("margin", self.margin), ("low-margin", self.low_margin)):
