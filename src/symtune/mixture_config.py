@@ -51,7 +51,8 @@ class MixtureConfig:
     many classes yield many label sets."""
 
     def validate(self) -> None:
-        """Raise a one-line error naming the first bad field."""
+        """Raise a one-line error naming every bad field (then the first of the checks that
+        depend on others)."""
         checks = [
             (self.n >= 1, "n", self.n, "a positive number of prompts"),
             (self.cap >= 1, "cap", self.cap, "a positive per-task cap"),
@@ -89,9 +90,11 @@ class MixtureConfig:
                 "at least 2 symbols",
             ),
         ]
-        for ok, name, value, expected in checks:
-            if not ok:
-                raise SymtuneError(f"mixture config: {name}={value}; expected {expected}")
+        bad = [
+            f"{name}={value}; expected {expected}" for ok, name, value, expected in checks if not ok
+        ]
+        if bad:  # every bad field at once, in one line
+            raise SymtuneError("mixture config: " + "; ".join(bad))
         try:
             check_kinds(self.symbol_kinds)
         except SymtuneError as err:

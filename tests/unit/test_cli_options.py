@@ -64,3 +64,13 @@ def test_help_comes_from_the_field_docstrings():
         for p in parameters(MixtureConfig, ("tasks", "suite"))
     }
     assert mixture["max_symbols"].endswith("(0: none)")
+
+
+def test_validation_names_every_bad_field_at_once():
+    with pytest.raises(SymtuneError) as caught:
+        TuneConfig(mixture="m", out="o", steps=0, lr=-1.0, dtype="fp16").validate()
+    message = str(caught.value)
+    assert "\n" not in message and message.startswith("tune config: steps=0; expected at least 1")
+    assert "lr=-1.0; expected a positive learning rate" in message and "dtype=fp16" in message
+    with pytest.raises(SymtuneError, match=r"mixture config: n=0; .*; cap=0; expected"):
+        MixtureConfig(tasks=("a",), n=0, cap=0).validate()

@@ -98,7 +98,8 @@ class TuneConfig:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> None:
-        """Raise a one-line error naming the first bad field."""
+        """Raise a one-line error naming every bad field (then the first of the checks that
+        depend on others)."""
         checks = [
             (self.steps >= 1, "steps", self.steps, "at least 1"),
             (self.batch_size >= 1, "batch_size", self.batch_size, "at least 1"),
@@ -130,9 +131,11 @@ class TuneConfig:
             (self.checkpoint_every >= 1, "checkpoint_every", self.checkpoint_every, "at least 1"),
             (self.keep_checkpoints >= 1, "keep_checkpoints", self.keep_checkpoints, "at least 1"),
         ]
-        for ok, name, value, expected in checks:
-            if not ok:
-                raise SymtuneError(f"tune config: {name}={value}; expected {expected}")
+        bad = [
+            f"{name}={value}; expected {expected}" for ok, name, value, expected in checks if not ok
+        ]
+        if bad:  # every bad field at once, in one line
+            raise SymtuneError("tune config: " + "; ".join(bad))
         lora = self.lora
         if lora is not None and (lora.r < 1 or lora.alpha < 1 or not 0 <= lora.dropout < 1):
             raise SymtuneError(
