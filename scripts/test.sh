@@ -4,6 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-.venv/bin/ruff check src tests bench
-.venv/bin/ruff format --check src tests bench
+.venv/bin/ruff check src tests bench experiments
+.venv/bin/ruff format --check src tests bench experiments
 .venv/bin/python -m pytest -q "$@"
