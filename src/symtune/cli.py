@@ -23,6 +23,7 @@ from symtune.cli_support import (
     list_command,
     progress_bar,
 )
+from symtune.errors import SymtuneError
 from symtune.io import read_json_object
 from symtune.mixture_config import MixtureConfig
 from symtune.tune.config import TuneConfig
@@ -208,6 +209,30 @@ def tune_command(
                     "stopped": stopped,
                 }
             )
+
+
+@app.command("card")
+def card_command(
+    run: Annotated[Path, typer.Argument(help="A tuning run directory (with final/).")],
+    results: Annotated[
+        Path | None, typer.Option(help="An evaluation's results.json (base vs tuned) to include.")
+    ] = None,
+    push_to_hub: Annotated[
+        str, typer.Option(help="Also upload final/ to this hub repo (user/name).")
+    ] = "",
+    private: Annotated[bool, typer.Option(help="Create the hub repo private.")] = False,
+) -> None:
+    """Write (or rewrite) the model card, run/final/README.md; optionally upload final/."""
+    from symtune.card import check_push, push, write_card
+
+    if results is not None and not results.exists():
+        raise SymtuneError(f"--results {results}: not found")
+    if push_to_hub:
+        check_push(push_to_hub)
+    path = write_card(run, results)
+    console.print(f"model card: {path}")
+    if push_to_hub:
+        console.print(f"uploaded: {push(run, push_to_hub, private)}")
 
 
 def _run_with_progress(config_path: Path, out: Path) -> None:

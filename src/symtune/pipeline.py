@@ -178,6 +178,7 @@ def _stages(
     say: Callable[[str], None],
     progress: tuple[Callable | None, Callable | None, Callable[[int], None] | None],
 ) -> Path:
+    from symtune.card import write_card
     from symtune.data import build_data
     from symtune.evaluate.api import evaluate
     from symtune.report.report import write_report
@@ -208,6 +209,8 @@ def _stages(
                 evaluation, where = config.extra_eval, layout.extra_eval
             models = {"base": config.model, "tuned": str(layout.tune)}
             evaluate(evaluation, models, where, eval_progress)
+            if stage == "eval_tuned":
+                write_card(layout.tune, layout.results)
         else:
             _record_stage(run_dir, stage, 0.0, {})
             report = write_report(run_dir)

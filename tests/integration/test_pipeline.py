@@ -229,3 +229,34 @@ def test_second_evaluation_is_run_and_reported(finished_run):
     assert stdout.count("scoring:") == 4  # exact and rank, main and second evaluation
     stages = json.loads((run / "stages.json").read_text())
     assert stages["eval_extra"]["done"]
+
+
+def test_the_tuned_model_carries_a_model_card_with_its_evaluation(finished_run):
+    import yaml
+
+    run, _, _ = finished_run
+    card = (run / "tune" / "final" / "README.md").read_text()
+    front = yaml.safe_load(card.split("---")[1])
+    assert front["library_name"] == "transformers" and "symbol-tuning" in front["tags"]
+    assert "base_model" not in front  # a local test model: no hub id to name
+    config = json.loads((run / "tune" / "config.json").read_text())
+    assert f"| lr | {config['lr']} |" in card and f"| steps | {config['steps']} |" in card
+    results = json.loads((run / "eval" / "results.json").read_text())
+    tuned = results["summary"]["rank"]["tuned"]["neither"]
+    assert "## Evaluation" in card and "Scoring: rank" in card
+    assert f"{100 * tuned['average']:.1f} (n={tuned['n']})" in card
+    before = card
+    bad = run_symtune("card", run / "tune", "--push-to-hub", "not a repo!!")
+    assert bad.returncode == 2 and "expected a repo id like user/name" in bad.stderr
+    offline = run_symtune(
+        "card", run / "tune", "--push-to-hub", "me/x", env={"HF_HUB_OFFLINE": "1"}
+    )
+    assert offline.returncode == 2 and "HF_HUB_OFFLINE is set" in offline.stderr
+    assert (run / "tune" / "final" / "README.md").read_text() == before  # nothing rewritten
+    plain = run_symtune("card", run / "tune", ok=True)
+    assert "model card:" in plain.stdout
+    assert "Not evaluated yet" in (run / "tune" / "final" / "README.md").read_text()
+    again = run_symtune("card", run / "tune", "--results", run / "eval" / "results.json", ok=True)
+    assert again.returncode == 0 and (run / "tune" / "final" / "README.md").read_text() == before
+    missing = run_symtune("card", run / "data")
+    assert missing.returncode == 2 and "no final/ model" in missing.stderr
