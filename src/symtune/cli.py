@@ -130,6 +130,27 @@ def _print_stats(manifest: dict) -> None:
     )
 
 
+@data_app.command("export")
+def data_export(
+    mixture: Annotated[Path, typer.Argument(help="A directory made by `symtune data build`.")],
+    out: Annotated[Path, typer.Option(help="Export folder (must not exist).")],
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="hf (datasets Arrow, load_from_disk; prompt/completion columns), parquet "
+            "(the same as Parquet files), or chat (messages with the answer as the assistant turn)."
+        ),
+    ] = "hf",
+) -> None:
+    """Export a mixture as a Hugging Face dataset for TRL, axolotl or LLaMA-Factory."""
+    from symtune.export import export_mixture
+
+    counts = export_mixture(mixture, fmt, out)
+    rows = ", ".join(f"{name}: {n}" for name, n in counts.items())
+    console.print(f"exported {rows} to {out} ({fmt})")
+
+
 @data_app.command("show")
 def data_show(
     directory: Annotated[Path, typer.Argument(help="A directory made by `symtune data build`.")],

@@ -1,0 +1,109 @@
+"""`symtune data export`: a mixture as a datasets dataset (Arrow, Parquet, chat) that TRL trains
+on with the same loss as symtune."""
+
+import json
+
+import pytest
+import torch
+
+from conftest import make_task
+from symtune.errors import SymtuneError
+from symtune.export import MANIFEST_FILE, export_mixture
+from symtune.mixture import MixtureConfig, build_mixture
+from symtune.mixture_read import read_prompts, read_validation
+
+
+@pytest.fixture(scope="module")
+def mixture(tmp_path_factory):
+    path = tmp_path_factory.mktemp("export") / "mix"
+    tasks = [make_task("big", per_class=30), make_task("three", ("x", "y", "z"), per_class=12)]
+    config = MixtureConfig(tasks=("big", "three"), n=24, seed=1, max_tokens=None, val_prompts=6)
+    build_mixture(config, tasks, path)
+    return path
+
+
+def test_hf_export_has_trl_columns_every_prompt_and_the_manifest(mixture, tmp_path):
+    from datasets import load_from_disk
+
+    counts = export_mixture(mixture, "hf", tmp_path / "hf")
+    data = load_from_disk(str(tmp_path / "hf"))
+    prompts = [p for _, p in read_prompts(mixture)]
+    manifest = json.loads((mixture / "manifest.json").read_text())
+    assert counts == {"train": len(prompts), "validation": 6}
+    assert data["train"]["prompt"] == [p.text for p in prompts]
+    assert data["train"]["completion"] == [p.target for p in prompts]
+    assert data["train"]["task"] == [p.meta.task for p in prompts]
+    validation = read_validation(mixture, manifest)
+    assert data["validation"]["completion"] == [p.target for p in validation]
+    assert json.loads((tmp_path / "hf" / MANIFEST_FILE).read_text()) == manifest
+    described = data["train"].info.description.removeprefix("symtune mixture manifest: ")
+    assert json.loads(described) == manifest
+
+
+def test_parquet_and_chat_exports(mixture, tmp_path):
+    from datasets import load_dataset, load_from_disk
+
+    export_mixture(mixture, "parquet", tmp_path / "pq")
+    files = {s: str(tmp_path / "pq" / f"{s}.parquet") for s in ("train", "validation")}
+    data = load_dataset("parquet", data_files=files)
+    prompts = [p for _, p in read_prompts(mixture)]
+    assert data["train"]["prompt"] == [p.text for p in prompts]
+    export_mixture(mixture, "chat", tmp_path / "chat")
+    chat = load_from_disk(str(tmp_path / "chat"))["train"]
+    first = chat[0]["messages"]
+    assert [m["role"] for m in first] == ["user", "assistant"]
+    assert first[0]["content"] == prompts[0].text and first[1]["content"] == prompts[0].answer
+
+
+def test_bad_exports_are_refused_before_writing(mixture, tmp_path):
+    with pytest.raises(SymtuneError, match="--format 'csv' is unknown; expected one of hf"):
+        export_mixture(mixture, "csv", tmp_path / "a")
+    with pytest.raises(SymtuneError, match="no manifest.json; build it with"):
+        export_mixture(tmp_path, "hf", tmp_path / "b")
+    (tmp_path / "taken").mkdir()
+    with pytest.raises(SymtuneError, match="--out .*taken exists; choose a new folder"):
+        export_mixture(mixture, "hf", tmp_path / "taken")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"]
+
+
+def test_trl_trains_on_the_export_with_symtune_loss(mixture, tmp_path, tiny_model_dir):
+    """One SFTTrainer step (completion-only loss, fp32) on the export: its loss on the first
+    batch equals symtune's supervised loss on the same prompts."""
+    pytest.importorskip("trl")
+    from datasets import load_from_disk
+    from transformers import AutoModelForCausalLM
+    from trl import SFTConfig, SFTTrainer
+
+    from symtune.models import load_tokenizer
+    from symtune.tune.loss import supervised_loss
+    from symtune.tune.packing import batch_tensors, pack, tokenize_prompt
+
+    export_mixture(mixture, "hf", tmp_path / "hf")
+    batch = 4
+    tokenizer = load_tokenizer(str(tiny_model_dir))
+    model = AutoModelForCausalLM.from_pretrained(str(tiny_model_dir), dtype=torch.float32)
+    prompts = [p for _, p in read_prompts(mixture)][:batch]
+    docs = [tokenize_prompt(p, tokenizer) for p in prompts]
+    with torch.no_grad():
+        total, n = supervised_loss(model, *batch_tensors(list(pack(docs, 4096, 0))))
+    ours = total.item() / n
+    args = SFTConfig(
+        output_dir=str(tmp_path / "trl"),
+        max_steps=1,
+        per_device_train_batch_size=batch,
+        learning_rate=1e-6,
+        use_cpu=True,
+        bf16=False,
+        logging_steps=1,
+        report_to="none",
+        save_strategy="no",
+        train_sampling_strategy="sequential",
+        completion_only_loss=True,
+        max_length=None,
+        dataloader_num_workers=0,
+    )
+    train = load_from_disk(str(tmp_path / "hf"))["train"].select(range(batch))
+    trainer = SFTTrainer(model=model, args=args, train_dataset=train, processing_class=tokenizer)
+    trainer.train()
+    theirs = next(h["loss"] for h in trainer.state.log_history if "loss" in h)
+    assert abs(float(theirs) - ours) < 1e-3 * ours
