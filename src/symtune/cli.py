@@ -12,7 +12,13 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from symtune.cli_eval import eval_command, eval_progress, print_summary, scan_command
+from symtune.cli_eval import (
+    eval_command,
+    eval_export_command,
+    eval_progress,
+    print_summary,
+    scan_command,
+)
 from symtune.cli_options import config_options, config_values
 from symtune.cli_support import (
     JsonOption,
@@ -36,7 +42,10 @@ app = typer.Typer(
 )
 data_app = typer.Typer(no_args_is_help=True, help="Build and inspect symbol-tuning mixtures.")
 app.add_typer(data_app, name="data")
-app.command("eval")(eval_command)
+eval_app = typer.Typer(no_args_is_help=False, add_completion=False)
+eval_app.callback(invoke_without_command=True)(eval_command)
+eval_app.command("export")(eval_export_command)
+app.add_typer(eval_app, name="eval")
 app.command("scan")(scan_command)
 app.command("list")(list_command)
 DEBUG = {"on": os.environ.get("SYMTUNE_DEBUG", "") not in ("", "0")}
@@ -139,7 +148,8 @@ def data_export(
         typer.Option(
             "--format",
             help="hf (datasets Arrow, load_from_disk; prompt/completion columns), parquet "
-            "(the same as Parquet files), or chat (messages with the answer as the assistant turn)."
+            "(the same as Parquet files), or chat (messages, the answer as the assistant "
+            "turn).",
         ),
     ] = "hf",
 ) -> None:

@@ -19,6 +19,7 @@ from symtune.cli_support import (
     json_mode,
     progress_bar,
 )
+from symtune.errors import SymtuneError
 from symtune.evaluate.config import EvalConfig
 from symtune.evaluate.scan import ScanConfig
 from symtune.models.registry import DEFAULT_MODEL
@@ -26,7 +27,10 @@ from symtune.models.registry import DEFAULT_MODEL
 
 @config_options(EvalConfig, skip=("tokenizer",))
 def eval_command(
-    out: Annotated[Path, typer.Option(help="Output directory (resumes if present).")],
+    ctx: typer.Context,
+    out: Annotated[
+        Path | None, typer.Option(help="Output directory (resumes if present); required.")
+    ] = None,
     model: Annotated[
         str, typer.Option(help="Base model: built-in name, dir or HF id.")
     ] = DEFAULT_MODEL,
@@ -34,9 +38,14 @@ def eval_command(
     json_out: JsonOption = False,
     **fields: Any,
 ) -> None:
-    """Evaluate a base model (and a tuned one, side by side) with the paper's protocol."""
+    """Evaluate a base model (and a tuned one, side by side) with the paper's protocol.
+    `symtune eval export` writes the same items as lm-evaluation-harness tasks instead."""
     from symtune.evaluate.api import evaluate
 
+    if ctx.invoked_subcommand is not None:
+        return
+    if out is None:
+        raise typer.BadParameter("missing option '--out'", param_hint="--out")
     json_mode(json_out)
     config = EvalConfig(**config_values(EvalConfig, fields), tokenizer=model)
     config.validate()
@@ -57,6 +66,35 @@ def eval_command(
                 "comparison": document["comparison"],
             }
         )
+
+
+@config_options(EvalConfig, skip=("tokenizer", "batch_size", "dtype"))
+def eval_export_command(
+    out: Annotated[Path, typer.Option(help="Task folder for lm-eval's --include_path (new).")],
+    model: Annotated[
+        str, typer.Option(help="The model whose tokenizer sets the prompts' token budget.")
+    ] = DEFAULT_MODEL,
+    **fields: Any,
+) -> None:
+    """Write the evaluation items as an lm-evaluation-harness task group (YAML + JSONL):
+    multiple_choice tasks for rank scoring, generate_until for exact match."""
+    from symtune.evaluate.api import build_items
+    from symtune.evaluate.lm_eval_export import export_tasks
+
+    config = EvalConfig(**config_values(EvalConfig, fields), tokenizer=model)
+    config.validate()
+    if out.exists():
+        raise SymtuneError(f"--out {out} exists; choose a new folder for the export")
+    with console.status("building the evaluation items…"):
+        items, _ = build_items(config)
+    groups = export_tasks(config, items, out)
+    for group, names in groups.items():
+        console.print(f"{group}: {len(names)} tasks")
+    first = next(iter(groups), "GROUP")
+    console.print(
+        f"run: lm_eval --model hf --model_args pretrained={model} --include_path {out} "
+        f"--tasks {first}"
+    )
 
 
 def eval_progress(bar: Progress | PlainProgress, prefix: str = ""):

@@ -107,3 +107,46 @@ def test_trl_trains_on_the_export_with_symtune_loss(mixture, tmp_path, tiny_mode
     trainer.train()
     theirs = next(h["loss"] for h in trainer.state.log_history if "loss" in h)
     assert abs(float(theirs) - ours) < 1e-3 * ours
+
+
+def test_lm_eval_runs_the_exported_tasks_with_symtune_numbers(tmp_path, tiny_model_dir):
+    """lm-eval's HF backend on a small export gets, task by task, the accuracies symtune gets
+    on the same items (fp32): rank scoring (multiple_choice) and exact match (generate_until)."""
+    pytest.importorskip("lm_eval")
+    from dataclasses import replace
+
+    from lm_eval import simple_evaluate
+    from lm_eval.tasks import TaskManager
+
+    from conftest import small_eval_config
+    from symtune.evaluate.api import build_items, evaluate
+    from symtune.evaluate.lm_eval_export import export_tasks, task_name
+
+    config = replace(
+        small_eval_config(tmp_path, tiny_model_dir),
+        settings=("neither", "labels_only"),
+        seeds=(0, 1),
+        scoring=("rank", "exact"),
+    )
+    items, _ = build_items(config)
+    groups = export_tasks(config, items, tmp_path / "tasks")
+    assert sorted(groups) == ["symtune_suite_exact", "symtune_suite_rank"]
+    ours = evaluate(config, {"base": str(tiny_model_dir)}, tmp_path / "ours")
+    found = simple_evaluate(
+        model="hf",
+        model_args=f"pretrained={tiny_model_dir},dtype=float32",
+        tasks=sorted(groups),
+        task_manager=TaskManager(include_path=str(tmp_path / "tasks")),
+        device="cpu",
+        batch_size=4,
+    )["results"]
+    for mode, metric in (("rank", "acc,none"), ("exact", "exact_match,strip")):
+        by_task: dict[str, list[bool]] = {}
+        for item in ours["items"]:
+            name = task_name(config.suite, item["group"], item["seed"], mode)
+            by_task.setdefault(name, []).append(item["results"]["base"][mode]["correct"])
+        assert set(groups[f"symtune_suite_{mode}"]) == set(by_task) and len(by_task) == 4
+        for name, correct in by_task.items():
+            assert found[name][metric] == pytest.approx(sum(correct) / len(correct)), name
+    with pytest.raises(SymtuneError, match="exists; choose a new folder"):
+        export_tasks(config, items, tmp_path / "tasks")
