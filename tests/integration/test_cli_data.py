@@ -57,6 +57,18 @@ def test_build_then_show(tmp_path, suite_file):
     assert shown.returncode == 0, shown.stderr
     assert "prompt 0: reviews" in shown.stdout and "mapping:" in shown.stdout
     assert "'pos' ->" in shown.stdout
+    exported = run("data", "export", str(out), "--format", "parquet", "--out", str(tmp_path / "pq"))
+    assert exported.returncode == 0, exported.stderr
+    assert "exported train: 40" in exported.stdout and (tmp_path / "pq" / "train.parquet").exists()
+    for args, message in (
+        (["--format", "csv", "--out", str(tmp_path / "a")], "--format 'csv' is unknown"),
+        (["--out", str(tmp_path / "pq")], "exists; choose a new folder"),
+    ):
+        bad = run("data", "export", str(out), *args)
+        assert bad.returncode == 2 and message in bad.stderr and bad.stderr.count("\n") == 1
+    bad = run("data", "export", str(tmp_path), "--out", str(tmp_path / "b"))
+    assert bad.returncode == 2 and "no manifest.json" in bad.stderr
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
 
 
 @pytest.mark.parametrize(
@@ -114,3 +126,27 @@ def test_eval_user_errors_are_one_line(tmp_path):
     )
     result = run("eval", "--out", "e", "--seeds", "a,b", cwd=tmp_path)
     assert result.stderr.strip() == "error: --seeds 'a,b': expected comma-separated integers"
+
+
+def test_eval_export_writes_an_lm_eval_task_group(tmp_path, tiny_model_dir):
+    import yaml
+
+    from conftest import binary_eval_suite
+
+    suite = binary_eval_suite(tmp_path)
+    args = ["--suite", suite, "--model", str(tiny_model_dir), "--seeds", "0", "--k", "2"]
+    args += ["--list-functions", "none", "--no-turing", "--settings", "neither"]
+    done = run("eval", "export", "--out", str(tmp_path / "tasks"), *args)
+    assert done.returncode == 0, done.stderr
+    assert "symtune_suite_rank: 2 tasks" in done.stdout and "lm_eval --model hf" in done.stdout
+    rank = yaml.safe_load((tmp_path / "tasks" / "symtune_suite_rank.yaml").read_text())
+    assert sorted(rank["task"]) == [
+        "symtune_suite_flipped_s0_rank",
+        "symtune_suite_neither_s0_rank",
+    ]
+    task = yaml.safe_load((tmp_path / "tasks" / f"{rank['task'][0]}.yaml").read_text())
+    assert task["output_type"] == "multiple_choice" and task["target_delimiter"] == " "
+    again = run("eval", "export", "--out", str(tmp_path / "tasks"), *args)
+    assert again.returncode == 2 and "exists; choose a new folder" in again.stderr
+    missing = run("eval", "--seeds", "0", cwd=tmp_path)
+    assert missing.returncode == 2 and "--out" in missing.stderr
