@@ -22,7 +22,6 @@ Adafactor, --keep best on 160 held-out tuning-side validation prompts."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import sys
@@ -406,13 +405,9 @@ def execute(exp: Path, model: str, deadline_s: float) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("step", choices=("prepare", "execute", "report"))
-    parser.add_argument("exp", type=Path)
-    parser.add_argument("--scale", choices=sorted(SCALES), default="gpu")
-    parser.add_argument("--model", default="smollm2-135m-instruct")
-    parser.add_argument("--deadline-s", type=float, default=float("inf"))
-    args = parser.parse_args()
+    from recipe import parse_args
+
+    args = parse_args(__doc__, ("prepare", "execute", "report"), SCALES)
     if args.step == "prepare":
         prepare(args.exp, args.scale)
     elif args.step == "execute":

@@ -346,14 +346,19 @@ def _evaluate(exp: Path, plan: dict, model: str, bench: str, left: float) -> Non
     print(f"eval {bench} ({', '.join(models)}): {time.perf_counter() - started:.0f} s", flush=True)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("step", choices=("prepare", "execute"))
+def parse_args(doc: str, steps: tuple[str, ...], scales: dict) -> argparse.Namespace:
+    """STEP EXP [--scale S] [--model M] [--deadline-s S]: the experiments' command line."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("step", choices=steps)
     parser.add_argument("exp", type=Path)
-    parser.add_argument("--scale", choices=sorted(SCALES), default="gpu")
+    parser.add_argument("--scale", choices=sorted(scales), default="gpu")
     parser.add_argument("--model", default="smollm2-135m-instruct")
     parser.add_argument("--deadline-s", type=float, default=float("inf"))
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args(__doc__, ("prepare", "execute"), SCALES)
     if args.step == "prepare":
         prepare(args.exp, args.scale)
     else:
