@@ -34,7 +34,10 @@ TUNING_FIELDS = (
 
 def _metadata(config: dict[str, Any], provenance: dict[str, Any]) -> dict[str, Any]:
     model = config["model"]
-    meta: dict[str, Any] = {"library_name": "transformers", "pipeline_tag": "text-generation"}
+    lora = config.get("lora")
+    adapters = bool(lora) and not lora.get("merge", True)  # final/ holds adapters only
+    library = "peft" if adapters else "transformers"
+    meta: dict[str, Any] = {"library_name": library, "pipeline_tag": "text-generation"}
     base = BASE_MODELS.get(model)
     if base is None and "/" in model and not Path(model).exists():  # a hub id
         base = model
@@ -150,7 +153,7 @@ def _results_section(results: dict[str, Any] | None) -> list[str]:
 def write_card(run: Path, results_path: Path | None = None) -> Path:
     """Write run/final/README.md (atomically); returns its path."""
     final = run / "final"
-    if not (final / "config.json").exists():
+    if not any((final / name).exists() for name in ("config.json", "adapter_config.json")):
         raise SymtuneError(f"{run}: no final/ model; expected a finished symtune tuning run")
     results = read_json_object(results_path, "results") if results_path else None
     if results is not None and "tuned" not in results.get("models", {}):
