@@ -103,13 +103,16 @@ def mixture_lines(exp: Path, plan: dict[str, Any], families: bool) -> list[str]:
     by_task = stats["by_task"]
     classes = stats.get("by_classes", {})
     many = sum(v for k, v in classes.items() if int(k) > 2)
+    absent = sorted(set(config["tasks"]) - {t for t, n in by_task.items() if n})
     return [
-        f"\nMixture (main arm): {stats['prompts']} prompts built from {len(config['tasks'])} "
-        f"tasks, {plan['main_steps'] * plan['batch']} used; task weights "
-        f"{'equal' if config['weights'] else 'proportional to size'} (prompts per task "
+        f"\nMixture (main arm): {stats['prompts']} prompts built from {len(by_task)} of the "
+        f"{len(config['tasks'])} tuning tasks, {plan['main_steps'] * plan['batch']} used; task "
+        f"weights {'equal' if config['weights'] else 'proportional to size'} (prompts per task "
         f"{min(by_task.values())} to {max(by_task.values())}; tasks whose prompts rarely fit "
         f"{plan['max_tokens']} tokens get fewer: "
-        f"{sum(stats['skipped_too_long'].values())} skipped); classes per prompt "
+        f"{sum(stats['skipped_too_long'].values())} skipped"
+        + (f"; none fit for {', '.join(absent)}" if absent else "")
+        + "); classes per prompt "
         + (
             f"2 to {config['max_classes']} where a task has more than two "
             f"({many} prompts show more than two)."
