@@ -100,10 +100,10 @@ def mixture_lines(exp: Path, plan: dict[str, Any], families: bool) -> list[str]:
         return []
     manifest = json.loads(path.read_text())
     stats, config = manifest["stats"], manifest["config"]
-    by_task = stats["by_task"]
+    by_task = {task: n for task, n in stats["by_task"].items() if n}  # tasks with prompts
     classes = stats.get("by_classes", {})
     many = sum(v for k, v in classes.items() if int(k) > 2)
-    absent = sorted(set(config["tasks"]) - {t for t, n in by_task.items() if n})
+    absent = sorted(set(config["tasks"]) - set(by_task))
     return [
         f"\nMixture (main arm): {stats['prompts']} prompts built from {len(by_task)} of the "
         f"{len(config['tasks'])} tuning tasks, {plan['main_steps'] * plan['batch']} used; task "
