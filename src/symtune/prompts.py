@@ -308,6 +308,56 @@ def eval_prompt(
     )
 
 
+def eval_set_prompts(
+    task: TaskData,
+    queries: Sequence[Example],
+    setting: str,
+    pool: SymbolPool,
+    seed: int,
+    set_index: int,
+    k: int = 4,
+    budget: int | None = None,
+    counter: TokenCounter | None = None,
+) -> list[Prompt | None]:
+    """The prompts of one shared exemplar set: every query after the same exemplars, format and
+    label mapping (drawn for (seed, task, set), none of them a query of the set), so that the
+    prompts differ only in their query. The length policy fits the set to its longest query; a
+    query that still does not fit gets None (and is counted as skipped)."""
+    if setting not in SETTINGS:
+        raise SymtuneError(f"setting {setting!r} is unknown; expected one of {', '.join(SETTINGS)}")
+    seed_key = f"{seed}:{task.name}:set{set_index}"
+    rng = rng_for(seed_key, "exemplars")
+    format_id = rng.randrange(len(FORMATS))
+    excluded = {q.id for q in queries}
+    exemplars: list[Example] = []
+    for group in task.by_class("train"):
+        allowed = [e for e in group if e.id not in excluded]
+        exemplars.extend(rng.sample(allowed, min(len(allowed), k)))
+    rng.shuffle(exemplars)
+    mapping = eval_mapping(task, setting, pool, rng_for(seed_key, "symbols"))
+    instruction = SETTINGS[setting][0]
+    fmt = FORMATS[format_id]
+    dropped = 0
+    kept = list(queries)
+    if budget is not None and counter is not None:
+        costs = [counter.pair(fmt, e.text, mapping[e.label]) for e in exemplars]
+        text = task.spec.instruction if instruction else ""
+        fixed = {q.id: counter.fixed(fmt, text, q.text, mapping[q.label]) for q in queries}
+        while kept:
+            fitted = fit_exemplars(exemplars, costs, max(fixed[q.id] for q in kept), budget)
+            if fitted is not None:
+                exemplars, dropped = fitted
+                break
+            kept.remove(max(kept, key=lambda q: fixed[q.id]))
+    chosen = {q.id for q in kept}
+    return [
+        assemble(task, q, exemplars, mapping, format_id, setting, seed_key, instruction, dropped)
+        if q.id in chosen
+        else None
+        for q in queries
+    ]
+
+
 def eval_queries(task: TaskData, limit: int = 100) -> tuple[Example, ...]:
     """At most `limit` queries from the validation split, chosen once per task (not per seed).
     Classes take turns, each in a seeded order, so the queries are as balanced as the split

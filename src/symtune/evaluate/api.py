@@ -8,7 +8,7 @@ import os
 import platform
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ from symtune.evaluate.results import (
 from symtune.evaluate.runner import ResultCache, score_items
 from symtune.evaluate.scoring import Scorer
 from symtune.io import atomic_json, atomic_write, read_json_object
+from symtune.models.dtype import resolve_dtype
 from symtune.outdir import claim
 from symtune.provenance import package_versions
 from symtune.tasks.algorithmic import (
@@ -109,7 +110,7 @@ def _stored_identity(marker: Path) -> str:
     values = {k: tuple(v) if isinstance(v, list) else v for k, v in stored.items() if k in known}
     if set(stored) - known:
         return marker.read_text()
-    return json.dumps(EvalConfig(**values).to_dict(), sort_keys=True)
+    return EvalConfig(**values).identity()
 
 
 def _artifacts(config: EvalConfig) -> dict[str, dict[str, str]]:
@@ -232,7 +233,9 @@ def _evaluate(
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     packing = pack_tokens(device.type)  # checked before anything is written
-    identity = json.dumps(config.to_dict(), sort_keys=True)
+    dtype = resolve_dtype(config.dtype, device.type)
+    config = replace(config, dtype=dtype.dtype)  # caches belong to the dtype that ran
+    identity = config.identity()
     marker = out / "eval_config.json"
     if marker.exists() and _stored_identity(marker) != identity:
         raise SymtuneError(
@@ -291,6 +294,7 @@ def _evaluate(
             "device": str(device),
             "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
             "pack_tokens": packing,
+            "dtype": dtype.to_dict(),
         },
         "artifacts": _artifacts(config),
         "notes": notes,

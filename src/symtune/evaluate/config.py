@@ -3,16 +3,20 @@ it, see `cli_options`)."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from symtune.errors import SymtuneError
 from symtune.evaluate.modes import MODES
+from symtune.models.dtype import DTYPE_CHOICES
 from symtune.models.registry import DEFAULT_MODEL
 from symtune.prompts import ICL_SETTINGS
 
 SCORING = tuple(MODES)
 LIST_FUNCTION_CHOICES = ("all", "paper20", "none")
+GREEDY_CHOICES = ("verify", "generate")
+NOT_IDENTITY = ("greedy",)
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,11 @@ class EvalConfig:
     """Exemplars per class."""
     max_queries: int = 100
     """Queries per task (class-balanced as far as the split allows)."""
+    exemplar_sets: int = 0
+    """0: the paper's design, each query with its own draw of exemplars, format and symbols.
+    S > 0: per task and seed, S shared exemplar sets (the queries dealt round-robin among them),
+    each encoded once and scored with many queries: far cheaper; intervals then come from a
+    cluster bootstrap over the sets, and results give the design effect."""
     scoring: tuple[str, ...] = SCORING
     """exact (greedy generation), rank (label log-likelihoods), or both."""
     list_functions: str = "all"
@@ -53,8 +62,11 @@ class EvalConfig:
     """Tokenizer for the prompt length budget (the evaluated models' tokenizer)."""
     batch_size: int = 8
     """Sequences per forward."""
-    dtype: str = "bf16"
-    """bf16 or fp32."""
+    greedy: str = "verify"
+    """Exact match's greedy output: verify (taken from the rank pass where a candidate is
+    provably the greedy output, else generated) or generate (always decode); same outputs."""
+    dtype: str = "auto"
+    """auto (bf16 on CUDA and on CPUs with AMX or AVX512-BF16, else fp32), bf16 or fp32."""
 
     def validate(self) -> None:
         for setting in self.settings:
@@ -86,10 +98,27 @@ class EvalConfig:
         for name, value in counts.items():
             if value < 1:
                 raise SymtuneError(f"eval config: {name}={value}; expected at least 1")
+        if self.exemplar_sets < 0:
+            raise SymtuneError(
+                f"eval config: exemplar_sets={self.exemplar_sets}; expected 0 (one draw per "
+                "query, the paper's design) or a number of shared sets"
+            )
+        if self.greedy not in GREEDY_CHOICES:
+            raise SymtuneError(
+                f"eval config: greedy={self.greedy!r}; expected {' or '.join(GREEDY_CHOICES)}"
+            )
         if self.max_tokens < 16:
             raise SymtuneError(f"eval config: max_tokens={self.max_tokens}; expected >= 16")
-        if self.dtype not in ("bf16", "fp32"):
-            raise SymtuneError(f"eval config: dtype={self.dtype!r}; expected bf16 or fp32")
+        if self.dtype not in DTYPE_CHOICES:
+            raise SymtuneError(
+                f"eval config: dtype={self.dtype!r}; expected {', '.join(DTYPE_CHOICES)}"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def identity(self) -> str:
+        """What the cached predictions depend on, as a string: every field but those that
+        change only how they are computed (`greedy`: the same outputs either way)."""
+        fields = {k: v for k, v in self.to_dict().items() if k not in NOT_IDENTITY}
+        return json.dumps(fields, sort_keys=True)

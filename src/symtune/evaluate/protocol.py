@@ -15,11 +15,12 @@ from symtune.prompts import (
     check_exemplar_supply,
     eval_prompt,
     eval_queries,
+    eval_set_prompts,
     rng_for,
 )
-from symtune.symbols import eval_pool
+from symtune.symbols import SymbolPool, eval_pool
 from symtune.tasks.algorithmic import ListFunction, TuringExample
-from symtune.tasks.spec import TaskData
+from symtune.tasks.spec import Example, TaskData
 
 
 @dataclass(frozen=True)
@@ -59,14 +60,15 @@ def classification_items(
     groups = list(config.settings) + (["flipped"] if config.flipped else [])
     for task in tasks:
         check_exemplar_supply(task, config.k)
+        queries = eval_queries(task, config.max_queries)
+        sets = _check_sets(task.name, len(queries), config.exemplar_sets)
         for seed in config.seeds:
-            for query in eval_queries(task, config.max_queries):
-                for group in groups:
-                    if group == "flipped" and len(task.labels) != 2:
-                        continue
-                    prompt = eval_prompt(
-                        task, query, group, pool, seed, config.k, config.max_tokens, counter
-                    )
+            for group in groups:
+                if group == "flipped" and len(task.labels) != 2:
+                    continue
+                for query, prompt, meta in _prompts(
+                    task, queries, group, sets, seed, config, counter, pool
+                ):
                     if prompt is None:  # the query alone is too long: skip it, count it
                         skipped[task.name] = skipped.get(task.name, 0) + 1
                         continue
@@ -82,10 +84,49 @@ def classification_items(
                             candidates=prompt.candidates,
                             # no label is longer: one more token shows what follows it
                             max_new_tokens=1 + max(counter(" " + c) for c in prompt.candidates),
-                            meta=asdict(prompt.meta),
+                            meta={**asdict(prompt.meta), **meta},
                         )
                     )
     return items, {"prompts_with_dropped_exemplars": shortened, "skipped_too_long": skipped}
+
+
+def _check_sets(task: str, queries: int, sets: int) -> int:
+    """The number of shared exemplar sets, checked against the task's queries (each set needs
+    at least one)."""
+    if sets > queries:
+        raise SymtuneError(
+            f"--exemplar-sets {sets}: task {task!r} has only {queries} queries (each set needs "
+            f"at least one); expected at most {queries}"
+        )
+    return sets
+
+
+def _prompts(
+    task: TaskData,
+    queries: tuple[Example, ...],
+    group: str,
+    sets: int,
+    seed: int,
+    config: EvalConfig,
+    counter: TokenCounter,
+    pool: SymbolPool,
+):
+    """(query, prompt or None, extra meta) for every query of a task in one group and seed:
+    one draw per query (sets = 0, the paper's design) or shared exemplar sets, query i in set
+    i mod sets."""
+    budget = config.max_tokens
+    if not sets:
+        for query in queries:
+            prompt = eval_prompt(task, query, group, pool, seed, config.k, budget, counter)
+            yield query, prompt, {}
+        return
+    for index in range(sets):
+        members = queries[index::sets]
+        prompts = eval_set_prompts(
+            task, members, group, pool, seed, index, config.k, budget, counter
+        )
+        for query, prompt in zip(members, prompts, strict=True):
+            yield query, prompt, {"exemplar_set": index}
 
 
 # Our 20-subtask "paper-like" list-function selection: the paper's list is lost; we sort each

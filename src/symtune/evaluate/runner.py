@@ -13,6 +13,7 @@ from symtune.errors import SymtuneError
 from symtune.evaluate.modes import RANK
 from symtune.evaluate.protocol import Item
 from symtune.evaluate.scoring import GenerateRequest, RankRequest, Scorer
+from symtune.evaluate.shared import Query, score_set
 from symtune.io import repair_jsonl
 
 
@@ -80,20 +81,30 @@ def score_items(
 
     if scorer.pack_tokens and "rank" in scoring:  # many prompts per forward (GPU)
         _rank_packed(items, scorer, cache, progress)
-    both = "rank" in scoring and "exact" in scoring and not scorer.pack_tokens
-    for item in items:
+    per_item = items
+    if not scorer.pack_tokens:  # shared exemplar sets: one encoded prefix per set
+        in_sets = _score_sets(items, scorer, scoring, cache, progress)
+        per_item = [i for i in items if i.id not in in_sets]
+    # one prefill serves both modes; with greedy "verify" exact match needs the rank pass too
+    both = (
+        "exact" in scoring
+        and ("rank" in scoring or scorer.greedy == "verify")
+        and not scorer.pack_tokens
+    )
+    for item in per_item:
         rank_key, exact_key = f"rank|{item.id}", f"exact|{item.id}"
-        if both and item.candidates and rank_key not in cache.done and exact_key not in cache.done:
-            # one prefill serves both modes
+        wanted = [k for k, m in ((rank_key, "rank"), (exact_key, "exact")) if m in scoring]
+        if both and item.candidates and not any(k in cache.done for k in wanted):
             scores, output = scorer.rank_and_generate(
                 RankRequest(item.context, tuple(" " + c for c in item.candidates)),
                 GenerateRequest(item.context, item.max_new_tokens),
             )
-            cache.add(rank_key, rank_result(item, scores))
+            if "rank" in scoring:
+                cache.add(rank_key, rank_result(item, scores))
             cache.add(exact_key, exact_result(item, output))
             if progress is not None:
-                progress(item, "rank")
-                progress(item, "exact")
+                for mode in scoring:
+                    progress(item, mode)
             continue
         if "rank" in scoring and RANK.applies_to(item):
             key = rank_key
@@ -147,3 +158,45 @@ def _rank_packed(
             cache.add(f"rank|{item.id}", rank_result(item, scores))
             if progress is not None:
                 progress(item, "rank")
+
+
+def set_key(item: Item) -> tuple[str, str, int, int] | None:
+    """The shared exemplar set an item was scored in (None: its own draw of exemplars)."""
+    index = item.meta.get("exemplar_set")
+    return None if index is None else (item.group, item.task, item.seed, index)
+
+
+def _score_sets(
+    items: Sequence[Item],
+    scorer: Scorer,
+    scoring: Sequence[str],
+    cache: ResultCache,
+    progress: Callable[[Item, str], None] | None,
+) -> set[str]:
+    """Score the items of every shared exemplar set not yet cached, a set at a time through
+    its encoded prefix; returns the ids of the items it covered (now all in the cache)."""
+    sets: dict[tuple[str, str, int, int], list[Item]] = {}
+    for item in items:
+        key = set_key(item)
+        if key is not None and item.candidates:
+            sets.setdefault(key, []).append(item)
+    exact = "exact" in scoring
+    for members in sets.values():
+        todo = [i for i in members if any(f"{m}|{i.id}" not in cache.done for m in scoring)]
+        done = [i for i in members if i not in todo]
+        for item in done if progress is not None else ():
+            for mode in scoring:
+                progress(item, mode)
+        if not todo:
+            continue
+        queries = [
+            Query(i.context, tuple(" " + c for c in i.candidates), i.max_new_tokens) for i in todo
+        ]
+        for item, (scores, output) in zip(todo, score_set(scorer, queries, exact), strict=True):
+            if "rank" in scoring:
+                cache.add(f"rank|{item.id}", rank_result(item, scores))
+            if output is not None:
+                cache.add(f"exact|{item.id}", exact_result(item, output))
+            for mode in scoring if progress is not None else ():
+                progress(item, mode)
+    return {i.id for members in sets.values() for i in members}

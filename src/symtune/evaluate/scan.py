@@ -46,8 +46,8 @@ class ScanConfig:
     """... and the lower end of its 95% interval above chance + low_margin."""
     batch_size: int = 8
     """Sequences per forward."""
-    dtype: str = "bf16"
-    """bf16 or fp32."""
+    dtype: str = "auto"
+    """auto (bf16 on CUDA and on CPUs with AMX or AVX512-BF16, else fp32), bf16 or fp32."""
 
     def validate(self) -> None:
         for name, value in (("margin", self.margin), ("low-margin", self.low_margin)):

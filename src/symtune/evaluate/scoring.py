@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import torch
 
+from symtune.evaluate.greedy import MARGINS, Top, tops, verified_output
+
 
 @dataclass(frozen=True)
 class RankRequest:
@@ -38,12 +40,44 @@ class Scorer:
     where a candidate token is predicted; greedy decoding runs batches of left-padded prompts
     through `generate`."""
 
-    def __init__(self, model, tokenizer, batch_size: int = 8, pack_tokens: int = 0):
+    def __init__(
+        self,
+        model,
+        tokenizer,
+        batch_size: int = 8,
+        pack_tokens: int = 0,
+        greedy: str = "verify",
+    ):
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.batch_size = batch_size
         self.pack_tokens = pack_tokens
+        self.greedy = greedy
+        """"verify": a candidate the teacher-forced pass shows to be the greedy output is
+        taken without generating (`symtune.evaluate.greedy`); "generate": always generate."""
+        self.margin = MARGINS.get(next(model.parameters()).dtype, 1e-3)
         self.device = next(model.parameters()).device
+        self.verified = 0
+        """Greedy outputs taken from verification (the rest were generated)."""
+
+    def decode(self, tokens: list[int]) -> str:
+        return self.tokenizer.decode(tokens, skip_special_tokens=True)
+
+    def verify(
+        self, context_ids: list[int], pieces: list[tuple[list[int], int]], steps, max_new: int
+    ) -> str | None:
+        """The greedy output of the prompt `context_ids` if one candidate is shown to be it
+        (`steps[i]`: the argmax before each of candidate i's tokens and after its last)."""
+        for (full, start), top in zip(pieces, steps, strict=True):
+            if full[:start] != context_ids:  # tokenized across the boundary: not the same path
+                continue
+            output = verified_output(
+                full[start:], top, self.decode, self.tokenizer.eos_token_id, max_new, self.margin
+            )
+            if output is not None:
+                self.verified += 1
+                return output
+        return None
 
     def _split(self, context: str, continuation: str) -> tuple[list[int], int]:
         """Tokens of context+continuation (tokenized jointly) and where the continuation starts:
@@ -78,12 +112,19 @@ class Scorer:
         return out.past_key_values, out.logits[0, -1]
 
     def _rank_from(
-        self, cache, last_logits: torch.Tensor, pieces: list[tuple[list[int], int]], prefix: int
-    ) -> list[float]:
+        self,
+        cache,
+        last_logits: torch.Tensor,
+        pieces: list[tuple[list[int], int]],
+        prefix: int,
+        want_steps: bool = False,
+    ) -> tuple[list[float], list[list[Top]]]:
         """Continuation scores given the prefix's cache (left untouched: each chunk of
-        candidates works on a copy)."""
+        candidates works on a copy) and, with `want_steps`, each candidate's argmax before each
+        of its tokens and after its last (for greedy verification)."""
         last = torch.log_softmax(last_logits.float(), dim=-1)
         scores = [0.0] * len(pieces)
+        steps: list[list[Top]] = [[] for _ in pieces]
         order = list(range(len(pieces)))
         for chunk_start in range(0, len(order), self.batch_size):
             chunk = order[chunk_start : chunk_start + self.batch_size]
@@ -109,13 +150,15 @@ class Scorer:
             logprobs = torch.log_softmax(logits.float(), dim=-1)
             for row, i in enumerate(chunk):
                 full, start = pieces[i]
-                total = 0.0
-                for j in range(start, len(full)):
-                    # token j is predicted at position j - 1
-                    dist = last if j - 1 == prefix - 1 else logprobs[row, j - 1 - prefix]
-                    total += float(dist[full[j]])
-                scores[i] = total
-        return scores
+                # position p predicts token p + 1; p = prefix - 1 is the prefill's last
+                dists = [
+                    last if p == prefix - 1 else logprobs[row, p - prefix]
+                    for p in range(start - 1, len(full))
+                ]
+                scores[i] = sum(float(d[t]) for d, t in zip(dists, full[start:], strict=False))
+                if want_steps:
+                    steps[i] = tops(torch.stack(dists))
+        return scores, steps
 
     def _greedy_from(self, cache, last_logits: torch.Tensor, max_new_tokens: int) -> str:
         """Greedy decoding from a prefilled cache (which it extends), cut at newline or EOS."""
@@ -146,7 +189,7 @@ class Scorer:
         """Sum of log-probabilities of each continuation's tokens, prompt encoded once."""
         pieces, prefix = self._pieces(request)
         cache, last = self._prefill(pieces[0][0][:prefix])
-        return self._rank_from(cache, last, pieces, prefix)
+        return self._rank_from(cache, last, pieces, prefix)[0]
 
     @torch.inference_mode()
     def rank_and_generate(
@@ -154,13 +197,19 @@ class Scorer:
     ) -> tuple[list[float], str]:
         """Both scoring modes of one prompt from a single prefill when the candidates' shared
         prefix is exactly the prompt's own tokens (the usual case); otherwise two passes.
-        Same numbers as `loglikelihood` and `generate` called separately."""
+        Same numbers as `loglikelihood` and `generate` called separately; with greedy
+        "verify", the output of a candidate the rank pass verifies is taken without decoding."""
         pieces, prefix = self._pieces(rank)
         ids = self.tokenizer(generate.context, add_special_tokens=False)["input_ids"]
         if pieces[0][0][:prefix] != ids:
             return self.loglikelihood(rank), self.generate([generate])[0]
         cache, last = self._prefill(ids)
-        scores = self._rank_from(cache, last, pieces, prefix)
+        verify = self.greedy == "verify"
+        scores, steps = self._rank_from(cache, last, pieces, prefix, want_steps=verify)
+        if verify:
+            output = self.verify(ids, pieces, steps, generate.max_new_tokens)
+            if output is not None:
+                return scores, output
         return scores, self._greedy_from(cache, last, generate.max_new_tokens)
 
     @torch.inference_mode()

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from symtune.errors import SymtuneError
+from symtune.models.dtype import DTYPE_CHOICES
 from symtune.models.registry import DEFAULT_MODEL
 
 OPTIMIZERS = ("adafactor", "adamw")
@@ -70,8 +71,9 @@ class TuneConfig:
     """Weight decay."""
     grad_clip: float = 1.0
     """Max global gradient norm; 0 disables clipping."""
-    dtype: str = "bf16"
-    """Compute dtype: bf16 autocast over fp32 master weights, or fp32 throughout."""
+    dtype: str = "auto"
+    """Compute dtype: bf16 autocast over fp32 master weights, fp32 throughout, or auto (bf16 on
+    CUDA and on CPUs with AMX or AVX512-BF16, else fp32; the choice is in provenance.json)."""
     seen_labels: bool = False
     """Also supervise exemplar answers whose symbol already appeared in the prompt (ours)."""
     chat_template: bool = False
@@ -126,7 +128,7 @@ class TuneConfig:
                 self.keep,
                 "last, unless val_every > 0 (best needs validation)",
             ),
-            (self.dtype in ("bf16", "fp32"), "dtype", self.dtype, "bf16 or fp32"),
+            (self.dtype in DTYPE_CHOICES, "dtype", self.dtype, ", ".join(DTYPE_CHOICES)),
             (self.attention in ATTENTIONS, "attention", self.attention, ", ".join(ATTENTIONS)),
             (self.checkpoint_every >= 1, "checkpoint_every", self.checkpoint_every, "at least 1"),
             (self.keep_checkpoints >= 1, "keep_checkpoints", self.keep_checkpoints, "at least 1"),

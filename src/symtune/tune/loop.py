@@ -18,6 +18,7 @@ from symtune.card import write_card
 from symtune.errors import SymtuneError
 from symtune.io import atomic_json, atomic_write, read_json_object, read_jsonl
 from symtune.mixture_read import read_validation
+from symtune.models.dtype import resolve_dtype
 from symtune.outdir import claim_main
 from symtune.prompts import Prompt
 from symtune.provenance import package_versions
@@ -93,6 +94,7 @@ def _provenance(
         "device": device.type,
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
         "attention": resolve_attention(config.attention, device.type),
+        "dtype": resolve_dtype(config.dtype, device.type).to_dict(),
         "model_source": model_source(config.model),
         "model_sha256": inputs["model"],
         "mixture_sha256": inputs["mixture"],
@@ -193,7 +195,8 @@ def _train(
         tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     )
     device = accelerator.device
-    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.dtype == "bf16")
+    dtype = resolve_dtype(config.dtype, device.type)
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=dtype.dtype == "bf16")
 
     board = None
     pending: list[dict[str, Any]] = []  # validation records made before the run's files exist
