@@ -10,7 +10,7 @@ from typing import Any
 from symtune.evaluate.modes import MODES
 from symtune.evaluate.protocol import Item
 from symtune.evaluate.readings import mde
-from symtune.evaluate.stats import mcnemar_p, paired_bootstrap
+from symtune.evaluate.stats import cluster_bootstrap, mcnemar_p, paired_bootstrap
 
 GROUP_TITLES = {
     "instr_labels": "instruction + relevant labels",
@@ -98,38 +98,47 @@ def compare(
         pooled_tuned: list[bool] = []
         per_task = {}
         for task, members in sorted(tasks.items()):
-            pairs = [
-                (base[i.id][mode]["correct"], tuned[i.id][mode]["correct"])
-                for i in members
-                if mode in base.get(i.id, {}) and mode in tuned.get(i.id, {})
+            scored = [
+                i for i in members if mode in base.get(i.id, {}) and mode in tuned.get(i.id, {})
             ]
-            if not pairs:
+            if not scored:
                 continue
-            b = [p[0] for p in pairs]
-            t = [p[1] for p in pairs]
-            delta, low, high = paired_bootstrap([(b, t)], seed=seed)
+            b = [base[i.id][mode]["correct"] for i in scored]
+            t = [tuned[i.id][mode]["correct"] for i in scored]
             per_task[task] = {
-                "delta": delta,
-                "ci": [low, high],
-                "mde": mde([low, high]),
+                **_difference([(b, t, [cluster(i) for i in scored])], seed),
                 "mcnemar_p": mcnemar_p(b, t),
-                "n": len(pairs),
+                "n": len(scored),
             }
-            strata.append((b, t))
+            strata.append((b, t, [cluster(i) for i in scored]))
             pooled_base.extend(b)
             pooled_tuned.extend(t)
         if not strata:
             continue
-        delta, low, high = paired_bootstrap(strata, seed=seed)
         out[group] = {
-            "delta": delta,
-            "ci": [low, high],
-            "mde": mde([low, high]),
+            **_difference(strata, seed),
             "mcnemar_p": mcnemar_p(pooled_base, pooled_tuned),
             "n": len(pooled_base),
             "tasks": per_task,
         }
     return out
+
+
+def cluster(item: Item) -> str:
+    """What an item's result is not independent of: its shared exemplar set (seed and set), or
+    nothing but itself (one draw of exemplars per query, the paper's design)."""
+    index = item.meta.get("exemplar_set")
+    return item.id if index is None else f"{item.seed}:{index}"
+
+
+def _difference(strata, seed: int) -> dict[str, Any]:
+    """Mean paired difference, 95% interval and MDE: a cluster bootstrap with the design
+    effect when items share exemplar sets, else the per-item bootstrap."""
+    if all(len(set(c)) == len(c) for _, _, c in strata):  # every item its own cluster
+        delta, low, high = paired_bootstrap([(b, t) for b, t, _ in strata], seed=seed)
+        return {"delta": delta, "ci": [low, high], "mde": mde([low, high])}
+    delta, low, high, effect = cluster_bootstrap(strata, seed=seed)
+    return {"delta": delta, "ci": [low, high], "mde": mde([low, high]), "design_effect": effect}
 
 
 def _pct(x: float) -> str:
@@ -158,6 +167,11 @@ def table1_rows(
             + [
                 f"{interval(comparison[g])} p={comparison[g]['mcnemar_p']:.2g} "
                 f"MDE {100 * comparison[g].get('mde', mde(comparison[g]['ci'])):.1f}"
+                + (
+                    f" deff {comparison[g]['design_effect']:.2f}"
+                    if "design_effect" in comparison[g]
+                    else ""
+                )
                 if g in comparison
                 else "–"
                 for g in groups

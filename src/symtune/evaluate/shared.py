@@ -55,7 +55,9 @@ def _plans(scorer: Scorer, queries: Sequence[Query]) -> tuple[list[int], list[_P
     starts = [min(start for _, start in p) for p in pieces]
     heads = [p[0][0][:start] for p, start in zip(pieces, starts, strict=True)]
     # the prefix stops at least one token before every query's end: each query encodes a token
-    prefix = max(1, min(common_prefix(heads), min(starts) - 1))
+    prefix = min(common_prefix(heads), min(starts) - 1)
+    if prefix < 1:  # nothing shared: every query is scored alone
+        return [], [None] * len(queries)
     plans: list[_Plan | None] = []
     for query, parts, head in zip(queries, pieces, heads, strict=True):
         own = scorer.tokenizer(query.context, add_special_tokens=False)["input_ids"]
@@ -131,7 +133,7 @@ def score_set(
 ) -> list[tuple[list[float], str | None]]:
     """Per query: the candidates' log-likelihoods and, with `exact`, the greedy output."""
     prefix_ids, plans = _plans(scorer, queries)
-    cache, _ = scorer._prefill(prefix_ids)
+    cache = scorer._prefill(prefix_ids)[0] if prefix_ids else None
     verify = exact and scorer.greedy == "verify"
     results: list[tuple[list[float], str | None] | None] = [None] * len(queries)
     ready = [i for i, p in enumerate(plans) if p is not None]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 
 import numpy as np
 
@@ -32,11 +32,22 @@ def paired_bootstrap(
     example (e.g. one query per list-function subtask) cannot vary on their own, so they are
     resampled together, as one pool of examples; otherwise their share of the interval would
     collapse to a point."""
+    point, totals = _iid_totals(strata, resamples, seed)
+    if totals is None:
+        return 0.0, 0.0, 0.0
+    low, high = np.percentile(totals, [2.5, 97.5])
+    return point, float(low), float(high)
+
+
+def _iid_totals(
+    strata: Sequence[tuple[Sequence[float], Sequence[float]]], resamples: int, seed: int
+) -> tuple[float, np.ndarray | None]:
+    """The point estimate and the resampled statistics of `paired_bootstrap`."""
     rng = np.random.default_rng(seed)
     diffs = [np.asarray(t, dtype=float) - np.asarray(b, dtype=float) for b, t in strata]
     diffs = [d for d in diffs if d.size]
     if not diffs:
-        return 0.0, 0.0, 0.0
+        return 0.0, None
     point = float(np.mean([d.mean() for d in diffs]))
     totals = np.zeros(resamples)
     singletons = np.array([d[0] for d in diffs if d.size == 1])
@@ -48,5 +59,45 @@ def paired_bootstrap(
             picks = rng.integers(0, d.size, size=(resamples, d.size))
             totals += d[picks].mean(axis=1)
     totals /= len(diffs)
+    return point, totals
+
+
+def cluster_bootstrap(
+    strata: Sequence[tuple[Sequence[float], Sequence[float], Sequence[Hashable]]],
+    resamples: int = 10_000,
+    seed: int = 0,
+) -> tuple[float, float, float, float]:
+    """(mean difference, 2.5th, 97.5th percentile, design effect) of tuned - base, averaged
+    over strata, for examples that come in clusters (queries scored against one shared
+    exemplar set): within each stratum the clusters are resampled with replacement, then the
+    examples within each drawn cluster. The design effect is this statistic's bootstrap
+    variance over the one that treats every example as independent (`paired_bootstrap`): how
+    much power sharing exemplar sets costs (1: none; n / design effect is the effective n)."""
+    rng = np.random.default_rng(seed)
+    point, iid = _iid_totals([(b, t) for b, t, _ in strata], resamples, seed)
+    if iid is None:
+        return 0.0, 0.0, 0.0, 1.0
+    totals = np.zeros(resamples)
+    used = 0
+    for base, tuned, clusters in strata:
+        diffs = np.asarray(tuned, dtype=float) - np.asarray(base, dtype=float)
+        if not diffs.size:
+            continue
+        used += 1
+        names = sorted(set(clusters), key=str)
+        members = [diffs[[i for i, c in enumerate(clusters) if c == name]] for name in names]
+        sizes = np.array([m.size for m in members])
+        padded = np.zeros((len(members), sizes.max()))
+        for row, m in enumerate(members):
+            padded[row, : m.size] = m
+        drawn = rng.integers(0, len(members), size=(resamples, len(members)))
+        drawn_sizes = sizes[drawn]  # (resamples, clusters)
+        within = (rng.random((*drawn.shape, sizes.max())) * drawn_sizes[..., None]).astype(int)
+        values = padded[drawn[..., None], within]
+        keep = np.arange(sizes.max()) < drawn_sizes[..., None]
+        totals += (values * keep).sum(axis=(1, 2)) / drawn_sizes.sum(axis=1)
+    totals /= used
     low, high = np.percentile(totals, [2.5, 97.5])
-    return point, float(low), float(high)
+    iid_var = float(np.var(iid))
+    effect = float(np.var(totals)) / iid_var if iid_var > 0 else 1.0
+    return point, float(low), float(high), effect

@@ -109,7 +109,15 @@ def core_blocks(
                 (
                     "p",
                     "MDE: the minimum detectable effect at this n (a paired difference a "
-                    "two-sided 5% test finds with 80% power), from the interval's width.",
+                    "two-sided 5% test finds with 80% power), from the interval's width."
+                    + (
+                        " deff: the design effect of shared exemplar sets (queries scored "
+                        "against the same exemplars are not independent; the intervals come "
+                        "from a cluster bootstrap over the sets): the variance against "
+                        "independent prompts, so n / deff is the effective n."
+                        if any("design_effect" in c for c in comparison.values())
+                        else ""
+                    ),
                 )
             )
         blocks.append(("h", 3, f"Per task ({mode} scoring)"))

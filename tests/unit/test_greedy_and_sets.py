@@ -1,0 +1,124 @@
+"""Greedy decoding by verification and shared exemplar sets, on a tiny llama taught to answer
+some prompts with a label and a newline (so that verification succeeds on some prompts and
+falls back to generation on others): outputs identical to plain greedy decoding, scores equal
+to each full prompt scored alone (fp32)."""
+
+import pytest
+import torch
+
+from conftest import byte_tokenizer, tiny_llama
+from symtune.evaluate.greedy import Top, verified_output
+from symtune.evaluate.scoring import GenerateRequest, RankRequest, Scorer
+from symtune.evaluate.shared import Query, common_prefix, score_set
+
+PREFIX = "Q: alpha\nA: XQZ\n\nQ: beta\nA: not ironic\n\nQ: delta\nA: XQZ\n\n"
+WORDS = ["gamma", "epsilon", "zeta", "eta", "theta", "iota", "kappa", "lambda", "mu", "nu"]
+LABELS = (" XQZ", " not ironic")
+
+
+def contexts() -> list[str]:
+    return [PREFIX + f"Q: {w} {v}\nA:" for w in WORDS for v in ("one", "two", "three")]
+
+
+@pytest.fixture(scope="module")
+def taught():
+    """A tiny llama trained a few steps to answer half of the prompts with a label + newline."""
+    tokenizer = byte_tokenizer()
+    model = tiny_llama(vocab_size=260, tie_word_embeddings=True)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    texts = [c + LABELS[i % 2] + "\n" for i, c in enumerate(contexts()[::2])]
+    encoded = [tokenizer(t)["input_ids"] for t in texts]
+    width = max(map(len, encoded))
+    ids = torch.tensor([e + [0] * (width - len(e)) for e in encoded])
+    labels = torch.tensor([e + [-100] * (width - len(e)) for e in encoded])
+    for _ in range(150):
+        model(input_ids=ids, labels=labels).loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+    return model.eval(), tokenizer
+
+
+def decode(tokens):
+    return bytes(tokens).decode("latin-1")
+
+
+def step(token, lead=5.0):
+    return Top(token, lead)
+
+
+NL, EOS = ord("\n"), 0
+
+
+@pytest.mark.parametrize(
+    ("tokens", "steps", "max_new", "expected"),
+    [
+        (b" ab", [step(32), step(97), step(98), step(EOS)], 8, "ab"),  # then EOS
+        (b" ab", [step(32), step(97), step(98), step(NL)], 8, "ab"),  # then newline
+        (b" ab", [step(32), step(97), step(99), step(NL)], 8, None),  # another token
+        (b" ab", [step(32), step(97), step(98), step(99)], 8, None),  # goes on
+        (b" ab", [step(32), step(97), step(98, 1e-4), step(NL)], 8, None),  # too close
+        (b" ab", [step(32), step(97), step(98), step(NL, 1e-4)], 8, None),  # stop too close
+        (b" ab", [step(32), step(97), step(98)], 3, "ab"),  # the token budget ends it
+        (b" ab", [step(32), step(97), step(98)], 2, None),  # longer than the budget
+        (b" a\nb", [step(32), step(97), step(NL), step(98), step(EOS)], 8, None),  # stops early
+    ],
+)
+def test_verified_output_follows_the_stop_rule(tokens, steps, max_new, expected):
+    assert verified_output(list(tokens), steps, decode, EOS, max_new, 1e-3) == expected
+
+
+def test_common_prefix():
+    assert common_prefix([[1, 2, 3], [1, 2, 4], [1, 2]]) == 2
+    assert common_prefix([[5], [6]]) == 0
+
+
+def test_verified_greedy_equals_generation_on_and_off_label(taught):
+    """Over many prompts (answered with a label, or off-label), `verify` gives exactly what
+    plain greedy decoding gives, and both ways of getting it were used."""
+    model, tokenizer = taught
+    verify = Scorer(model, tokenizer, batch_size=3, greedy="verify")
+    plain = Scorer(model, tokenizer, batch_size=3, greedy="generate")
+    checked = 0
+    for context in contexts():
+        for budget in (2, 5, 12):
+            rank = RankRequest(context, LABELS)
+            generate = GenerateRequest(context, budget)
+            scores, output = verify.rank_and_generate(rank, generate)
+            reference = plain.generate([generate])[0]
+            assert output == reference, (context, budget)
+            assert scores == plain.rank_and_generate(rank, generate)[0]
+            checked += 1
+    assert 0 < verify.verified < checked  # some verified, some generated
+    assert plain.verified == 0
+
+
+@pytest.mark.parametrize("rows", [1, 3, 32])
+def test_a_query_through_a_shared_prefix_scores_as_its_full_prompt(taught, rows, monkeypatch):
+    """Every query of a set, scored through the encoded prefix, gets the scores of its full
+    prompt scored alone (fp32, 1e-4) and the greedy output of plain decoding; several candidate
+    counts and candidate forwards of 1, 3 or 32 rows."""
+    monkeypatch.setattr("symtune.evaluate.shared.ROWS_PER_FORWARD", rows)
+    model, tokenizer = taught
+    scorer = Scorer(model, tokenizer, batch_size=4)
+    plain = Scorer(model, tokenizer, greedy="generate")
+    for labels in (LABELS, (*LABELS, " 48213", " a much longer label")):
+        queries = [Query(c, labels, 12) for c in contexts()]
+        results = score_set(scorer, queries, exact=True)
+        assert len(results) == len(queries)
+        for query, (scores, output) in zip(queries, results, strict=True):
+            alone = plain.loglikelihood_uncached(RankRequest(query.context, labels))
+            assert all(abs(a - b) < 1e-4 for a, b in zip(scores, alone, strict=True))
+            assert output == plain.generate([GenerateRequest(query.context, 12)])[0]
+    assert scorer.verified > 0
+
+
+def test_a_set_whose_queries_share_no_text_is_scored_alone(taught):
+    model, tokenizer = taught
+    scorer = Scorer(model, tokenizer)
+    queries = [Query("Q: x\nA:", LABELS, 4), Query("Z: y y\nA:", LABELS, 4)]
+    for query, (scores, output) in zip(queries, score_set(scorer, queries, True), strict=True):
+        alone = scorer.loglikelihood_uncached(RankRequest(query.context, LABELS))
+        assert all(abs(a - b) < 1e-4 for a, b in zip(scores, alone, strict=True))
+        assert output == Scorer(model, tokenizer, greedy="generate").generate(
+            [GenerateRequest(query.context, 4)]
+        )[0]
