@@ -119,6 +119,104 @@ def test_a_set_whose_queries_share_no_text_is_scored_alone(taught):
     for query, (scores, output) in zip(queries, score_set(scorer, queries, True), strict=True):
         alone = scorer.loglikelihood_uncached(RankRequest(query.context, LABELS))
         assert all(abs(a - b) < 1e-4 for a, b in zip(scores, alone, strict=True))
-        assert output == Scorer(model, tokenizer, greedy="generate").generate(
-            [GenerateRequest(query.context, 4)]
-        )[0]
+        assert (
+            output
+            == Scorer(model, tokenizer, greedy="generate").generate(
+                [GenerateRequest(query.context, 4)]
+            )[0]
+        )
+
+
+def _config(tmp_path, model_dir, **overrides):
+    from conftest import small_eval_config
+    from symtune.evaluate.config import EvalConfig
+
+    base = small_eval_config(tmp_path, model_dir, validation=12).to_dict()
+    values = {**base, "settings": ("neither", "labels_only"), "seeds": (0, 1)}
+    return EvalConfig(**{**values, "scoring": ("rank", "exact"), **overrides})
+
+
+def test_evaluation_with_shared_sets(tmp_path, tiny_model_dir, taught, monkeypatch):
+    """Items of a set share everything up to their query (and none of its exemplars is a query
+    of the set); every item's scores equal its prompt scored alone; the comparison comes from
+    the cluster bootstrap with a design effect; a rerun scores nothing again."""
+    from symtune.evaluate.api import build_items, evaluate
+
+    config = _config(tmp_path, tiny_model_dir, exemplar_sets=3)
+    items, _ = build_items(config)
+    sets: dict = {}
+    for item in items:
+        sets.setdefault((item.group, item.task, item.seed, item.meta["exemplar_set"]), []).append(
+            item
+        )
+    assert len(sets) == 2 * 2 * 3  # settings x seeds x sets
+    for members in sets.values():
+        assert len({i.meta["exemplar_ids"] for i in members}) == 1
+        assert len({i.meta["format_id"] for i in members}) == 1
+        queries = {i.meta["query_id"] for i in members}
+        assert not queries & set(members[0].meta["exemplar_ids"])
+        assert len(members) == 4  # 12 queries dealt to 3 sets
+    tuned = tmp_path / "tuned"
+    taught[0].save_pretrained(str(tuned))
+    taught[1].save_pretrained(str(tuned))
+    models = {"base": str(tiny_model_dir), "tuned": str(tuned)}
+    document = evaluate(config, models, tmp_path / "ev")
+    plain = Scorer(taught[0], taught[1], greedy="generate")
+    for record in document["items"]:
+        found = next(i for i in items if i.id == record["id"])
+        request = RankRequest(found.context, tuple(" " + c for c in found.candidates))
+        alone = plain.loglikelihood_uncached(request)
+        scores = record["results"]["tuned"]["rank"]["scores"]
+        assert all(abs(a - b) < 1e-4 for a, b in zip(scores, alone, strict=True))
+        output = plain.generate([GenerateRequest(found.context, found.max_new_tokens)])[0]
+        assert record["results"]["tuned"]["exact"]["output"] == output
+    comparison = document["comparison"]["rank"]["neither"]
+    assert comparison["design_effect"] > 0 and comparison["n"] == 24
+    assert "deff" in (tmp_path / "ev" / "results.md").read_text()
+
+    def fail(*args, **kwargs):
+        raise AssertionError("a cached item was scored again")
+
+    monkeypatch.setattr("symtune.evaluate.runner.score_set", fail)
+    assert evaluate(config, models, tmp_path / "ev")["summary"] == document["summary"]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"exemplar_sets": 13}, "--exemplar-sets 13: task 'toy_eval' has only 12 queries"),
+        ({"exemplar_sets": -1}, "exemplar_sets=-1; expected 0"),
+        ({"greedy": "beam"}, "greedy='beam'; expected verify or generate"),
+        ({"dtype": "fp16"}, "dtype='fp16'; expected auto, bf16, fp32"),
+    ],
+)
+def test_bad_evaluation_options_are_refused_before_anything_is_written(
+    tmp_path, tiny_model_dir, overrides, message
+):
+    from symtune.errors import SymtuneError
+    from symtune.evaluate.api import evaluate
+
+    config = _config(tmp_path, tiny_model_dir, **overrides)
+    with pytest.raises(SymtuneError, match=message.replace("(", r"\(").replace("[", r"\[")):
+        evaluate(config, {"base": str(tiny_model_dir)}, tmp_path / "ev")
+    assert not (tmp_path / "ev").exists()
+
+
+def test_the_cluster_bootstrap_widens_intervals_for_clustered_differences():
+    """Differences that are constant within clusters (all the variance between sets) get a
+    design effect well above 1 and a wider interval; independent ones stay near 1."""
+    import numpy as np
+
+    from symtune.evaluate.stats import cluster_bootstrap, paired_bootstrap
+
+    rng = np.random.default_rng(1)
+    clusters = [c for c in range(8) for _ in range(10)]
+    shift = {c: rng.integers(0, 2) for c in range(8)}
+    base = [0] * 80
+    tuned = [int(shift[c]) for c in clusters]
+    _, low, high, effect = cluster_bootstrap([(base, tuned, clusters)])
+    _, iid_low, iid_high = paired_bootstrap([(base, tuned)])
+    assert effect > 4 and high - low > 1.8 * (iid_high - iid_low)
+    many = [c for c in range(60) for _ in range(5)]
+    independent = [int(x) for x in rng.integers(0, 2, len(many))]
+    assert 0.6 < cluster_bootstrap([([0] * len(many), independent, many)])[3] < 1.5

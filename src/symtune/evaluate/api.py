@@ -257,6 +257,7 @@ def _evaluate(
             load_tokenizer(location),
             batch_size=config.batch_size,
             pack_tokens=packing,
+            greedy=config.greedy,
         )
         cache = ResultCache(out / "cache" / f"{label}.jsonl")
         start = time.perf_counter()
