@@ -149,22 +149,28 @@ def score_set(
         for r in range(0, len(rows), ROWS_PER_FORWARD):
             part = rows[r : r + ROWS_PER_FORWARD]
             scored += _candidates(scorer, qcache, mask, batch, pads, first, part, verify)
+        unverified: list[int] = []
         for q, index in enumerate(chunk):
             mine = [s for (row_q, _), s in zip(rows, scored, strict=True) if row_q == q]
             output = None
-            if exact:
+            if verify:
                 plan = batch[q]
                 pieces = [(plan.context_ids + c, len(plan.context_ids)) for c in plan.candidates]
-                if verify:
-                    output = scorer.verify(
-                        plan.context_ids,
-                        pieces,
-                        [steps for _, steps in mine],
-                        queries[index].max_new_tokens,
-                    )
-                if output is None:
-                    output = _generate(scorer, plan.context_ids, queries[index].max_new_tokens)
+                output = scorer.verify(
+                    plan.context_ids,
+                    pieces,
+                    [steps for _, steps in mine],
+                    queries[index].max_new_tokens,
+                )
+            if exact and output is None:
+                unverified.append(q)
             results[index] = ([s for s, _ in mine], output)
+        if unverified:  # decoded together from the queries' own cache
+            budgets = [queries[chunk[q]].max_new_tokens for q in unverified]
+            outputs = _greedy(scorer, qcache, mask, pads, last, unverified, budgets)
+            for q, output in zip(unverified, outputs, strict=True):
+                scores = results[chunk[q]][0]  # type: ignore[index]
+                results[chunk[q]] = (scores, output)
     for i, plan in enumerate(plans):
         if plan is None:  # scored alone, as `symtune eval` scores one-draw prompts
             query = queries[i]
@@ -174,9 +180,42 @@ def score_set(
     return [r for r in results if r is not None]
 
 
-def _generate(scorer: Scorer, ids: list[int], max_new_tokens: int) -> str:
-    cache, last = scorer._prefill(ids)
-    return scorer._greedy_from(cache, last, max_new_tokens)
+def _greedy(scorer: Scorer, cache, mask, pads, last, rows: list[int], budgets: list[int]):
+    """Greedy outputs of the batch rows `rows` (queries encoded in `cache`), decoded side by
+    side under `Scorer._greedy_from`'s stop rule (EOS, a newline, or the token budget)."""
+    cache = copy.deepcopy(cache)
+    cache.batch_select_indices(torch.tensor(rows, device=scorer.device))
+    mask = mask[rows]
+    logits = last[rows]
+    following = torch.tensor([mask.shape[1] - pads[r] for r in rows])  # each row's next position
+    eos = scorer.tokenizer.eos_token_id
+    produced: list[list[int]] = [[] for _ in rows]
+    texts = [""] * len(rows)
+    done = [False] * len(rows)
+    for step in range(max(budgets)):
+        tokens = logits.argmax(dim=-1).tolist()
+        for b, token in enumerate(tokens):
+            if done[b]:
+                continue
+            if token == eos:
+                done[b] = True
+                continue
+            produced[b].append(token)
+            texts[b] = scorer.decode(produced[b])
+            done[b] = "\n" in texts[b] or step == budgets[b] - 1
+        if all(done):
+            break
+        mask = torch.cat([mask, torch.ones(len(rows), 1, dtype=mask.dtype)], dim=1)
+        out = scorer.model(
+            input_ids=torch.tensor([[t] for t in tokens], device=scorer.device),
+            attention_mask=mask.to(scorer.device),
+            position_ids=(following + step)[:, None].to(scorer.device),
+            past_key_values=cache,
+            use_cache=True,
+            logits_to_keep=1,
+        )
+        cache, logits = out.past_key_values, out.logits[:, -1]
+    return [text.split("\n", 1)[0].strip() for text in texts]
 
 
 def _request(query: Query):
