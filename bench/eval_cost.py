@@ -114,6 +114,11 @@ def main() -> None:
     )
     t_set_both, set_outputs = shared(verify, set_items, True)
     t_set_rank, _ = shared(verify, set_items, False)
+    t_set_generate, _ = shared(generate, set_items, True)
+    start = time.perf_counter()
+    for item in sample:
+        verify.loglikelihood(requests(item)[0])
+    t_rank = time.perf_counter() - start
     n_set = len(set_outputs)
     checked = random.Random(1).sample(set_items, min(args.sample, len(set_items)))
     _, plain = one_per_query(generate, checked, True)
@@ -124,6 +129,8 @@ def main() -> None:
         ("one per query, exact, verify", t_ver_exact / n),
         ("one per query, rank + exact, generate", t_gen_both / n),
         ("one per query, rank + exact, verify", t_ver_both / n),
+        ("one per query, rank only", t_rank / n),
+        (f"{args.sets} shared sets, rank + exact, generate", t_set_generate / n_set),
         (f"{args.sets} shared sets, rank + exact, verify", t_set_both / n_set),
         (f"{args.sets} shared sets, rank only", t_set_rank / n_set),
     ]
@@ -137,6 +144,10 @@ def main() -> None:
     )
     print(f"ratio exact, generate / verify: {t_gen_exact / t_ver_exact:.2f}x")
     print(f"ratio rank + exact, generate / verify: {t_gen_both / t_ver_both:.2f}x")
+    print(f"ratio shared sets, rank + exact, generate / verify: {t_set_generate / t_set_both:.2f}x")
+    print(
+        f"ratio rank only, one per query / shared sets: {(t_rank / n) / (t_set_rank / n_set):.2f}x"
+    )
     print(
         "ratio per scored query, one per query (generate) / shared sets (verify): "
         f"{(t_gen_both / n) / (t_set_both / n_set):.2f}x; against one per query (verify): "
