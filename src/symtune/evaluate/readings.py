@@ -13,19 +13,13 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from symtune.evaluate.stats import paired_bootstrap
+from symtune.evaluate.stats import mde, paired_difference
 
-# z(0.975) + z(0.80): a two-sided 5% test with 80% power; a 95% interval is 2 x 1.96 SE wide.
-_MDE_PER_WIDTH = (1.959964 + 0.841621) / (2 * 1.959964)
+__all__ = ["algorithmic_controls", "exemplar_following", "mde", "readings"]
+
 SHUFFLED = {"list_functions_paper20": "list_functions_shuffled", "turing": "turing_shuffled"}
 
 Record = Mapping[str, Any]
-
-
-def mde(ci: Sequence[float]) -> float:
-    """Minimum detectable effect (alpha 0.05 two-sided, power 0.8) of a difference whose 95%
-    interval is `ci`: 2.80 standard errors, the standard error read off the interval's width."""
-    return _MDE_PER_WIDTH * (ci[1] - ci[0])
 
 
 def _correct(record: Record, label: str, mode: str) -> bool | None:
@@ -45,13 +39,16 @@ def _flip_pairs(records: Sequence[Record]) -> dict[str, list[tuple[Record, Recor
 
 def _following_values(
     pairs: Sequence[tuple[Record, Record]], label: str, mode: str
-) -> list[tuple[float, float]]:
-    """(prior, flipped) per query: prior = 1 - labels-only correct, flipped = flipped correct."""
+) -> list[tuple[float, float, str]]:
+    """(prior, flipped, cluster) per query: prior = 1 - labels-only correct, flipped = flipped
+    correct; the cluster is the query's shared exemplar set, if any (else the query itself)."""
     out = []
     for flipped, relevant in pairs:
         f, r = _correct(flipped, label, mode), _correct(relevant, label, mode)
         if f is not None and r is not None:
-            out.append((1.0 - r, float(f)))
+            index = flipped["meta"].get("exemplar_set")
+            key = flipped["id"] if index is None else f"{flipped['seed']}:{index}"
+            out.append((1.0 - r, float(f), key))
     return out
 
 
@@ -72,18 +69,25 @@ def exemplar_following(
         if not strata:
             continue
         strata_of[label] = strata
-        columns = [([p for p, _ in v], [f for _, f in v]) for v in strata.values()]
-        delta, low, high = paired_bootstrap(columns)
+        columns = [
+            ([p for p, *_ in v], [f for _, f, _ in v], [c for *_, c in v]) for v in strata.values()
+        ]
+        difference = paired_difference(columns)
         out[label] = {
-            "flipped": sum(sum(f) / len(f) for _, f in columns) / len(columns),
-            "prior": sum(sum(p) / len(p) for p, _ in columns) / len(columns),
-            "following": delta,
-            "ci": [low, high],
+            "flipped": sum(sum(f) / len(f) for _, f, _ in columns) / len(columns),
+            "prior": sum(sum(p) / len(p) for p, _, _ in columns) / len(columns),
+            "following": difference["delta"],
+            "ci": difference["ci"],
+            **(
+                {"design_effect": difference["design_effect"]}
+                if "design_effect" in difference
+                else {}
+            ),
             "n": sum(len(v) for v in strata.values()),
             "tasks": {
                 t: {
-                    "flipped": sum(f for _, f in v) / len(v),
-                    "prior": sum(p for p, _ in v) / len(v),
+                    "flipped": sum(f for _, f, _ in v) / len(v),
+                    "prior": sum(p for p, _, _ in v) / len(v),
                     "n": len(v),
                 }
                 for t, v in strata.items()
@@ -93,15 +97,15 @@ def exemplar_following(
         shared = sorted(set(strata_of["base"]) & set(strata_of["tuned"]))
         columns = [
             (
-                [f - p for p, f in strata_of["base"][t]],
-                [f - p for p, f in strata_of["tuned"][t]],
+                [f - p for p, f, _ in strata_of["base"][t]],
+                [f - p for p, f, _ in strata_of["tuned"][t]],
+                [c for *_, c in strata_of["base"][t]],
             )
             for t in shared
             if len(strata_of["base"][t]) == len(strata_of["tuned"][t])
         ]
         if columns:
-            delta, low, high = paired_bootstrap(columns)
-            out["delta"] = {"delta": delta, "ci": [low, high], "mde": mde([low, high])}
+            out["delta"] = paired_difference(columns)
     return out
 
 

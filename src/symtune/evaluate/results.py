@@ -9,8 +9,7 @@ from typing import Any
 
 from symtune.evaluate.modes import MODES
 from symtune.evaluate.protocol import Item
-from symtune.evaluate.readings import mde
-from symtune.evaluate.stats import cluster_bootstrap, mcnemar_p, paired_bootstrap
+from symtune.evaluate.stats import mcnemar_p, mde, paired_difference
 
 GROUP_TITLES = {
     "instr_labels": "instruction + relevant labels",
@@ -106,7 +105,7 @@ def compare(
             b = [base[i.id][mode]["correct"] for i in scored]
             t = [tuned[i.id][mode]["correct"] for i in scored]
             per_task[task] = {
-                **_difference([(b, t, [cluster(i) for i in scored])], seed),
+                **paired_difference([(b, t, [cluster(i) for i in scored])], seed),
                 "mcnemar_p": mcnemar_p(b, t),
                 "n": len(scored),
             }
@@ -116,7 +115,7 @@ def compare(
         if not strata:
             continue
         out[group] = {
-            **_difference(strata, seed),
+            **paired_difference(strata, seed),
             "mcnemar_p": mcnemar_p(pooled_base, pooled_tuned),
             "n": len(pooled_base),
             "tasks": per_task,
@@ -129,16 +128,6 @@ def cluster(item: Item) -> str:
     nothing but itself (one draw of exemplars per query, the paper's design)."""
     index = item.meta.get("exemplar_set")
     return item.id if index is None else f"{item.seed}:{index}"
-
-
-def _difference(strata, seed: int) -> dict[str, Any]:
-    """Mean paired difference, 95% interval and MDE: a cluster bootstrap with the design
-    effect when items share exemplar sets, else the per-item bootstrap."""
-    if all(len(set(c)) == len(c) for _, _, c in strata):  # every item its own cluster
-        delta, low, high = paired_bootstrap([(b, t) for b, t, _ in strata], seed=seed)
-        return {"delta": delta, "ci": [low, high], "mde": mde([low, high])}
-    delta, low, high, effect = cluster_bootstrap(strata, seed=seed)
-    return {"delta": delta, "ci": [low, high], "mde": mde([low, high]), "design_effect": effect}
 
 
 def _pct(x: float) -> str:

@@ -4,8 +4,31 @@ from __future__ import annotations
 
 import math
 from collections.abc import Hashable, Sequence
+from typing import Any
 
 import numpy as np
+
+# z(0.975) + z(0.80): a two-sided 5% test with 80% power; a 95% interval is 2 x 1.96 SE wide.
+_MDE_PER_WIDTH = (1.959964 + 0.841621) / (2 * 1.959964)
+
+
+def mde(ci: Sequence[float]) -> float:
+    """Minimum detectable effect (alpha 0.05 two-sided, power 0.8) of a difference whose 95%
+    interval is `ci`: 2.80 standard errors, the standard error read off the interval's width."""
+    return _MDE_PER_WIDTH * (ci[1] - ci[0])
+
+
+def paired_difference(
+    strata: Sequence[tuple[Sequence[float], Sequence[float], Sequence[Hashable]]], seed: int = 0
+) -> dict[str, Any]:
+    """Mean paired difference, 95% interval and MDE over strata of (base, tuned, cluster)
+    values: the cluster bootstrap with its design effect when some examples share a cluster
+    (an exemplar set), else the per-example bootstrap."""
+    if all(len(set(c)) == len(c) for _, _, c in strata):  # every example its own cluster
+        delta, low, high = paired_bootstrap([(b, t) for b, t, _ in strata], seed=seed)
+        return {"delta": delta, "ci": [low, high], "mde": mde([low, high])}
+    delta, low, high, effect = cluster_bootstrap(strata, seed=seed)
+    return {"delta": delta, "ci": [low, high], "mde": mde([low, high]), "design_effect": effect}
 
 
 def mcnemar_p(base: Sequence[bool], tuned: Sequence[bool]) -> float:
