@@ -120,7 +120,13 @@ def test_typos_leave_nothing_and_the_fixed_command_runs(tmp_path, suite_file):
     [
         (("eval", "--out", "E", "--batch-size", "0"), "batch_size=0; expected at least 1"),
         (("eval", "--out", "E", "--batch-size", "-2"), "batch_size=-2; expected at least 1"),
-        (("eval", "--out", "E", "--dtype", "fp16"), "dtype='fp16'; expected bf16 or fp32"),
+        (("eval", "--out", "E", "--dtype", "fp16"), "dtype='fp16'; expected auto, bf16, fp32"),
+        (("eval", "--out", "E", "--greedy", "beam"), "greedy='beam'; expected verify or generate"),
+        (("eval", "--out", "E", "--exemplar-sets", "-1"), "exemplar_sets=-1; expected 0"),
+        (
+            ("eval", "--out", "E", "--suite", "reachable", "--exemplar-sets", "101"),
+            "--exemplar-sets 101: task 'language/de-it' has only 100 queries",
+        ),
         (("eval", "--out", "E", "--tuned", "./no/such/run"), "model path ./no/such/run not"),
         (("eval", "--out", "E", "--model", "notamodel"), "model 'notamodel': not a built-in"),
         (("eval", "--out", "E", "--model", "."), "model .: no config.json"),

@@ -54,6 +54,7 @@ def test_run_writes_everything_and_learns(tmp_path, mixture, tiny_model_dir):
     assert json.loads((run / "config.json").read_text())["lr"] == 1e-2
     provenance = json.loads((run / "provenance.json").read_text())
     assert provenance["mixture_prompts"] == 64 and provenance["versions"]["torch"]
+    assert provenance["dtype"] == {"requested": "fp32", "dtype": "fp32", "reason": "asked for"}
     assert (run / "mixture_manifest.json").exists()
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == [
         "latest",

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 
 from symtune.evaluate.greedy import Top, tops
-from symtune.evaluate.scoring import Scorer
+from symtune.evaluate.scoring import GenerateRequest, RankRequest, Scorer
 
 ROWS_PER_FORWARD = 32
 """(query, candidate) rows per candidate forward: the cache is copied once per row."""
@@ -167,7 +167,8 @@ def score_set(
             results[index] = ([s for s, _ in mine], output)
         if unverified:  # decoded together from the queries' own cache
             budgets = [queries[chunk[q]].max_new_tokens for q in unverified]
-            outputs = _greedy(scorer, qcache, mask, pads, last, unverified, budgets)
+            contexts = [queries[chunk[q]].context for q in unverified]
+            outputs = _greedy(scorer, qcache, mask, pads, last, unverified, budgets, contexts)
             for q, output in zip(unverified, outputs, strict=True):
                 scores = results[chunk[q]][0]  # type: ignore[index]
                 results[chunk[q]] = (scores, output)
@@ -180,9 +181,11 @@ def score_set(
     return [r for r in results if r is not None]
 
 
-def _greedy(scorer: Scorer, cache, mask, pads, last, rows: list[int], budgets: list[int]):
+def _greedy(scorer: Scorer, cache, mask, pads, last, rows, budgets, contexts):
     """Greedy outputs of the batch rows `rows` (queries encoded in `cache`), decoded side by
-    side under `Scorer._greedy_from`'s stop rule (EOS, a newline, or the token budget)."""
+    side under `Scorer._greedy_from`'s stop rule (EOS, a newline, or the token budget). A row
+    whose argmax leads by less than the scorer's margin at some step (batched and one-by-one
+    rounding could disagree there) is decoded again from its own prompt (`contexts`)."""
     cache = copy.deepcopy(cache)
     cache.batch_select_indices(torch.tensor(rows, device=scorer.device))
     mask = mask[rows]
@@ -192,11 +195,15 @@ def _greedy(scorer: Scorer, cache, mask, pads, last, rows: list[int], budgets: l
     produced: list[list[int]] = [[] for _ in rows]
     texts = [""] * len(rows)
     done = [False] * len(rows)
+    close: set[int] = set()  # rows whose argmax rounding could flip: decoded again, alone
     for step in range(max(budgets)):
-        tokens = logits.argmax(dim=-1).tolist()
+        picked = tops(logits)
+        tokens = [top.token for top in picked]
         for b, token in enumerate(tokens):
             if done[b]:
                 continue
+            if picked[b].lead < scorer.margin:
+                close.add(b)
             if token == eos:
                 done[b] = True
                 continue
@@ -215,16 +222,15 @@ def _greedy(scorer: Scorer, cache, mask, pads, last, rows: list[int], budgets: l
             logits_to_keep=1,
         )
         cache, logits = out.past_key_values, out.logits[:, -1]
-    return [text.split("\n", 1)[0].strip() for text in texts]
+    outputs = [text.split("\n", 1)[0].strip() for text in texts]
+    for b in close:  # as `symtune eval` decodes a prompt of its own
+        outputs[b] = scorer.generate([GenerateRequest(contexts[b], budgets[b])])[0]
+    return outputs
 
 
-def _request(query: Query):
-    from symtune.evaluate.scoring import RankRequest
-
+def _request(query: Query) -> RankRequest:
     return RankRequest(query.context, query.continuations)
 
 
-def _gen_request(query: Query):
-    from symtune.evaluate.scoring import GenerateRequest
-
+def _gen_request(query: Query) -> GenerateRequest:
     return GenerateRequest(query.context, query.max_new_tokens)
