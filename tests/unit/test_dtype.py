@@ -47,6 +47,7 @@ def test_without_flags_auto_measures(flags, monkeypatch):
 def test_the_real_measurement_runs_in_a_fraction_of_a_second():
     import time
 
+    dtypes._measured_bf16_faster()  # the first call pays torch's one-time kernel set-up
     start = time.perf_counter()
     assert dtypes._measured_bf16_faster() in (True, False)
     assert time.perf_counter() - start < 1.0
@@ -90,3 +91,27 @@ def test_evaluation_records_the_resolved_dtype(tmp_path, tiny_model_dir, flags):
         tmp_path / "ev",
     )
     assert again["summary"] == document["summary"]
+
+
+def test_a_tuning_run_stores_the_dtype_auto_resolved_to_and_resumes_with_auto(
+    tmp_path, tiny_model_dir, flags
+):
+    import json
+
+    from conftest import build_tiny_mixture, tiny_tune_config
+    from symtune.errors import SymtuneError
+    from symtune.tune.loop import tune
+
+    flags(frozenset({"avx2"}))  # no bf16 instructions: auto is fp32
+    mixture = tmp_path / "mix"
+    build_tiny_mixture(mixture)
+    config = tiny_tune_config(tmp_path / "run", mixture, tiny_model_dir, dtype="auto")
+    run = tune(config, deadline=0.0)  # stops after its first step, with a checkpoint
+    assert json.loads((run / "config.json").read_text())["dtype"] == "fp32"
+    provenance = json.loads((run / "provenance.json").read_text())
+    assert provenance["dtype"]["requested"] == "auto" and provenance["dtype"]["dtype"] == "fp32"
+    flags(frozenset({"amx_bf16"}))  # where auto means bf16, the trajectory would differ
+    with pytest.raises(SymtuneError, match="made with dtype='fp32', this run asks dtype='bf16'"):
+        tune(config, resume=True)
+    flags(frozenset({"avx2"}))
+    assert tune(config, resume=True) == run and not (run / "stopped.json").exists()

@@ -9,6 +9,7 @@ import json
 import math
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from symtune.card import write_card
 from symtune.errors import SymtuneError
 from symtune.io import atomic_json, atomic_write, read_json_object, read_jsonl
 from symtune.mixture_read import read_validation
-from symtune.models.dtype import resolve_dtype
+from symtune.models.dtype import DtypeChoice, resolve_dtype
 from symtune.outdir import claim_main
 from symtune.prompts import Prompt
 from symtune.provenance import package_versions
@@ -86,7 +87,11 @@ def micro_batches(rows: list[Row], size: int) -> list[list[Row]]:
 
 
 def _provenance(
-    config: TuneConfig, stream: PromptStream, inputs: dict[str, Any], device: torch.device
+    config: TuneConfig,
+    stream: PromptStream,
+    inputs: dict[str, Any],
+    device: torch.device,
+    dtype: DtypeChoice,
 ) -> dict[str, Any]:
     from symtune.models import model_source
 
@@ -94,7 +99,7 @@ def _provenance(
         "device": device.type,
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
         "attention": resolve_attention(config.attention, device.type),
-        "dtype": resolve_dtype(config.dtype, device.type).to_dict(),
+        "dtype": dtype.to_dict(),
         "model_source": model_source(config.model),
         "model_sha256": inputs["model"],
         "mixture_sha256": inputs["mixture"],
@@ -176,6 +181,9 @@ def _train(
         torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
     accelerator = Accelerator(cpu=not torch.cuda.is_available())
+    # `auto` made concrete first: config.json, checkpoints and resume see the dtype that ran
+    dtype = resolve_dtype(config.dtype, accelerator.device.type)
+    config = replace(config, dtype=dtype.dtype)
     model = SupervisedLM(prepare_model(config, accelerator.device.type))
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = build_optimizer(config, params)
@@ -195,7 +203,6 @@ def _train(
         tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     )
     device = accelerator.device
-    dtype = resolve_dtype(config.dtype, device.type)
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=dtype.dtype == "bf16")
 
     board = None
@@ -264,7 +271,7 @@ def _train(
         if step == start and accelerator.is_main_process:
             # only now: a first step that fails on bad input leaves nothing behind
             atomic_json(run / "config.json", config.to_dict())
-            atomic_json(run / "provenance.json", _provenance(config, stream, inputs, device))
+            atomic_json(run / "provenance.json", _provenance(config, stream, inputs, device, dtype))
             atomic_json(run / "mixture_manifest.json", stream.manifest)
             _truncate_metrics(run / "metrics.jsonl", start)
             for record_made in pending:
