@@ -1,8 +1,9 @@
 """Scoring the queries of one exemplar set through their shared prefix: the exemplars are encoded
 once (KV cache), then each batch of queries pays only for its own tokens (left-padded so that
 every row ends at its last token), then every (query, candidate) row for the candidates' few
-tokens. Same scores as each full prompt scored alone (tests/unit/test_shared_sets.py); greedy
-outputs by verification, else generated from the query's own cache."""
+tokens. In fp32, the scores and greedy outputs of each full prompt scored alone
+(tests/unit/test_greedy_and_sets.py); greedy outputs by verification, else decoded together from
+the queries' own cache."""
 
 from __future__ import annotations
 
@@ -167,8 +168,7 @@ def score_set(
             results[index] = ([s for s, _ in mine], output)
         if unverified:  # decoded together from the queries' own cache
             budgets = [queries[chunk[q]].max_new_tokens for q in unverified]
-            contexts = [queries[chunk[q]].context for q in unverified]
-            outputs = _greedy(scorer, qcache, mask, pads, last, unverified, budgets, contexts)
+            outputs = _greedy(scorer, qcache, mask, pads, last, unverified, budgets)
             for q, output in zip(unverified, outputs, strict=True):
                 scores = results[chunk[q]][0]  # type: ignore[index]
                 results[chunk[q]] = (scores, output)
@@ -181,11 +181,12 @@ def score_set(
     return [r for r in results if r is not None]
 
 
-def _greedy(scorer: Scorer, cache, mask, pads, last, rows, budgets, contexts):
+def _greedy(scorer: Scorer, cache, mask, pads, last, rows: list[int], budgets: list[int]):
     """Greedy outputs of the batch rows `rows` (queries encoded in `cache`), decoded side by
-    side under `Scorer._greedy_from`'s stop rule (EOS, a newline, or the token budget). A row
-    whose argmax leads by less than the scorer's margin at some step (batched and one-by-one
-    rounding could disagree there) is decoded again from its own prompt (`contexts`)."""
+    side under `Scorer._greedy_from`'s stop rule (EOS, a newline, or the token budget). In fp32
+    they are each prompt's own greedy output (tested); in bf16 this computation rounds
+    differently from one prompt decoded alone, and near ties can go the other way (measured:
+    13 of 311 outputs of the `reachable` pass, docs/benchmarks.md)."""
     cache = copy.deepcopy(cache)
     cache.batch_select_indices(torch.tensor(rows, device=scorer.device))
     mask = mask[rows]
@@ -195,15 +196,11 @@ def _greedy(scorer: Scorer, cache, mask, pads, last, rows, budgets, contexts):
     produced: list[list[int]] = [[] for _ in rows]
     texts = [""] * len(rows)
     done = [False] * len(rows)
-    close: set[int] = set()  # rows whose argmax rounding could flip: decoded again, alone
     for step in range(max(budgets)):
-        picked = tops(logits)
-        tokens = [top.token for top in picked]
+        tokens = logits.argmax(dim=-1).tolist()
         for b, token in enumerate(tokens):
             if done[b]:
                 continue
-            if picked[b].lead < scorer.margin:
-                close.add(b)
             if token == eos:
                 done[b] = True
                 continue
@@ -222,10 +219,7 @@ def _greedy(scorer: Scorer, cache, mask, pads, last, rows, budgets, contexts):
             logits_to_keep=1,
         )
         cache, logits = out.past_key_values, out.logits[:, -1]
-    outputs = [text.split("\n", 1)[0].strip() for text in texts]
-    for b in close:  # as `symtune eval` decodes a prompt of its own
-        outputs[b] = scorer.generate([GenerateRequest(contexts[b], budgets[b])])[0]
-    return outputs
+    return [text.split("\n", 1)[0].strip() for text in texts]
 
 
 def _request(query: Query) -> RankRequest:
