@@ -185,8 +185,8 @@ def _greedy(scorer: Scorer, cache, mask, pads, last, rows: list[int], budgets: l
     """Greedy outputs of the batch rows `rows` (queries encoded in `cache`), decoded side by
     side under `Scorer._greedy_from`'s stop rule (EOS, a newline, or the token budget). In fp32
     they are each prompt's own greedy output (tested); in bf16 this computation rounds
-    differently from one prompt decoded alone, and near ties can go the other way (measured:
-    13 of 311 outputs of the `reachable` pass, docs/benchmarks.md)."""
+    differently from one prompt decoded alone, and near ties can go the other way (measured by
+    bench/eval_cost.py, docs/benchmarks.md)."""
     cache = copy.deepcopy(cache)
     cache.batch_select_indices(torch.tensor(rows, device=scorer.device))
     mask = mask[rows]
