@@ -83,15 +83,20 @@ def _extend(scorer: Scorer, cache, prefix: int, plans: Sequence[_Plan]):
         positions[row, n:] = torch.arange(prefix, prefix + width - n)
     batch = copy.deepcopy(cache)
     batch.batch_repeat_interleave(len(plans))
-    out = scorer.model(
+    out = _forward(scorer, batch, ids, mask, positions, logits_to_keep=1)
+    return out.past_key_values, out.logits[:, -1], mask, pads
+
+
+def _forward(scorer: Scorer, cache, ids, mask, positions, **options):
+    """One forward of `ids` after `cache` (which it extends), with explicit mask and positions."""
+    return scorer.model(
         input_ids=ids.to(scorer.device),
         attention_mask=mask.to(scorer.device),
         position_ids=positions.to(scorer.device),
-        past_key_values=batch,
+        past_key_values=cache,
         use_cache=True,
-        logits_to_keep=1,
+        **options,
     )
-    return out.past_key_values, out.logits[:, -1], mask, pads
 
 
 def _candidates(scorer: Scorer, cache, mask, plans, pads, first, rows, want_steps: bool):
@@ -111,13 +116,7 @@ def _candidates(scorer: Scorer, cache, mask, plans, pads, first, rows, want_step
         positions[r] = torch.arange(start, start + width)
     shared = copy.deepcopy(cache)
     shared.reorder_cache(torch.tensor([q for q, _ in rows], device=scorer.device))
-    logits = scorer.model(
-        input_ids=ids.to(scorer.device),
-        attention_mask=full_mask.to(scorer.device),
-        position_ids=positions.to(scorer.device),
-        past_key_values=shared,
-        use_cache=True,
-    ).logits
+    logits = _forward(scorer, shared, ids, full_mask, positions).logits
     logprobs = torch.log_softmax(logits.float(), dim=-1)
     results = []
     for r, (q, c) in enumerate(rows):
@@ -210,14 +209,8 @@ def _greedy(scorer: Scorer, cache, mask, pads, last, rows: list[int], budgets: l
         if all(done):
             break
         mask = torch.cat([mask, torch.ones(len(rows), 1, dtype=mask.dtype)], dim=1)
-        out = scorer.model(
-            input_ids=torch.tensor([[t] for t in tokens], device=scorer.device),
-            attention_mask=mask.to(scorer.device),
-            position_ids=(following + step)[:, None].to(scorer.device),
-            past_key_values=cache,
-            use_cache=True,
-            logits_to_keep=1,
-        )
+        feed = torch.tensor([[t] for t in tokens])
+        out = _forward(scorer, cache, feed, mask, (following + step)[:, None], logits_to_keep=1)
         cache, logits = out.past_key_values, out.logits[:, -1]
     return [text.split("\n", 1)[0].strip() for text in texts]
 
