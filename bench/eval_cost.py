@@ -1,11 +1,13 @@
 """What one scored query of the `reachable` pass costs (SmolLM2-135M-Instruct), three ways,
 measured in one run on this machine:
 
-1. one prompt per query (the paper's design), exact match by plain greedy decoding
-   (`--greedy generate`), rank scoring from the same prefill;
+1. one prompt per query (the paper's design), one at a time, exact match by plain greedy
+   decoding (`--greedy generate`), rank scoring from the same prefill (symtune before issue 22);
 2. the same prompts with greedy by verification (`--greedy verify`): the outputs must be
    identical to 1 (printed: mismatches);
-3. shared exemplar sets (`--exemplar-sets S`): each set's exemplars encoded once, its queries
+3. the same design as `symtune eval` scores it now on a CPU: prompts of one group, task and
+   seed side by side, `--batch-size` (8) at a time;
+4. shared exemplar sets (`--exemplar-sets S`): each set's exemplars encoded once, its queries
    scored through that prefix; cost per scored query against 1 and 2.
 
 Also the exact-only cost (greedy alone against verification alone) and the machine's matmul
@@ -25,6 +27,7 @@ import torch
 
 from symtune.evaluate.api import build_items
 from symtune.evaluate.config import EvalConfig
+from symtune.evaluate.runner import batch_keys
 from symtune.evaluate.scoring import GenerateRequest, RankRequest, Scorer
 from symtune.evaluate.shared import Query, score_set
 from symtune.models import load_model, load_tokenizer
@@ -54,10 +57,12 @@ def one_per_query(scorer: Scorer, items, exact_only: bool) -> tuple[float, list[
 
 
 def shared(scorer: Scorer, items, exact: bool) -> tuple[float, dict[str, str | None]]:
-    """Seconds to score every set of `items` through its prefix, and the outputs by item id."""
+    """Seconds to score every batch of `items` as `symtune eval` does on a CPU (a shared set
+    through its prefix, or one-draw prompts side by side), and the outputs by item id."""
     sets = defaultdict(list)
+    keys = batch_keys(items, scorer.batch_size)
     for item in items:
-        sets[(item.group, item.task, item.seed, item.meta["exemplar_set"])].append(item)
+        sets[keys[item.id]].append(item)
     outputs = {}
     start = time.perf_counter()
     for members in sets.values():
@@ -112,6 +117,10 @@ def main() -> None:
     mismatches = sum(a != b for a, b in zip(out_gen, out_ver, strict=True)) + sum(
         a != b for a, b in zip(out_gen_both, out_ver_both, strict=True)
     )
+    t_batched, batched_outputs = shared(verify, items, True)
+    batched_mismatches = sum(
+        batched_outputs[i.id] != o for i, o in zip(sample, out_gen, strict=True)
+    )
     t_set_both, set_outputs = shared(verify, set_items, True)
     t_set_rank, _ = shared(verify, set_items, False)
     t_set_generate, set_generated = shared(generate, set_items, True)
@@ -131,6 +140,7 @@ def main() -> None:
         ("one per query, rank + exact, generate", t_gen_both / n),
         ("one per query, rank + exact, verify", t_ver_both / n),
         ("one per query, rank only", t_rank / n),
+        ("one per query, 8 side by side, rank + exact, verify", t_batched / len(items)),
         (f"{args.sets} shared sets, rank + exact, generate", t_set_generate / n_set),
         (f"{args.sets} shared sets, rank + exact, verify", t_set_both / n_set),
         (f"{args.sets} shared sets, rank only", t_set_rank / n_set),
@@ -143,6 +153,10 @@ def main() -> None:
         f"outputs differing from plain greedy decoding: {mismatches} of {2 * n}"
     )
     print(
+        f"one per query side by side, outputs differing from each prompt decoded alone: "
+        f"{batched_mismatches} of {n}"
+    )
+    print(
         f"shared sets, outputs differing from each prompt decoded alone: {set_mismatches} of "
         f"{len(checked)} sampled prompts; verify against generate within the sets: {within} "
         f"of {n_set}"
@@ -150,6 +164,8 @@ def main() -> None:
     print(f"ratio exact, generate / verify: {t_gen_exact / t_ver_exact:.2f}x")
     print(f"ratio rank + exact, generate / verify: {t_gen_both / t_ver_both:.2f}x")
     print(f"ratio shared sets, rank + exact, generate / verify: {t_set_generate / t_set_both:.2f}x")
+    side = (t_gen_both / n) / (t_batched / len(items))
+    print(f"ratio per prompt, one at a time (generate) / 8 side by side (verify): {side:.2f}x")
     print(
         f"ratio rank only, one per query / shared sets: {(t_rank / n) / (t_set_rank / n_set):.2f}x"
     )

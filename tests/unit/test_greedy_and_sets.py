@@ -220,3 +220,27 @@ def test_the_cluster_bootstrap_widens_intervals_for_clustered_differences():
     many = [c for c in range(60) for _ in range(5)]
     independent = [int(x) for x in rng.integers(0, 2, len(many))]
     assert 0.6 < cluster_bootstrap([([0] * len(many), independent, many)])[3] < 1.5
+
+
+def test_one_draw_prompts_scored_side_by_side_equal_each_prompt_alone(tmp_path, taught):
+    """The paper's design (a draw of exemplars per query) is scored in batches of prompts
+    side by side: every rank score equals its prompt's one-forward reference (fp32, 1e-4) and
+    every greedy output plain decoding's, with batches of 1, 3 and 8 prompts."""
+    from symtune.evaluate.api import build_items, evaluate
+
+    tuned = tmp_path / "tuned"
+    taught[0].save_pretrained(str(tuned))
+    taught[1].save_pretrained(str(tuned))
+    plain = Scorer(taught[0], taught[1], greedy="generate")
+    for size in (1, 3, 8):
+        config = _config(tmp_path, tuned, batch_size=size)
+        items = {i.id: i for i in build_items(config)[0]}
+        document = evaluate(config, {"tuned": str(tuned)}, tmp_path / f"ev{size}")
+        for record in document["items"]:
+            found = items[record["id"]]
+            request = RankRequest(found.context, tuple(" " + c for c in found.candidates))
+            alone = plain.loglikelihood_uncached(request)
+            scores = record["results"]["tuned"]["rank"]["scores"]
+            assert all(abs(a - b) < 1e-4 for a, b in zip(scores, alone, strict=True))
+            output = plain.generate([GenerateRequest(found.context, found.max_new_tokens)])[0]
+            assert record["results"]["tuned"]["exact"]["output"] == output

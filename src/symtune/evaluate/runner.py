@@ -67,7 +67,10 @@ def score_items(
     progress: Callable[[Item, str], None] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Results per item id and scoring mode ("exact", "rank"); rank applies to classification
-    items only. Generation is batched over items of one group and task."""
+    items only. On a CPU, classification items are scored in batches through `score_set` (a
+    shared exemplar set, or prompts of one group, task and seed side by side: rank scores,
+    greedy by verification, the rest decoded together); on a GPU, rank scoring packs many
+    prompts per forward. Other generation is batched over items of one group and task."""
     results: dict[str, dict[str, Any]] = {}
     batch: list[Item] = []
 
@@ -82,32 +85,12 @@ def score_items(
     if scorer.pack_tokens and "rank" in scoring:  # many prompts per forward (GPU)
         _rank_packed(items, scorer, cache, progress)
     per_item = items
-    if not scorer.pack_tokens:  # shared exemplar sets: one encoded prefix per set
+    if not scorer.pack_tokens:  # batches through a shared prefix (sets) or side by side
         in_sets = _score_sets(items, scorer, scoring, cache, progress)
         per_item = [i for i in items if i.id not in in_sets]
-    # one prefill serves both modes; with greedy "verify" exact match needs the rank pass too
-    both = (
-        "exact" in scoring
-        and ("rank" in scoring or scorer.greedy == "verify")
-        and not scorer.pack_tokens
-    )
     for item in per_item:
-        rank_key, exact_key = f"rank|{item.id}", f"exact|{item.id}"
-        wanted = [k for k, m in ((rank_key, "rank"), (exact_key, "exact")) if m in scoring]
-        if both and item.candidates and not any(k in cache.done for k in wanted):
-            scores, output = scorer.rank_and_generate(
-                RankRequest(item.context, tuple(" " + c for c in item.candidates)),
-                GenerateRequest(item.context, item.max_new_tokens),
-            )
-            if "rank" in scoring:
-                cache.add(rank_key, rank_result(item, scores))
-            cache.add(exact_key, exact_result(item, output))
-            if progress is not None:
-                for mode in scoring:
-                    progress(item, mode)
-            continue
         if "rank" in scoring and RANK.applies_to(item):
-            key = rank_key
+            key = f"rank|{item.id}"
             if key not in cache.done:
                 scores = scorer.loglikelihood(
                     RankRequest(item.context, tuple(" " + c for c in item.candidates))
@@ -160,10 +143,24 @@ def _rank_packed(
                 progress(item, "rank")
 
 
-def set_key(item: Item) -> tuple[str, str, int, int] | None:
-    """The shared exemplar set an item was scored in (None: its own draw of exemplars)."""
-    index = item.meta.get("exemplar_set")
-    return None if index is None else (item.group, item.task, item.seed, index)
+def batch_keys(items: Sequence[Item], size: int) -> dict[str, tuple]:
+    """Which batch each classification item is scored in: its shared exemplar set, or (one
+    draw of exemplars per query) `size` prompts of one group, task and seed, by length."""
+    keys: dict[str, tuple] = {}
+    own: dict[tuple, list[Item]] = {}
+    for item in items:
+        if not item.candidates:
+            continue
+        index = item.meta.get("exemplar_set")
+        if index is not None:
+            keys[item.id] = (item.group, item.task, item.seed, "set", index)
+        else:
+            own.setdefault((item.group, item.task, item.seed), []).append(item)
+    for key, members in own.items():
+        members = sorted(members, key=lambda i: (len(i.context), i.id))  # less padding
+        for n, item in enumerate(members):
+            keys[item.id] = (*key, "batch", n // size)
+    return keys
 
 
 def _score_sets(
@@ -173,13 +170,13 @@ def _score_sets(
     cache: ResultCache,
     progress: Callable[[Item, str], None] | None,
 ) -> set[str]:
-    """Score the items of every shared exemplar set not yet cached, a set at a time through
-    its encoded prefix; returns the ids of the items it covered (now all in the cache)."""
-    sets: dict[tuple[str, str, int, int], list[Item]] = {}
+    """Score every classification item not yet cached, a batch at a time (`batch_keys`)
+    through `score_set`; returns the ids of the items it covered (now all in the cache)."""
+    sets: dict[tuple, list[Item]] = {}
+    keys = batch_keys(items, scorer.batch_size)
     for item in items:
-        key = set_key(item)
-        if key is not None and item.candidates:
-            sets.setdefault(key, []).append(item)
+        if item.id in keys:
+            sets.setdefault(keys[item.id], []).append(item)
     exact = "exact" in scoring
     for members in sets.values():
         todo = [i for i in members if any(f"{m}|{i.id}" not in cache.done for m in scoring)]

@@ -1,7 +1,8 @@
-"""Scoring the queries of one exemplar set through their shared prefix: the exemplars are encoded
-once (KV cache), then each batch of queries pays only for its own tokens (left-padded so that
-every row ends at its last token), then every (query, candidate) row for the candidates' few
-tokens. In fp32, the scores and greedy outputs of each full prompt scored alone
+"""Scoring prompts in batches through their shared prefix: the queries of one exemplar set share
+its exemplars, encoded once (KV cache); prompts with their own exemplars (the paper's design)
+share nothing, and are encoded side by side. Each batch of queries pays only for its own tokens
+(left-padded so that every row ends at its last token), then every (query, candidate) row for
+the candidates' few tokens. In fp32, the scores and greedy outputs of each full prompt scored alone
 (tests/unit/test_greedy_and_sets.py); greedy outputs by verification, else decoded together from
 the queries' own cache."""
 
@@ -56,9 +57,7 @@ def _plans(scorer: Scorer, queries: Sequence[Query]) -> tuple[list[int], list[_P
     starts = [min(start for _, start in p) for p in pieces]
     heads = [p[0][0][:start] for p, start in zip(pieces, starts, strict=True)]
     # the prefix stops at least one token before every query's end: each query encodes a token
-    prefix = min(common_prefix(heads), min(starts) - 1)
-    if prefix < 1:  # nothing shared: every query is scored alone
-        return [], [None] * len(queries)
+    prefix = max(0, min(common_prefix(heads), min(starts) - 1))  # 0: nothing shared
     plans: list[_Plan | None] = []
     for query, parts, head in zip(queries, pieces, heads, strict=True):
         own = scorer.tokenizer(query.context, add_special_tokens=False)["input_ids"]
@@ -81,8 +80,10 @@ def _extend(scorer: Scorer, cache, prefix: int, plans: Sequence[_Plan]):
     for row, n in enumerate(pads):
         mask[row, prefix : prefix + n] = 0
         positions[row, n:] = torch.arange(prefix, prefix + width - n)
-    batch = copy.deepcopy(cache)
-    batch.batch_repeat_interleave(len(plans))
+    batch = None
+    if cache is not None:  # the shared prefix, once per query
+        batch = copy.deepcopy(cache)
+        batch.batch_repeat_interleave(len(plans))
     out = _forward(scorer, batch, ids, mask, positions, logits_to_keep=1)
     return out.past_key_values, out.logits[:, -1], mask, pads
 
