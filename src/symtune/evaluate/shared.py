@@ -173,7 +173,7 @@ def score_set(
                 scores = results[chunk[q]][0]  # type: ignore[index]
                 results[chunk[q]] = (scores, output)
     for i, plan in enumerate(plans):
-        if plan is None:  # scored alone, as `symtune eval` scores one-draw prompts
+        if plan is None:  # its candidates tokenize across the prompt's end: scored alone
             query = queries[i]
             scores = scorer.loglikelihood(_request(query))
             output = scorer.generate([_gen_request(query)])[0] if exact else None
