@@ -136,6 +136,20 @@ def _config(tmp_path, model_dir, **overrides):
     return EvalConfig(**{**values, "scoring": ("rank", "exact"), **overrides})
 
 
+def assert_each_as_alone(document, items, taught) -> None:
+    """Every item's "tuned" rank scores equal its prompt's one-forward reference (fp32, 1e-4)
+    and its exact output plain greedy decoding of the prompt alone."""
+    plain = Scorer(taught[0], taught[1], greedy="generate")
+    for record in document["items"]:
+        found = items[record["id"]]
+        request = RankRequest(found.context, tuple(" " + c for c in found.candidates))
+        alone = plain.loglikelihood_uncached(request)
+        scores = record["results"]["tuned"]["rank"]["scores"]
+        assert all(abs(a - b) < 1e-4 for a, b in zip(scores, alone, strict=True))
+        output = plain.generate([GenerateRequest(found.context, found.max_new_tokens)])[0]
+        assert record["results"]["tuned"]["exact"]["output"] == output
+
+
 def test_evaluation_with_shared_sets(tmp_path, tiny_model_dir, taught, monkeypatch):
     """Items of a set share everything up to their query (and none of its exemplars is a query
     of the set); every item's scores equal its prompt scored alone; the comparison comes from
@@ -161,15 +175,7 @@ def test_evaluation_with_shared_sets(tmp_path, tiny_model_dir, taught, monkeypat
     taught[1].save_pretrained(str(tuned))
     models = {"base": str(tiny_model_dir), "tuned": str(tuned)}
     document = evaluate(config, models, tmp_path / "ev")
-    plain = Scorer(taught[0], taught[1], greedy="generate")
-    for record in document["items"]:
-        found = next(i for i in items if i.id == record["id"])
-        request = RankRequest(found.context, tuple(" " + c for c in found.candidates))
-        alone = plain.loglikelihood_uncached(request)
-        scores = record["results"]["tuned"]["rank"]["scores"]
-        assert all(abs(a - b) < 1e-4 for a, b in zip(scores, alone, strict=True))
-        output = plain.generate([GenerateRequest(found.context, found.max_new_tokens)])[0]
-        assert record["results"]["tuned"]["exact"]["output"] == output
+    assert_each_as_alone(document, {i.id: i for i in items}, taught)
     comparison = document["comparison"]["rank"]["neither"]
     assert comparison["design_effect"] >= 0 and comparison["n"] == 24
     assert "deff" in (tmp_path / "ev" / "results.md").read_text()
@@ -231,16 +237,8 @@ def test_one_draw_prompts_scored_side_by_side_equal_each_prompt_alone(tmp_path, 
     tuned = tmp_path / "tuned"
     taught[0].save_pretrained(str(tuned))
     taught[1].save_pretrained(str(tuned))
-    plain = Scorer(taught[0], taught[1], greedy="generate")
     for size in (1, 3, 8):
         config = _config(tmp_path, tuned, batch_size=size)
         items = {i.id: i for i in build_items(config)[0]}
         document = evaluate(config, {"tuned": str(tuned)}, tmp_path / f"ev{size}")
-        for record in document["items"]:
-            found = items[record["id"]]
-            request = RankRequest(found.context, tuple(" " + c for c in found.candidates))
-            alone = plain.loglikelihood_uncached(request)
-            scores = record["results"]["tuned"]["rank"]["scores"]
-            assert all(abs(a - b) < 1e-4 for a, b in zip(scores, alone, strict=True))
-            output = plain.generate([GenerateRequest(found.context, found.max_new_tokens)])[0]
-            assert record["results"]["tuned"]["exact"]["output"] == output
+        assert_each_as_alone(document, items, taught)
