@@ -242,3 +242,17 @@ def test_one_draw_prompts_scored_side_by_side_equal_each_prompt_alone(tmp_path, 
         items = {i.id: i for i in build_items(config)[0]}
         document = evaluate(config, {"tuned": str(tuned)}, tmp_path / f"ev{size}")
         assert_each_as_alone(document, items, taught)
+
+
+def test_intervals_are_never_narrower_than_for_independent_prompts():
+    """A design effect below 1 (here: every cluster holds the same mix) keeps the per-example
+    interval; the design effect is still reported."""
+    from symtune.evaluate.stats import paired_bootstrap, paired_difference
+
+    clusters = [c for c in range(6) for _ in range(4)]
+    base = [0] * 24
+    tuned = [1, 0, 1, 0] * 6  # every set the same: no spread between sets
+    result = paired_difference([(base, tuned, clusters)])
+    assert result["design_effect"] < 1
+    _, low, high = paired_bootstrap([(base, tuned)])
+    assert result["ci"] == [low, high]

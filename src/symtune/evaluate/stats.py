@@ -23,11 +23,15 @@ def paired_difference(
 ) -> dict[str, Any]:
     """Mean paired difference, 95% interval and MDE over strata of (base, tuned, cluster)
     values: the cluster bootstrap with its design effect when some examples share a cluster
-    (an exemplar set), else the per-example bootstrap."""
+    (an exemplar set), else the per-example bootstrap. The interval is never the narrower of
+    the two: a design effect below 1 (sets dealt balanced queries, or too few sets to estimate
+    their spread) keeps the per-example interval, and still reports the design effect."""
     if all(len(set(c)) == len(c) for _, _, c in strata):  # every example its own cluster
         delta, low, high = paired_bootstrap([(b, t) for b, t, _ in strata], seed=seed)
         return {"delta": delta, "ci": [low, high], "mde": mde([low, high])}
     delta, low, high, effect = cluster_bootstrap(strata, seed=seed)
+    if effect < 1:  # never narrower than independent prompts: few sets make a noisy estimate
+        delta, low, high = paired_bootstrap([(b, t) for b, t, _ in strata], seed=seed)
     return {"delta": delta, "ci": [low, high], "mde": mde([low, high]), "design_effect": effect}
 
 

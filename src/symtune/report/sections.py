@@ -113,8 +113,9 @@ def core_blocks(
                     + (
                         " deff: the design effect of shared exemplar sets (queries scored "
                         "against the same exemplars are not independent; the intervals come "
-                        "from a cluster bootstrap over the sets): the variance against "
-                        "independent prompts, so n / deff is the effective n."
+                        "from a cluster bootstrap over the sets, or the per-query one where "
+                        "that is wider): the variance against independent prompts, so n / "
+                        "deff is the effective n."
                         if any("design_effect" in c for c in comparison.values())
                         else ""
                     ),
