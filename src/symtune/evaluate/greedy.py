@@ -32,6 +32,35 @@ def tops(logits: torch.Tensor) -> list[Top]:
     return [Top(int(t), lead) for t, lead in zip(indices[:, 0].tolist(), leads, strict=True)]
 
 
+class Decoding:
+    """One sequence under greedy decoding's stop rule: stop at EOS (not emitted), after a
+    token whose decoded text holds a newline, or after `budget` tokens; the output is the text
+    up to the first newline, stripped. `Scorer._greedy_from` and batched decoding share it, and
+    `verified_output` mirrors it."""
+
+    def __init__(self, budget: int, eos: int | None, decode: Callable[[list[int]], str]):
+        self.budget, self.eos, self.decode = budget, eos, decode
+        self.produced: list[int] = []
+        self.text = ""
+        self.done = budget < 1
+
+    def push(self, token: int) -> bool:
+        """Take the next argmax token; True once decoding has stopped."""
+        if self.done:
+            return True
+        if token == self.eos:
+            self.done = True
+            return True
+        self.produced.append(token)
+        self.text = self.decode(self.produced)
+        self.done = "\n" in self.text or len(self.produced) == self.budget
+        return self.done
+
+    @property
+    def output(self) -> str:
+        return self.text.split("\n", 1)[0].strip()
+
+
 def greedy_text(produced: Sequence[int], decode: Callable[[list[int]], str]) -> str:
     """The stop rule's output: the decoded tokens up to the first newline, stripped."""
     return decode(list(produced)).split("\n", 1)[0].strip()

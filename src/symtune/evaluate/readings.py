@@ -15,11 +15,18 @@ from typing import Any
 
 from symtune.evaluate.stats import mde, paired_difference
 
-__all__ = ["algorithmic_controls", "exemplar_following", "mde", "readings"]
+__all__ = ["algorithmic_controls", "cluster_key", "exemplar_following", "mde", "readings"]
 
 SHUFFLED = {"list_functions_paper20": "list_functions_shuffled", "turing": "turing_shuffled"}
 
 Record = Mapping[str, Any]
+
+
+def cluster_key(item_id: str, seed: int | None, meta: Mapping[str, Any]) -> str:
+    """What an item's result is not independent of: its shared exemplar set (seed and set), or
+    nothing but itself (one draw of exemplars per query, the paper's design)."""
+    index = meta.get("exemplar_set")
+    return item_id if index is None else f"{seed}:{index}"
 
 
 def _correct(record: Record, label: str, mode: str) -> bool | None:
@@ -46,8 +53,7 @@ def _following_values(
     for flipped, relevant in pairs:
         f, r = _correct(flipped, label, mode), _correct(relevant, label, mode)
         if f is not None and r is not None:
-            index = flipped["meta"].get("exemplar_set")
-            key = flipped["id"] if index is None else f"{flipped['seed']}:{index}"
+            key = cluster_key(flipped["id"], flipped.get("seed"), flipped["meta"])
             out.append((1.0 - r, float(f), key))
     return out
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from symtune.evaluate.modes import MODES
 from symtune.evaluate.protocol import Item
+from symtune.evaluate.readings import cluster_key
 from symtune.evaluate.stats import mcnemar_p, mde, paired_difference
 
 GROUP_TITLES = {
@@ -104,12 +105,13 @@ def compare(
                 continue
             b = [base[i.id][mode]["correct"] for i in scored]
             t = [tuned[i.id][mode]["correct"] for i in scored]
+            clusters = [cluster_key(i.id, i.seed, i.meta) for i in scored]
             per_task[task] = {
-                **paired_difference([(b, t, [cluster(i) for i in scored])], seed),
+                **paired_difference([(b, t, clusters)], seed),
                 "mcnemar_p": mcnemar_p(b, t),
                 "n": len(scored),
             }
-            strata.append((b, t, [cluster(i) for i in scored]))
+            strata.append((b, t, clusters))
             pooled_base.extend(b)
             pooled_tuned.extend(t)
         if not strata:
@@ -121,13 +123,6 @@ def compare(
             "tasks": per_task,
         }
     return out
-
-
-def cluster(item: Item) -> str:
-    """What an item's result is not independent of: its shared exemplar set (seed and set), or
-    nothing but itself (one draw of exemplars per query, the paper's design)."""
-    index = item.meta.get("exemplar_set")
-    return item.id if index is None else f"{item.seed}:{index}"
 
 
 def _pct(x: float) -> str:

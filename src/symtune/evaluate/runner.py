@@ -180,7 +180,7 @@ def _score_sets(
     exact = "exact" in scoring
     for members in sets.values():
         todo = [i for i in members if any(f"{m}|{i.id}" not in cache.done for m in scoring)]
-        done = [i for i in members if i not in todo]
+        done = [i for i in members if all(f"{m}|{i.id}" in cache.done for m in scoring)]
         for item in done if progress is not None else ():
             for mode in scoring:
                 progress(item, mode)

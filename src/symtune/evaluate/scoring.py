@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import torch
 
-from symtune.evaluate.greedy import MARGINS, Top, tops, verified_output
+from symtune.evaluate.greedy import MARGINS, Decoding, Top, tops, verified_output
 
 
 @dataclass(frozen=True)
@@ -162,18 +162,10 @@ class Scorer:
 
     def _greedy_from(self, cache, last_logits: torch.Tensor, max_new_tokens: int) -> str:
         """Greedy decoding from a prefilled cache (which it extends), cut at newline or EOS."""
-        eos = self.tokenizer.eos_token_id
-        produced: list[int] = []
-        text = ""
+        decoding = Decoding(max_new_tokens, self.tokenizer.eos_token_id, self.decode)
         logits = last_logits
-        for step in range(max_new_tokens):
-            token = int(logits.argmax())
-            if token == eos:
-                break
-            produced.append(token)
-            text = self.tokenizer.decode(produced, skip_special_tokens=True)
-            if "\n" in text or step == max_new_tokens - 1:
-                break
+        while not decoding.push(int(logits.argmax())):
+            token = decoding.produced[-1]
             out = self.model(
                 input_ids=torch.tensor([[token]], device=self.device),
                 past_key_values=cache,
@@ -182,7 +174,7 @@ class Scorer:
             )
             cache = out.past_key_values
             logits = out.logits[0, -1]
-        return text.split("\n", 1)[0].strip()
+        return decoding.output
 
     @torch.inference_mode()
     def loglikelihood(self, request: RankRequest) -> list[float]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import torch
 
-from symtune.evaluate.greedy import Top, tops
+from symtune.evaluate.greedy import Decoding, Top, tops
 from symtune.evaluate.scoring import GenerateRequest, RankRequest, Scorer
 
 ROWS_PER_FORWARD = 32
@@ -193,27 +193,16 @@ def _greedy(scorer: Scorer, cache, mask, pads, last, rows: list[int], budgets: l
     logits = last[rows]
     following = torch.tensor([mask.shape[1] - pads[r] for r in rows])  # each row's next position
     eos = scorer.tokenizer.eos_token_id
-    produced: list[list[int]] = [[] for _ in rows]
-    texts = [""] * len(rows)
-    done = [False] * len(rows)
+    decodings = [Decoding(budget, eos, scorer.decode) for budget in budgets]
     for step in range(max(budgets)):
         tokens = logits.argmax(dim=-1).tolist()
-        for b, token in enumerate(tokens):
-            if done[b]:
-                continue
-            if token == eos:
-                done[b] = True
-                continue
-            produced[b].append(token)
-            texts[b] = scorer.decode(produced[b])
-            done[b] = "\n" in texts[b] or step == budgets[b] - 1
-        if all(done):
+        if all([d.push(t) for d, t in zip(decodings, tokens, strict=True)]):
             break
         mask = torch.cat([mask, torch.ones(len(rows), 1, dtype=mask.dtype)], dim=1)
         feed = torch.tensor([[t] for t in tokens])
         out = _forward(scorer, cache, feed, mask, (following + step)[:, None], logits_to_keep=1)
         cache, logits = out.past_key_values, out.logits[:, -1]
-    return [text.split("\n", 1)[0].strip() for text in texts]
+    return [d.output for d in decodings]
 
 
 def _request(query: Query) -> RankRequest:
