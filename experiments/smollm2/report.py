@@ -13,6 +13,12 @@ from pathlib import Path
 from symtune.evaluate.results import GROUP_TITLES, interval
 from symtune.report.read import read_optional, run_summary, tuning_run_of
 from symtune.report.render import Block, pct
+from symtune.rundir import RunDir
+
+
+def _tuning_run(run: Path) -> Path:
+    """The run's (first) tuning run: its symbol arm, or tune/ in runs made before arms."""
+    return next(iter(RunDir(run).tuning_runs().values()), run / "tune")
 
 
 def sweep_blocks(run: Path) -> list[Block]:
@@ -22,7 +28,7 @@ def sweep_blocks(run: Path) -> list[Block]:
     arms = [a for a in arms if a != "base"]
     if not arms:
         return []
-    main = read_optional(run / "tune" / "config.json") or {}
+    main = read_optional(_tuning_run(run) / "config.json") or {}
     rows = []
     for arm in arms:
         results = read_optional(run / "sweep" / "val" / arm / "results.json")
@@ -128,9 +134,9 @@ def steps_figure(run: Path, out: Path) -> Path | None:
     for path in (run / "ablations" / "eval").glob("*/results.json"):
         results = read_optional(path)
         record = results["models"]["tuned"]
-        if tuning_run_of(record["name"]).resolve() != (run / "tune").resolve():
+        if tuning_run_of(record["name"]).resolve() != (_tuning_run(run)).resolve():
             continue
-        step = record.get("step") or run_summary(run / "tune")["steps"]
+        step = record.get("step") or run_summary(_tuning_run(run))["steps"]
         mode = "rank" if "rank" in results["comparison"] else next(iter(results["comparison"]))
         points.append((step, results["comparison"][mode]))
     if len(points) < 2:

@@ -156,7 +156,9 @@ def write_card(run: Path, results_path: Path | None = None) -> Path:
     if not any((final / name).exists() for name in ("config.json", "adapter_config.json")):
         raise SymtuneError(f"{run}: no final/ model; expected a finished symtune tuning run")
     results = read_json_object(results_path, "results") if results_path else None
-    if results is not None and "tuned" not in results.get("models", {}):
+    models = (results or {}).get("models", {})
+    ours = any(Path(str(m.get("name", ""))).resolve() == run.resolve() for m in models.values())
+    if results is not None and "tuned" not in models and not ours:
         raise SymtuneError(f"{results_path}: no tuned model in these results")
     path = final / "README.md"
     atomic_write(path, card_text(run, results))

@@ -16,7 +16,7 @@ from symtune.cli_eval import (
     eval_command,
     eval_export_command,
     eval_progress,
-    print_summary,
+    print_answer,
     scan_command,
 )
 from symtune.cli_options import config_options, config_values
@@ -266,10 +266,10 @@ def card_command(
         console.print(f"uploaded: {push(run, push_to_hub, private)}")
 
 
-def _run_with_progress(config_path: Path, out: Path) -> None:
+def _run_with_progress(config_path: Path, out: Path, control: bool = False) -> None:
     from symtune.pipeline import load_run_config, run_pipeline
 
-    config = load_run_config(config_path, out)
+    config = load_run_config(config_path, out, control)
     started = time.perf_counter()
     with progress_bar() as bar:
         data_job = bar.add_task("data", total=config.data.n)
@@ -280,8 +280,11 @@ def _run_with_progress(config_path: Path, out: Path) -> None:
         tune_job = bar.add_task("tune", total=config.tune.steps)
 
         def tune_progress(record: dict) -> None:
+            label = record.get("label", "")
             bar.update(
-                tune_job, completed=record["step"], description=f"tune · loss {record['loss']:.3f}"
+                tune_job,
+                completed=record["step"],
+                description=f"tune {label} · loss {record['loss']:.3f}",
             )
 
         report = run_pipeline(
@@ -300,31 +303,43 @@ def _run_with_progress(config_path: Path, out: Path) -> None:
         if evaluation is not None:
             document = read_json_object(results, "results")
             for mode in evaluation.scoring:
-                print_summary(document, mode, f"suite {evaluation.suite}, ")
+                print_answer(document, mode, f"suite {Path(evaluation.suite).name}, ")
     console.print(
         f"report: {report} and {report.with_suffix('.html')} "
         f"({time.perf_counter() - started:,.0f} s this run)"
     )
 
 
+ControlOption = Annotated[
+    bool,
+    typer.Option(
+        "--control",
+        help="Add the control arm: the same prompts tuned with relevant labels and instructions.",
+    ),
+]
+
+
 @app.command("run")
 def run_command(
     config: Annotated[Path, typer.Argument(help="Pipeline YAML (model, data, tune, eval).")],
     out: Annotated[Path, typer.Option(help="Run directory (re-running resumes).")],
+    control: ControlOption = False,
 ) -> None:
-    """Data → base eval → tuning → tuned eval → report, from one YAML file."""
-    _run_with_progress(config, out)
+    """Data → base eval → tuning of every arm → evaluations → report, from one YAML file."""
+    _run_with_progress(config, out, control)
 
 
 @app.command("demo")
 def demo_command(
     preset: Annotated[str, typer.Option(help="quick (~20 min on 2 CPU cores) or paper.")] = "quick",
     out: Annotated[Path, typer.Option(help="Run directory.")] = Path("runs/demo"),
+    control: ControlOption = False,
 ) -> None:
-    """The whole method on the embedded default: SmolLM2-135M-Instruct and the offline suite."""
+    """The whole method on the embedded default: SmolLM2-135M-Instruct, base vs symbol-tuned vs
+    a same-budget control arm on `reachable`."""
     from symtune.pipeline import preset_path
 
-    _run_with_progress(preset_path(preset), out)
+    _run_with_progress(preset_path(preset), out, control)
 
 
 @app.command("report")

@@ -162,6 +162,36 @@ def print_summary(document: dict, mode: str, title: str = "") -> None:
     console.print(table)
 
 
+def _print_table(caption: str, header: list[str], rows: list[list[str]]) -> None:
+    console.print(caption)
+    table = Table()
+    for i, column in enumerate(header):
+        table.add_column(column, justify="left" if i == 0 or column == "reading" else "right")
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+
+
+def print_answer(document: dict, mode: str, title: str = "") -> None:
+    """The answer (accuracy per arm, every contrast with its reading, the label-set mass) in
+    tables that fit an 80-column log, then the legend; Table 1 where a run has no arms."""
+    from symtune.evaluate.answer import LEGEND, answer_tables, learnable, noise_note
+
+    if not (document.get("contrasts") or {}).get(mode):
+        print_summary(document, mode, title)
+        return
+    console.rule(f"{title}{mode} scoring")
+    if not learnable(document["summary"][mode]):
+        console.print(
+            "Base is not above chance with relevant labels here: no setting can show "
+            "in-context learning on these tasks."
+        )
+    for caption, header, rows in answer_tables(document, mode):
+        _print_table(caption, header, rows)
+    console.print(noise_note(document["contrasts"][mode]))
+    console.print(LEGEND)
+
+
 def export_checkpoints(names) -> None:
     """Export every tuning checkpoint among `names` as a plain model (once), so that evaluation
     only ever loads plain models."""

@@ -9,7 +9,8 @@ from pathlib import Path
 
 @dataclass(frozen=True)
 class RunDir:
-    """RUN/{run_config.yaml, stages.json, data/, eval/, tune/, eval-extra/, report/}."""
+    """RUN/{run_config.yaml, stages.json, data/, arms/ARM/{data/, tune/, tune-rK/}, sweep/,
+    eval/, eval-extra/, report/} (runs of earlier versions: one tuning run in tune/)."""
 
     root: Path
 
@@ -30,8 +31,47 @@ class RunDir:
 
     @property
     def tune(self) -> Path:
-        """The tuning run (config.json, metrics.jsonl, checkpoints/, final/)."""
+        """The one tuning run of runs made before arms (config.json, metrics.jsonl, …)."""
         return self.root / "tune"
+
+    def arm_data(self, arm: str) -> Path:
+        """The mixture of an arm whose data differs from the run's."""
+        return self.root / "arms" / arm / "data"
+
+    def tune_of(self, label: str) -> Path:
+        """The tuning run of a model label: arms/ARM/tune, or arms/ARM/tune-rK for replicate
+        K of an arm tuned several times (label ARM.rK)."""
+        arm, _, k = label.rpartition(".r")
+        if arm and k.isdigit():
+            return self.root / "arms" / arm / f"tune-r{k}"
+        return self.root / "arms" / label / "tune"
+
+    @property
+    def sweep(self) -> Path:
+        """The sweep's tuning runs (sweep/K/) and its choice (sweep/choice.json)."""
+        return self.root / "sweep"
+
+    def tuning_runs(self) -> dict[str, Path]:
+        """Every finished or started tuning run in the folder, by model label (sweep points
+        excluded): the arms', or the one of an earlier version's run as "tuned"."""
+        runs = {}
+        if (self.tune / "config.json").exists():
+            runs["tuned"] = self.tune
+        arms = self.root / "arms"
+        for path in sorted(arms.glob("*/tune*")) if arms.is_dir() else []:
+            if (path / "config.json").exists():
+                k = path.name.removeprefix("tune-r")
+                runs[path.parent.name + (f".r{k}" if path.name != "tune" else "")] = path
+        return dict(sorted(runs.items(), key=lambda kv: self._arm_order(kv[0])))
+
+    def _arm_order(self, label: str) -> tuple[int, str]:
+        """Arms in the order the run's config lists them (then by name)."""
+        import yaml
+
+        stored = yaml.safe_load(self.run_config.read_text()) if self.run_config.exists() else {}
+        names = [a.get("name") for a in (stored or {}).get("arms") or []]
+        arm = label.rpartition(".r")[0] if ".r" in label else label
+        return (names.index(arm) if arm in names else len(names), label)
 
     @property
     def eval(self) -> Path:

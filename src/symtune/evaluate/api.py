@@ -15,6 +15,7 @@ from typing import Any
 from symtune.artifacts import artifact_record, bigbench_tasks_dir
 from symtune.errors import SymtuneError
 from symtune.evaluate.config import EvalConfig
+from symtune.evaluate.contrasts import arm_summaries, arms_of, contrasts, label_set_mass
 from symtune.evaluate.modes import MODES
 from symtune.evaluate.protocol import (
     Item,
@@ -280,6 +281,11 @@ def _evaluate(
             mode: compare(items, per_model["base"], per_model["tuned"], mode)
             for mode in config.scoring
         }
+    arms = contrasts(items, per_model, config.scoring)
+    first = next((lb for lb in arms_of(list(per_model)) if lb != "base"), None)
+    if comparison is None and "base" in per_model and first is not None:
+        # the first arm against base, pooled over its replicates (Table 1's delta row)
+        comparison = {mode: arms[mode][f"{first} − base"] for mode in config.scoring}
     # the first item of each group keeps its prompt text: the report shows it
     examples = {i.id for i in {i.group: i for i in reversed(items)}.values()}
     document = {
@@ -302,6 +308,8 @@ def _evaluate(
         "seconds": timings,
         "summary": summaries,
         "comparison": comparison,
+        "contrasts": arms,
+        "arms": {mode: arm_summaries(s) for mode, s in summaries.items()} if arms else {},
         "items": [
             {
                 "id": i.id,
@@ -318,6 +326,8 @@ def _evaluate(
         ],
     }
     document["readings"] = readings(document["items"], list(models), config.scoring)
+    if "rank" in config.scoring:
+        document["readings"]["label_set_mass"] = label_set_mass(document["items"], list(models))
     atomic_write(out / "results.json", json.dumps(document, indent=1, ensure_ascii=False) + "\n")
     atomic_write(out / "results.md", markdown(document))
     return document

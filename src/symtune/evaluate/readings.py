@@ -63,7 +63,8 @@ def exemplar_following(
 ) -> dict[str, Any]:
     """Per model: flipped accuracy, the prior's score on the same queries and their difference
     ("exemplar following") with a 95% interval (queries resampled within tasks), averaged over
-    tasks; with two models "base" and "tuned", also tuned - base of exemplar following."""
+    tasks; with a model "base", also every other model - base of exemplar following
+    ("deltas"; "delta" is tuned - base, as results of earlier versions had it)."""
     pairs = _flip_pairs(records)
     out: dict[str, Any] = {}
     if not pairs:
@@ -99,19 +100,21 @@ def exemplar_following(
                 for t, v in strata.items()
             },
         }
-    if "base" in strata_of and "tuned" in strata_of:
-        shared = sorted(set(strata_of["base"]) & set(strata_of["tuned"]))
+    for label in [lb for lb in strata_of if lb != "base" and "base" in strata_of]:
+        shared = sorted(set(strata_of["base"]) & set(strata_of[label]))
         columns = [
             (
                 [f - p for p, f, _ in strata_of["base"][t]],
-                [f - p for p, f, _ in strata_of["tuned"][t]],
+                [f - p for p, f, _ in strata_of[label][t]],
                 [c for *_, c in strata_of["base"][t]],
             )
             for t in shared
-            if len(strata_of["base"][t]) == len(strata_of["tuned"][t])
+            if len(strata_of["base"][t]) == len(strata_of[label][t])
         ]
         if columns:
-            out["delta"] = paired_difference(columns)
+            out.setdefault("deltas", {})[label] = paired_difference(columns)
+    if "tuned" in out.get("deltas", {}):  # the name results of earlier versions used
+        out["delta"] = out["deltas"]["tuned"]
     return out
 
 

@@ -146,10 +146,12 @@ def table1_rows(
         for label, s in summaries.items()
     ]
     if comparison:
+        arm = next((lb for lb in summaries if lb != "base"), "tuned").split(".r")[0]
         rows.append(
-            ["tuned − base [95% CI], MDE"]
+            [f"{arm} − base [95% CI], MDE"]
             + [
-                f"{interval(comparison[g])} p={comparison[g]['mcnemar_p']:.2g} "
+                f"{interval(comparison[g])} "
+                f"p={comparison[g].get('mcnemar_p', comparison[g].get('p', 1.0)):.2g} "
                 f"MDE {100 * comparison[g].get('mde', mde(comparison[g]['ci'])):.1f}"
                 + (
                     f" deff {comparison[g]['design_effect']:.2f}"
@@ -222,7 +224,7 @@ def readings_tables(readings: Mapping[str, Any]) -> list[Table]:
     then the algorithmic controls. results.md and the report render the same tables."""
     tables: list[Table] = []
     for mode, following in readings.get("exemplar_following", {}).items():
-        models = [label for label in following if label != "delta"]
+        models = [label for label in following if label not in ("delta", "deltas")]
         if not models:
             continue
         rows = []
@@ -237,11 +239,13 @@ def readings_tables(readings: Mapping[str, Any]) -> list[Table]:
                     f"{_signed(f['following'])} [{_signed(f['ci'][0])}, {_signed(f['ci'][1])}]",
                 ]
             )
-        if "delta" in following:
-            d = following["delta"]
+        deltas = following.get("deltas") or (
+            {"tuned": following["delta"]} if "delta" in following else {}
+        )
+        for label, d in deltas.items():
             rows.append(
                 [
-                    "tuned − base",
+                    f"{label} − base",
                     "",
                     "",
                     "",

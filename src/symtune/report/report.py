@@ -11,6 +11,7 @@ from pathlib import Path
 from symtune.errors import SymtuneError
 from symtune.evaluate.modes import first_mode
 from symtune.io import atomic_write, read_json_object
+from symtune.report.answer import answer_blocks, answer_figure
 from symtune.report.figures import figures as draw
 from symtune.report.read import metrics_of
 from symtune.report.render import Block, html_page
@@ -44,14 +45,22 @@ def write_report(
     out = out or layout.report
     out.mkdir(parents=True, exist_ok=True)
     mode = first_mode(results["summary"])
-    validation = metrics_of(layout.metrics, "val_accuracy")
-    made = draw(results, metrics_of(layout.metrics), mode, out, validation)
+    runs = layout.tuning_runs()
+    metrics = next(iter(runs.values()), layout.tune) / "metrics.jsonl"
+    made = draw(results, metrics_of(metrics), mode, out, metrics_of(metrics, "val_accuracy"))
+    evaluations = [("answer", results)]
+    if layout.extra_results.exists():
+        evaluations.append(("answer-extra", read_json_object(layout.extra_results, "results")))
+    for name, document in evaluations:
+        if (figure := answer_figure(document, out / f"{name}.png")) is not None:
+            made[name] = figure
     extra: list[Block] = []
     for section in sections:
         blocks, drawn = section(run, out)
         extra += blocks
         made.update(drawn)
     blocks = core_blocks(run, results, made, extra)
+    blocks[1:1] = answer_blocks(evaluations, made)
     if notes is not None:
         blocks[1:1] = [("raw", notes.read_text(encoding="utf-8").strip())]
     atomic_write(out / "report.md", to_markdown(blocks))

@@ -210,39 +210,42 @@ def core_blocks(
 
 
 def training_blocks(run: Path, figures: dict[str, Path]) -> list[Block]:
+    """Every tuning run of the folder (arm by arm): steps, lr, loss, tokens/s, validation."""
     blocks: list[Block] = [("h", 2, "Training")]
     layout = RunDir(run)
-    metrics = metrics_of(layout.metrics)
-    if metrics:
-        config = read_json_object(layout.tune_config, "run config")
+    rows = []
+    for label, path in layout.tuning_runs().items():
+        metrics = metrics_of(path / "metrics.jsonl")
+        if not metrics:
+            continue
+        config = read_json_object(path / "config.json", "run config")
         tokens = sum(m["tokens"] for m in metrics)
         seconds = sum(m["seconds"] for m in metrics)
+        validation = metrics_of(path / "metrics.jsonl", "val_accuracy")
+        rows.append(
+            [
+                label,
+                f"{len(metrics)} × {config['batch_size']}",
+                f"{config['lr']:g}",
+                str(config.get("seed", 0)),
+                f"{metrics[0]['loss']:.3f} → {metrics[-1]['loss']:.3f}",
+                f"{tokens / max(seconds, 1e-9):,.0f}",
+                ", ".join(f"{v['step']}: {100 * v['val_accuracy']:.1f}" for v in validation) or "–",
+            ]
+        )
+    if rows:
         blocks.append(
             (
                 "p",
-                f"{len(metrics)} steps × {config['batch_size']} prompts "
-                f"(lr {config['lr']}, {config['optimizer']}, seq-len {config['seq_len']}, "
-                f"{config['dtype']}); loss {metrics[0]['loss']:.3f} → "
-                f"{metrics[-1]['loss']:.3f}; {tokens:,} tokens in {seconds:,.0f} s "
-                f"({tokens / max(seconds, 1e-9):,.0f} tokens/s).",
+                "Steps × prompts per step, learning rate, training seed, loss on the target "
+                "tokens (first → last step), tokens/s, and accuracy (%) on held-out tuning-side "
+                "prompts (symbols, no instruction) by step where validation ran.",
             )
         )
+        header = ["model", "steps × batch", "lr", "seed", "loss", "tokens/s", "validation"]
+        blocks.append(("table", header, rows))
         if "loss" in figures:
-            blocks.append(("img", "loss", "Loss on the target tokens per step."))
-        validation = metrics_of(layout.metrics, "val_accuracy")
-        if validation:
-            best = max(validation[1:] or validation, key=lambda v: v["val_accuracy"])
-            curve = ", ".join(
-                f"step {v['step']}: {100 * v['val_accuracy']:.1f}" for v in validation
-            )
-            blocks.append(
-                (
-                    "p",
-                    f"Held-out tuning-side validation (symbols, no instruction; "
-                    f"n = {validation[-1]['val_n']} prompts, rank accuracy %): {curve}. "
-                    f"Best: step {best['step']}.",
-                )
-            )
+            blocks.append(("img", "loss", f"Loss on the target tokens per step ({rows[0][0]})."))
     stages_path = layout.stages
     if stages_path.exists():
         stages = read_json_object(stages_path, "stages file")

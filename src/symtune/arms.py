@@ -1,0 +1,170 @@
+"""Arms of one `symtune run`: named variants that override `data` and/or `tune` fields, tuned on
+the same mixture seed and evaluated on the same items as base. `control: true` adds the standard
+control arm (the first arm's prompts with relevant labels and instructions); `replicates: N`
+tunes an arm N times (training seeds seed, seed+1, …; the mixture stays the same); a `sweep`
+grid over tune fields is tuned first and the point its rule chooses on the tuning-side
+validation is applied to every arm. Parsing and expansion only: no I/O."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass, replace
+from typing import Any
+
+from symtune.errors import SymtuneError
+from symtune.mixture_config import MixtureConfig
+from symtune.schema import fields_of
+from symtune.tune.config import TuneConfig
+
+NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+CONTROL = "control"
+SYMBOL = "symbol"
+ARM_KEYS = ("name", "data", "tune", "replicates")
+SWEEP_KEYS = ("grid", "steps")
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One arm: overrides of the run's data and tune sections, and how often it is tuned."""
+
+    name: str
+    data: tuple[tuple[str, Any], ...] = ()
+    tune: tuple[tuple[str, Any], ...] = ()
+    replicates: int = 1
+
+    def labels(self) -> list[str]:
+        """Model labels in results: the name, or NAME.r1 … NAME.rN for replicates."""
+        if self.replicates == 1:
+            return [self.name]
+        return [f"{self.name}.r{k}" for k in range(1, self.replicates + 1)]
+
+    def mixture(self, base: MixtureConfig) -> MixtureConfig:
+        return replace(base, **dict(self.data))
+
+    def tune_config(self, base: TuneConfig, replicate: int, chosen: dict[str, Any]) -> TuneConfig:
+        """The tune config of replicate k (1-based): the sweep's choice, then the arm's own
+        overrides; replicate k trains with seed + k - 1."""
+        config = replace(base, **{**chosen, **dict(self.tune)})
+        return replace(config, seed=config.seed + replicate - 1)
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """A grid over tune fields, tuned for `steps` steps each; the rule keeps the point with the
+    highest last validation accuracy, ties to the earlier point in grid order (list the values
+    you prefer first)."""
+
+    grid: tuple[tuple[str, tuple[Any, ...]], ...]
+    steps: int = 0
+    """Steps per sweep point; 0: the run's tune.steps."""
+
+    def points(self) -> list[dict[str, Any]]:
+        names = [name for name, _ in self.grid]
+        return [
+            dict(zip(names, values, strict=True))
+            for values in itertools.product(*(values for _, values in self.grid))
+        ]
+
+
+def _arm(raw: Any, where: str, replicates: int) -> Arm:
+    if not isinstance(raw, dict):
+        raise SymtuneError(f"{where} = {raw!r}: expected a mapping with name, data, tune")
+    unknown = sorted(set(raw) - set(ARM_KEYS))
+    if unknown:
+        raise SymtuneError(
+            f"{where}.{unknown[0]} is not a known field; expected {', '.join(ARM_KEYS)}"
+        )
+    name = raw.get("name")
+    if not isinstance(name, str) or not NAME.match(name) or name == "base":
+        raise SymtuneError(
+            f"{where}.name = {name!r}: expected a lowercase name (letters, digits, _), not base"
+        )
+    where = f"arm {name!r}"
+    data = fields_of(MixtureConfig, raw.get("data") or {}, f"{where}: data")
+    tune = fields_of(TuneConfig, raw.get("tune") or {}, f"{where}: tune")
+    for fixed in ("tasks", "suite", "tokenizer"):
+        if fixed in data:
+            raise SymtuneError(f"{where}: data.{fixed} is set by the run; arms cannot change it")
+    for fixed in ("mixture", "out", "model"):
+        if fixed in tune:
+            raise SymtuneError(f"{where}: tune.{fixed} is set by the run; arms cannot change it")
+    count = raw.get("replicates", replicates)
+    if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= 16:
+        raise SymtuneError(f"{where}: replicates = {count!r}; expected 1 to 16")
+    return Arm(name, tuple(data.items()), tuple(tune.items()), count)
+
+
+def parse_arms(raw: dict[str, Any], where: str) -> list[Arm]:
+    """The run's arms from its YAML mapping: `arms` (a list; default one arm named symbol),
+    `control: true`, `replicates: N` (the default per arm)."""
+    replicates = raw.get("replicates", 1)
+    if not isinstance(replicates, int) or isinstance(replicates, bool) or not 1 <= replicates <= 16:
+        raise SymtuneError(f"{where}: replicates = {replicates!r}; expected 1 to 16")
+    listed = raw.get("arms", [{"name": SYMBOL}])
+    if not isinstance(listed, list) or not listed:
+        raise SymtuneError(f"{where}: arms = {listed!r}; expected a non-empty list of arms")
+    arms = [_arm(a, f"{where}: arms[{i}]", replicates) for i, a in enumerate(listed)]
+    control = raw.get("control", False)
+    if not isinstance(control, bool):
+        raise SymtuneError(f"{where}: control = {control!r}; expected true or false")
+    if control:
+        if any(a.name == CONTROL for a in arms):
+            raise SymtuneError(
+                f"{where}: control: true adds the arm 'control', and arms already name one"
+            )
+        first = arms[0]
+        if dict(first.data).get("relevant_ratio") == 1.0:
+            raise SymtuneError(
+                f"{where}: control: true, but arm {first.name!r} already tunes with relevant "
+                "labels only (data.relevant_ratio = 1.0): the control would be the same arm"
+            )
+        data = {**dict(first.data), "relevant_ratio": 1.0}
+        arms.append(Arm(CONTROL, tuple(data.items()), first.tune, first.replicates))
+    names = [a.name for a in arms]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise SymtuneError(f"{where}: two arms are named {twice[0]!r}; arm names must differ")
+    return arms
+
+
+def parse_sweep(raw: Any, where: str) -> Sweep | None:
+    """`sweep: {grid: {FIELD: [values…]}, steps: N}` over tune fields, or None."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise SymtuneError(f"{where}: sweep = {raw!r}; expected a mapping with grid and steps")
+    unknown = sorted(set(raw) - set(SWEEP_KEYS))
+    if unknown:
+        raise SymtuneError(
+            f"{where}: sweep.{unknown[0]} is not a known field; expected grid, steps"
+        )
+    grid = raw.get("grid")
+    if not isinstance(grid, dict) or not grid:
+        raise SymtuneError(f"{where}: sweep.grid = {grid!r}; expected a mapping FIELD: [values]")
+    typed = []
+    for name, values in grid.items():
+        if not isinstance(values, list) or not values:
+            raise SymtuneError(
+                f"{where}: sweep.grid.{name} = {values!r}; expected a non-empty list of values"
+            )
+        if name in ("mixture", "out", "model"):
+            raise SymtuneError(f"{where}: sweep.grid.{name} is set by the run; it cannot be swept")
+        checked = [fields_of(TuneConfig, {name: v}, f"{where}: sweep.grid")[name] for v in values]
+        typed.append((name, tuple(checked)))
+    steps = raw.get("steps", 0)
+    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 0:
+        raise SymtuneError(
+            f"{where}: sweep.steps = {steps!r}; expected a number of steps (0: tune.steps)"
+        )
+    return Sweep(tuple(typed), steps)
+
+
+def choose(scores: list[float | None]) -> int:
+    """The sweep's rule: the highest last validation accuracy; ties (and points without one)
+    to the earlier point in grid order."""
+    best = 0
+    for i, score in enumerate(scores):
+        if score is not None and (scores[best] is None or score > scores[best]):
+            best = i
+    return best
