@@ -16,9 +16,9 @@ the same prompts (when TRL is importable there), and rank scoring many prompts p
 against one prompt at a time (prompts/s, largest log-likelihood difference in fp32). Every stage
 writes EXP/summary.json as it ends and is skipped when done, so a rerun continues.
 
-The recipe is the issue-13 recipe (experiments/recipe): the `reachable` tuning side (22 BIG-Bench
-tasks + 3 families), equal task shares, 2 to 10 classes per prompt, 256-token prompts, lr 3e-5,
-Adafactor, --keep best on 160 held-out tuning-side validation prompts."""
+The recipe is the issue-13 recipe (experiments/recipe/gpu.yaml): the `reachable` tuning side
+(22 BIG-Bench tasks + 3 families), equal task shares, 2 to 10 classes per prompt, 256-token
+prompts, lr 3e-5, Adafactor, --keep best on 160 held-out tuning-side validation prompts."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path[:0] = [str(ROOT / "bench"), str(ROOT / "experiments" / "recipe")]
+sys.path[:0] = [str(ROOT / "bench")]
 
 SCALES: dict[str, dict[str, Any]] = {
     "gpu": {
@@ -83,7 +83,7 @@ BENCHES = ("reachable", "algorithmic", "offline")
 
 def prepare(exp: Path, scale: str) -> None:
     """The mixture (with room for prompts skipped as too long) and the evaluation items."""
-    from recipe import eval_config
+    from benches import eval_config
 
     from symtune.data import build_data, suite_specs
     from symtune.evaluate.api import save_items
@@ -206,7 +206,7 @@ def paper_run(exp: Path, plan: dict[str, Any], model: str, deadline: float) -> d
 
 
 def evaluation(exp: Path, plan: dict[str, Any], model: str, bench: str) -> dict[str, Any]:
-    from recipe import eval_config
+    from benches import eval_config
 
     from symtune.evaluate.api import evaluate, load_items
 
@@ -332,7 +332,7 @@ def trl_bench(exp: Path, plan: dict[str, Any], model: str) -> dict[str, Any]:
 def scoring_bench(exp: Path, plan: dict[str, Any], model: str) -> dict[str, Any]:
     """Rank scoring of the first reachable items in fp32: many per forward vs one at a time."""
     import torch
-    from recipe import eval_config
+    from benches import eval_config
 
     from symtune.evaluate.api import load_items, model_location
     from symtune.evaluate.scoring import RankRequest, Scorer
@@ -405,7 +405,7 @@ def execute(exp: Path, model: str, deadline_s: float) -> None:
 
 
 def main() -> None:
-    from recipe import parse_args
+    from benches import parse_args
 
     args = parse_args(__doc__, ("prepare", "execute", "report"), SCALES)
     if args.step == "prepare":

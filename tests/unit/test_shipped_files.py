@@ -15,6 +15,10 @@ RUN_YAMLS = [
     "experiments/smollm2/main.yaml",
     "docs/results/main.yaml",
     "docs/demo-report/run_config.yaml",
+    "experiments/recipe/cpu-240.yaml",
+    "experiments/recipe/cpu-3000.yaml",
+    "experiments/recipe/gpu.yaml",
+    "experiments/recipe/replicates-240.yaml",
 ]
 SUITE_YAMLS = ["docs/scan/bigbench/suite.yaml", "docs/scan/families/suite.yaml"]
 ACCELERATE_YAMLS = ["configs/accelerate/ddp_gpu.yaml", "configs/accelerate/fsdp_gpu.yaml"]
@@ -34,6 +38,14 @@ def test_run_yamls_validate(name, tmp_path):
     config = load_run_config(ROOT / name, tmp_path / "run")
     assert config.tune.steps >= 1 and config.data.n >= config.tune.steps
     assert config.eval.seeds and not (tmp_path / "run").exists()
+
+
+def test_the_presets_answer_with_a_control_arm_where_base_can_learn(tmp_path):
+    for name in ("quick", "paper"):
+        config = load_run_config(ROOT / f"src/symtune/presets/{name}.yaml", tmp_path / "run")
+        assert config.suite == "reachable" and config.labels() == ["symbol", "control"]
+        control = dict(config.arms[1].data)
+        assert control == {"relevant_ratio": 1.0} and config.data.relevant_ratio == 0.0
 
 
 @pytest.mark.parametrize("name", SUITE_YAMLS)
