@@ -1,7 +1,7 @@
 """Arms of one `symtune run`: named variants that override `data` and/or `tune` fields, tuned on
 the same mixture seed and evaluated on the same items as base. `control: true` adds the standard
 control arm (the first arm's prompts with relevant labels and instructions); `replicates: N`
-tunes an arm N times (training seeds seed, seed+1, …; the mixture stays the same); a `sweep`
+tunes an arm N times (the same prompts in N orders, `data_order` 0, 1, …); a `sweep`
 grid over tune fields is tuned first and the point its rule chooses on the tuning-side
 validation is applied to every arm. Parsing and expansion only: no I/O."""
 
@@ -44,9 +44,11 @@ class Arm:
 
     def tune_config(self, base: TuneConfig, replicate: int, chosen: dict[str, Any]) -> TuneConfig:
         """The tune config of replicate k (1-based): the sweep's choice, then the arm's own
-        overrides; replicate k trains with seed + k - 1."""
+        overrides; replicate k reads the prompts in order data_order + k - 1 (replicate 1 as
+        a run without replicates) with seed + k - 1."""
         config = replace(base, **{**chosen, **dict(self.tune)})
-        return replace(config, seed=config.seed + replicate - 1)
+        k = replicate - 1
+        return replace(config, seed=config.seed + k, data_order=config.data_order + k)
 
 
 @dataclass(frozen=True)

@@ -228,6 +228,8 @@ def test_second_evaluation_is_run_and_reported(finished_run):
     assert following["base"]["n"] == 4 and set(following["deltas"]) == {"symbol", "control"}
     text = (run / "report" / "report.md").read_text()
     assert re.search(r"## Second evaluation: suite \S*extra.yaml", text)
+    second = text.split("## Second evaluation")[1].split("\n## ")[0]
+    assert "**Base is at chance here**" in second  # a random model on number/sign
     assert "Exemplar following (exact scoring)" in text
     # accuracy, symbol − control, symbol − base, control − base: exact and rank, main and second
     assert stdout.count("symbol − control (points)") == 4

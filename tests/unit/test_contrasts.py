@@ -157,7 +157,8 @@ def test_arms_parse_control_replicates_and_refuse_bad_input():
     assert dict(arms[1].data) == {"relevant_ratio": 1.0}
     assert arms[0].labels() == ["symbol.r1", "symbol.r2"]
     base = TuneConfig(mixture="m", out="o", seed=5, lr=1e-4)
-    assert arms[0].tune_config(base, 2, {"lr": 3e-5}).seed == 6
+    second = arms[0].tune_config(base, 2, {"lr": 3e-5})
+    assert second.seed == 6 and second.data_order == 1 and second.lr == 3e-5
     assert Arm("x", tune=(("lr", 1e-3),)).tune_config(base, 1, {"lr": 3e-5}).lr == 1e-3
     bad = [
         ({"arms": [{"name": "a", "tune": {"nope": 1}}]}, "arm 'a': tune.nope is not a known"),
@@ -187,3 +188,36 @@ def test_sweep_parses_a_grid_and_its_rule_keeps_the_earlier_point_on_ties():
     ]:
         with pytest.raises(SymtuneError, match=message):
             parse_sweep(raw, "r")
+
+
+def _evaluation(base_acc, ci):
+    con = {"delta": 0.1, "ci": ci, "mde": 0.07, "p": 0.01, "p_holm": 0.02, "n": 300}
+    entry = {"average": base_acc, "chance": 0.5, "n": 300, "tasks": {}}
+    arms = {
+        label: {"labels_only": {**entry, "replicates": [base_acc]}}
+        for label in ("base", "symbol", "control")
+    }
+    return {
+        "config": {"suite": "s", "seeds": [0], "exemplar_sets": 0},
+        "summary": {"rank": {label: {"labels_only": entry} for label in arms}},
+        "arms": {"rank": arms},
+        "contrasts": {"rank": {"symbol − control": {"labels_only": con}}},
+        "readings": {},
+    }
+
+
+def test_the_answer_leads_with_the_suite_base_can_do_and_reads_the_control_contrast():
+    from symtune.report.answer import answer_blocks
+
+    at_chance = _evaluation(0.5, [0.02, 0.18])
+    learnable_one = _evaluation(0.8, [-0.02, 0.18])
+    blocks = answer_blocks([("answer", at_chance), ("answer-extra", learnable_one)], {})
+    headings = [b[2] for b in blocks if b[0] == "h"]
+    assert headings[1:] == ["Suite s", "Suite s — base at chance here"]
+    text = " ".join(str(b[1]) for b in blocks if b[0] == "p")
+    assert "no setting's interval lies above 0, so nothing here belongs to the symbols" in text
+    assert "interval above 0 on labels only — belongs to the symbols" in text
+    assert "Intervals cover evaluation noise only" in text
+    none = answer_blocks([("answer", at_chance)], {})
+    assert "not above chance with relevant labels on any suite evaluated" in none[1][1]
+    assert answer_blocks([("answer", {**at_chance, "contrasts": {}})], {}) == []

@@ -289,3 +289,31 @@ def test_chat_template_wraps_prompts(tiny_model_dir):
     doc = tokenize_prompt(wrapped, tokenizer, seen_labels=True)
     supervised = tokenizer.decode([x for x in doc.labels if x != IGNORE])
     assert supervised == " XX<eos>"
+
+
+def test_data_order_reads_the_same_prompts_in_a_seeded_order_and_resumes_mid_epoch(mixture):
+    from itertools import islice
+
+    from symtune.tune.stream import PromptStream
+
+    plain = PromptStream(mixture)
+    size = plain.size
+    texts = [p.text for p in islice(plain.from_position(0), size)]
+    one = [p.text for p in islice(PromptStream(mixture, 1).from_position(0), 2 * size)]
+    two = [p.text for p in islice(PromptStream(mixture, 2).from_position(0), size)]
+    assert sorted(one[:size]) == sorted(texts) == sorted(one[size:]) == sorted(two)
+    assert one[:size] != texts and one[:size] != two and one[size:] != one[:size]
+    assert [p.text for p in islice(PromptStream(mixture, 1).from_position(size - 3), 5)] == one[
+        size - 3 : size + 2
+    ]
+
+
+def test_replicates_of_full_fine_tuning_differ_by_their_data_order(
+    tmp_path, mixture, tiny_model_dir
+):
+    runs = []
+    for order in (0, 1):
+        config = config_for(tmp_path / str(order), mixture, tiny_model_dir, data_order=order)
+        tune(config)
+        runs.append(load_file(str(tmp_path / str(order) / "run" / "final" / "model.safetensors")))
+    assert any(not torch.equal(runs[0][k], runs[1][k]) for k in runs[0])

@@ -9,6 +9,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from symtune.evaluate.answer import learnable
 from symtune.evaluate.modes import MODES, first_mode
 from symtune.evaluate.results import GROUP_TITLES, interval, readings_tables, table1_rows
 from symtune.io import read_json_object
@@ -39,6 +40,23 @@ def table1(summary: dict[str, Any], comparison: dict[str, Any] | None) -> Block:
     return ("table", *table1_rows(summary, comparison))
 
 
+def at_chance_note(results: dict[str, Any]) -> list[Block]:
+    """A warning where base is not above chance with relevant labels: no setting there can
+    show in-context learning."""
+    summary = results["summary"].get("rank") or next(iter(results["summary"].values()))
+    if not any(g in next(iter(summary.values())) for g in ("instr_labels", "labels_only")):
+        return []
+    if learnable(summary):
+        return []
+    return [
+        (
+            "p",
+            "**Base is at chance here**: not above random guessing with relevant labels, so no "
+            "setting on these tasks can show in-context learning.",
+        )
+    ]
+
+
 def extra_eval_blocks(run: Path) -> list[Block]:
     """The run's second evaluation (RUN/eval-extra, e.g. the `reachable` suite): its Table 1
     per scoring mode and its readings."""
@@ -55,6 +73,7 @@ def extra_eval_blocks(run: Path) -> list[Block]:
             f"{list(config['seeds'])}; at most {config['max_queries']} queries per task.",
         ),
     ]
+    blocks += at_chance_note(results)
     for mode, summary in results["summary"].items():
         blocks.append(("p", f"**{mode} scoring**"))
         blocks.append(table1(summary, (results.get("comparison") or {}).get(mode)))
@@ -100,6 +119,7 @@ def core_blocks(
         labels = list(summary)
         groups = [g for g in GROUP_TITLES if any(g in s for s in summary.values())]
         blocks.append(("h", 2, f"Summary, like the paper's Table 1 ({mode} scoring)"))
+        blocks += at_chance_note(results)
         blocks.append(table1(summary, comparison))
         first = summary[labels[0]]
         if "settings" in figures and not any(b[0] == "img" for b in blocks):

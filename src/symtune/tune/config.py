@@ -85,7 +85,10 @@ class TuneConfig:
     keep_checkpoints: int = 2
     """Checkpoints kept on disk (the latest ones)."""
     seed: int = 0
-    """Seed of the model's random state (the prompts' order is the mixture's)."""
+    """Seed of the model's random state (LoRA's initialisation; full fine-tuning has none)."""
+    data_order: int = 0
+    """The order prompts are read: 0 the mixture's; N > 0 each epoch a permutation of it seeded
+    by N (a replicate's training seed: the same prompts, another order)."""
     log_every: int = 1
     """Steps between progress reports."""
     threads: int = 0
@@ -107,6 +110,7 @@ class TuneConfig:
             (self.batch_size >= 1, "batch_size", self.batch_size, "at least 1"),
             (self.seq_len >= 16, "seq_len", self.seq_len, "at least 16"),
             (self.micro_batch_rows >= 1, "micro_batch_rows", self.micro_batch_rows, "at least 1"),
+            (self.data_order >= 0, "data_order", self.data_order, "0 (the mixture's) or a seed"),
             (self.optimizer in OPTIMIZERS, "optimizer", self.optimizer, " or ".join(OPTIMIZERS)),
             (self.schedule in SCHEDULES, "schedule", self.schedule, ", ".join(SCHEDULES)),
             (self.lr > 0, "lr", self.lr, "a positive learning rate"),

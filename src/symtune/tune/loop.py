@@ -133,7 +133,7 @@ def tune(
 
     config.validate()
     check_model(config.model)
-    stream = PromptStream(Path(config.mixture))
+    stream = PromptStream(Path(config.mixture), config.data_order)
     budget = stream.manifest["config"].get("max_tokens")
     if budget is not None and config.seq_len < budget:
         raise SymtuneError(

@@ -15,7 +15,7 @@ from symtune.prompts import Prompt
 class PromptStream:
     """The prompts of a mixture directory as an endless, position-addressable stream."""
 
-    def __init__(self, directory: Path):
+    def __init__(self, directory: Path, order: int = 0):
         if not directory.is_dir():
             raise SymtuneError(
                 f"mixture directory {directory} not found; build it with `symtune data build`"
@@ -27,9 +27,14 @@ class PromptStream:
         self.size = sum(n for _, n in self.shards)
         if self.size == 0:
             raise SymtuneError(f"mixture {directory} holds no prompts")
+        self.order = order
+        """0: the mixture's order; N > 0: every epoch a permutation of it seeded by (N, epoch)."""
 
     def from_position(self, position: int) -> Iterator[Prompt]:
         """Prompts from stream position `position` on (position counts prompts consumed)."""
+        if self.order:
+            yield from self._shuffled(position)
+            return
         skip = position % self.size
         while True:
             for name, count in self.shards:
@@ -43,6 +48,22 @@ class PromptStream:
                             skip -= 1
                             continue
                         yield prompt_from_line(line, f"{path}:{number}")[1]
+
+    def _shuffled(self, position: int) -> Iterator[Prompt]:
+        """The stream in the seeded order: epoch by epoch, a permutation of the mixture."""
+        import numpy as np
+
+        lines = []
+        for name, _ in self.shards:
+            path = self.directory / name
+            with path.open(encoding="utf-8") as handle:
+                lines += [(f"{path}:{n}", line) for n, line in enumerate(handle, 1)]
+        epoch, skip = divmod(position, self.size)
+        while True:
+            for i in np.random.default_rng([self.order, epoch]).permutation(self.size)[skip:]:
+                where, line = lines[i]
+                yield prompt_from_line(line, where)[1]
+            epoch, skip = epoch + 1, 0
 
 
 def wrap_chat(prompt: Prompt, tokenizer) -> Prompt:
