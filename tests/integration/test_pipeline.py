@@ -370,3 +370,16 @@ def test_a_run_whose_arms_changed_is_refused_naming_them(finished_run, tmp_path)
     assert (run / "run_config.yaml").read_text() == before
     again = run_symtune("run", changed, "--out", run, "--control", ok=True)  # the same run
     assert "tune:control: done already" in again.stdout
+
+
+def test_the_reproduce_block_quotes_paths_a_shell_would_split(finished_run, tmp_path):
+    import shutil
+
+    run, _, _ = finished_run
+    copy = tmp_path / "my run's copy"
+    shutil.copytree(run, copy, ignore=shutil.ignore_patterns("*.safetensors", "checkpoints"))
+    run_symtune("report", copy, ok=True)
+    text = (copy / "report" / "report.md").read_text()
+    quoted = "'" + str(copy).replace("'", "'\"'\"'") + "'"
+    assert f"symtune report {quoted}" in text
+    assert f"symtune run {quoted}/run_config.yaml" not in text  # the whole path is quoted

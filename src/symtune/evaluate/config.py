@@ -89,6 +89,18 @@ class EvalConfig:
             raise SymtuneError(f"eval config: pool={self.pool!r}; expected evaluation or tuning")
         if not self.seeds:
             raise SymtuneError("eval config: seeds is empty; expected at least one seed")
+        lists = {
+            "seeds": self.seeds,
+            "settings": self.settings,
+            "scoring": self.scoring,
+            "tasks": self.tasks,
+        }
+        for name, values in lists.items():
+            twice = [v for i, v in enumerate(values) if v in values[:i]]
+            if twice:  # a repeat would score the same items twice and inflate n
+                raise SymtuneError(
+                    f"eval config: {name} lists {twice[0]!r} twice; expected each once"
+                )
         counts = {
             "k": self.k,
             "max_queries": self.max_queries,

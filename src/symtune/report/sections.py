@@ -5,6 +5,7 @@ numbers for context, example prompts and how to reproduce. Sections of an experi
 
 from __future__ import annotations
 
+import shlex
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -210,7 +211,11 @@ def core_blocks(
     blocks += examples(results)
     blocks.append(("h", 2, "Reproduce"))
     blocks.append(
-        ("pre", f"symtune run {RunDir(run).run_config} --out {run}\nsymtune report {run}")
+        (
+            "pre",
+            f"symtune run {shlex.quote(str(RunDir(run).run_config))} --out "
+            f"{shlex.quote(str(run))}\nsymtune report {shlex.quote(str(run))}",
+        )
     )
     blocks.append(("p", "The evaluated models' weights (sha256 of model.safetensors):"))
     model_rows = []
