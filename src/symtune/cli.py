@@ -331,7 +331,7 @@ def run_command(
 
 @app.command("demo")
 def demo_command(
-    preset: Annotated[str, typer.Option(help="quick (~20 min on 2 CPU cores) or paper.")] = "quick",
+    preset: Annotated[str, typer.Option(help="quick (~18 min on 2 CPU cores) or paper.")] = "quick",
     out: Annotated[Path, typer.Option(help="Run directory.")] = Path("runs/demo"),
     control: ControlOption = False,
 ) -> None:
