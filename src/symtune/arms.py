@@ -22,6 +22,8 @@ CONTROL = "control"
 SYMBOL = "symbol"
 ARM_KEYS = ("name", "data", "tune", "replicates")
 SWEEP_KEYS = ("grid", "steps")
+RUN_SET_TUNE = ("mixture", "out", "model")
+"""Tune fields the run sets for every arm and sweep point."""
 
 
 @dataclass(frozen=True)
@@ -69,14 +71,23 @@ class Sweep:
         ]
 
 
+def _known(raw: dict[str, Any], keys: tuple[str, ...], prefix: str) -> None:
+    """Refuse a key of `raw` not among `keys`, named as PREFIX + key."""
+    unknown = sorted(set(raw) - set(keys))
+    if unknown:
+        raise SymtuneError(f"{prefix}{unknown[0]} is not a known field; expected {', '.join(keys)}")
+
+
+def _replicates(value: Any, where: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 16:
+        raise SymtuneError(f"{where}: replicates = {value!r}; expected 1 to 16")
+    return value
+
+
 def _arm(raw: Any, where: str, replicates: int) -> Arm:
     if not isinstance(raw, dict):
         raise SymtuneError(f"{where} = {raw!r}: expected a mapping with name, data, tune")
-    unknown = sorted(set(raw) - set(ARM_KEYS))
-    if unknown:
-        raise SymtuneError(
-            f"{where}.{unknown[0]} is not a known field; expected {', '.join(ARM_KEYS)}"
-        )
+    _known(raw, ARM_KEYS, f"{where}.")
     name = raw.get("name")
     if not isinstance(name, str) or not NAME.match(name) or name == "base":
         raise SymtuneError(
@@ -88,21 +99,17 @@ def _arm(raw: Any, where: str, replicates: int) -> Arm:
     for fixed in ("tasks", "suite", "tokenizer"):
         if fixed in data:
             raise SymtuneError(f"{where}: data.{fixed} is set by the run; arms cannot change it")
-    for fixed in ("mixture", "out", "model"):
+    for fixed in RUN_SET_TUNE:
         if fixed in tune:
             raise SymtuneError(f"{where}: tune.{fixed} is set by the run; arms cannot change it")
-    count = raw.get("replicates", replicates)
-    if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= 16:
-        raise SymtuneError(f"{where}: replicates = {count!r}; expected 1 to 16")
+    count = _replicates(raw.get("replicates", replicates), where)
     return Arm(name, tuple(data.items()), tuple(tune.items()), count)
 
 
 def parse_arms(raw: dict[str, Any], where: str) -> list[Arm]:
     """The run's arms from its YAML mapping: `arms` (a list; default one arm named symbol),
     `control: true`, `replicates: N` (the default per arm)."""
-    replicates = raw.get("replicates", 1)
-    if not isinstance(replicates, int) or isinstance(replicates, bool) or not 1 <= replicates <= 16:
-        raise SymtuneError(f"{where}: replicates = {replicates!r}; expected 1 to 16")
+    replicates = _replicates(raw.get("replicates", 1), where)
     listed = raw.get("arms", [{"name": SYMBOL}])
     if not isinstance(listed, list) or not listed:
         raise SymtuneError(f"{where}: arms = {listed!r}; expected a non-empty list of arms")
@@ -136,11 +143,7 @@ def parse_sweep(raw: Any, where: str) -> Sweep | None:
         return None
     if not isinstance(raw, dict):
         raise SymtuneError(f"{where}: sweep = {raw!r}; expected a mapping with grid and steps")
-    unknown = sorted(set(raw) - set(SWEEP_KEYS))
-    if unknown:
-        raise SymtuneError(
-            f"{where}: sweep.{unknown[0]} is not a known field; expected grid, steps"
-        )
+    _known(raw, SWEEP_KEYS, f"{where}: sweep.")
     grid = raw.get("grid")
     if not isinstance(grid, dict) or not grid:
         raise SymtuneError(f"{where}: sweep.grid = {grid!r}; expected a mapping FIELD: [values]")
@@ -150,7 +153,7 @@ def parse_sweep(raw: Any, where: str) -> Sweep | None:
             raise SymtuneError(
                 f"{where}: sweep.grid.{name} = {values!r}; expected a non-empty list of values"
             )
-        if name in ("mixture", "out", "model"):
+        if name in RUN_SET_TUNE:
             raise SymtuneError(f"{where}: sweep.grid.{name} is set by the run; it cannot be swept")
         checked = [fields_of(TuneConfig, {name: v}, f"{where}: sweep.grid")[name] for v in values]
         typed.append((name, tuple(checked)))

@@ -53,25 +53,23 @@ class RunDir:
 
     def tuning_runs(self) -> dict[str, Path]:
         """Every finished or started tuning run in the folder, by model label (sweep points
-        excluded): the arms', or the one of an earlier version's run as "tuned"."""
-        runs = {}
-        if (self.tune / "config.json").exists():
-            runs["tuned"] = self.tune
-        arms = self.root / "arms"
-        for path in sorted(arms.glob("*/tune*")) if arms.is_dir() else []:
-            if (path / "config.json").exists():
-                k = path.name.removeprefix("tune-r")
-                runs[path.parent.name + (f".r{k}" if path.name != "tune" else "")] = path
-        return dict(sorted(runs.items(), key=lambda kv: self._arm_order(kv[0])))
-
-    def _arm_order(self, label: str) -> tuple[int, str]:
-        """Arms in the order the run's config lists them (then by name)."""
+        excluded), arm by arm in the order the run's config lists them (then by name): the
+        arms', or the one of an earlier version's run as "tuned"."""
         import yaml
 
         stored = yaml.safe_load(self.run_config.read_text()) if self.run_config.exists() else {}
-        names = [a.get("name") for a in (stored or {}).get("arms") or []]
-        arm = label.rpartition(".r")[0] if ".r" in label else label
-        return (names.index(arm) if arm in names else len(names), label)
+        order = [a.get("name") for a in (stored or {}).get("arms") or []]
+        found = []  # (arm, label, path)
+        if (self.tune / "config.json").exists():
+            found.append(("tuned", "tuned", self.tune))
+        arms = self.root / "arms"
+        for path in sorted(arms.glob("*/tune*")) if arms.is_dir() else []:
+            if (path / "config.json").exists():
+                arm = path.parent.name
+                k = path.name.removeprefix("tune-r")
+                found.append((arm, arm + (f".r{k}" if path.name != "tune" else ""), path))
+        found.sort(key=lambda f: (order.index(f[0]) if f[0] in order else len(order), f[1]))
+        return {label: path for _, label, path in found}
 
     @property
     def eval(self) -> Path:
@@ -95,11 +93,3 @@ class RunDir:
     @property
     def extra_results(self) -> Path:
         return self.extra_eval / "results.json"
-
-    @property
-    def metrics(self) -> Path:
-        return self.tune / "metrics.jsonl"
-
-    @property
-    def tune_config(self) -> Path:
-        return self.tune / "config.json"

@@ -7,6 +7,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from symtune.evaluate.contrasts import arm_of
 from symtune.evaluate.modes import MODES
 from symtune.evaluate.protocol import Item
 from symtune.evaluate.readings import cluster_key
@@ -146,7 +147,7 @@ def table1_rows(
         for label, s in summaries.items()
     ]
     if comparison:
-        arm = next((lb for lb in summaries if lb != "base"), "tuned").split(".r")[0]
+        arm = arm_of(next((lb for lb in summaries if lb != "base"), "tuned"))
         rows.append(
             [f"{arm} − base [95% CI], MDE"]
             + [

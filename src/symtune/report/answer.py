@@ -17,7 +17,7 @@ from symtune.evaluate.answer import (
     noise_note,
     reading,
 )
-from symtune.evaluate.contrasts import CONTROL, ICL_GROUPS
+from symtune.evaluate.contrasts import CONTROL, ICL_GROUPS, arms_of
 from symtune.evaluate.modes import first_mode
 from symtune.evaluate.results import readings_tables
 from symtune.report.render import Block
@@ -60,7 +60,7 @@ def answer_figure(document: dict[str, Any], path: Path) -> Path | None:
     for j, (arm, values) in enumerate(arms.items()):
         xs = [i + (j - (len(arms) - 1) / 2) * width for i in range(len(groups))]
         ys = [100 * values[g]["average"] for g in groups]
-        first = next(lb for lb in summary if lb == arm or lb.startswith(f"{arm}.r"))
+        first = arms_of(list(summary))[arm][0]
         errors = [196 * _accuracy_se(summary[first][g]) for g in groups]
         left.bar(xs, ys, width, yerr=errors, capsize=2, label=arm, color=COLORS[j % len(COLORS)])
     for i, g in enumerate(groups):
