@@ -3,12 +3,15 @@
 `claim(path, kind)` is what every writing command goes through, after it has validated its
 input: it refuses a non-empty folder that symtune did not make (or made for another kind of
 job), takes an exclusive lock (a second writer gets "in use by PID n"), and, if the job fails
-before writing anything, removes the folder it created, so a typo leaves nothing behind."""
+before writing anything, leaves the folder as it found it (removed if it made it), so a typo
+leaves nothing behind. Ownership is the marker `.symtune.json` written at claim time; a folder
+without one is symtune's only if it holds exactly a layout earlier versions wrote."""
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import fnmatch
 import json
 import os
 import shutil
@@ -16,24 +19,67 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from symtune.errors import SymtuneError
-from symtune.io import atomic_json
+from symtune.io import atomic_json, temp_target
 
 LOCK = ".symtune.lock"
 MARKER = ".symtune.json"
-KINDS = ("mixture", "tune", "eval", "scan", "run")
-SIGNATURES = {
-    "mixture": ("manifest.json", "prompts-*.jsonl"),
-    "tune": ("metrics.jsonl", "checkpoints", "final"),
-    "eval": ("eval_config.json",),
-    "scan": ("scan.json",),
-    "run": ("run_config.yaml", "stages.json"),
+KINDS = ("mixture", "tune", "eval", "scan", "run", "report")
+LEGACY = {
+    "mixture": (
+        ("manifest.json",),
+        ("config.json", "manifest.json", "validation.jsonl", "prompts-*.jsonl", "*.stats.json"),
+    ),
+    "tune": (
+        ("config.json", "metrics.jsonl"),
+        (
+            "config.json",
+            "metrics.jsonl",
+            "checkpoints",
+            "final",
+            "best",
+            "best.json",
+            "stopped.json",
+            "partial",
+            "mixture_manifest.json",
+            "provenance.json",
+        ),
+    ),
+    "eval": (("eval_config.json",), ("eval_config.json", "cache", "results.json", "results.md")),
+    "scan": (("scan.json",), ("scan.json", "scan.md", "cache", "items.json")),
+    "run": (
+        ("run_config.yaml", "stages.json"),
+        (
+            "run_config.yaml",
+            "stages.json",
+            "data",
+            "arms",
+            "tune",
+            "eval",
+            "eval-extra",
+            "sweep",
+            "report",
+        ),
+    ),
+    "report": (("report.md",), ("report.md", "report.html", "*.png")),
 }
-"""Files by which a folder made before markers existed is recognised as that kind's."""
+"""Folders made before markers existed: (files that must all be there, the only names allowed
+there). A folder holding anything else is not taken for symtune's."""
+
+
+def _legacy_kind(names: set[str]) -> str | None:
+    """The kind whose pre-marker layout `names` is exactly (our own temp files aside)."""
+    names = {n for n in names if temp_target(Path(n)) is None} - {LOCK}
+    for kind, (required, allowed) in LEGACY.items():
+        if set(required) <= names and all(
+            any(fnmatch.fnmatchcase(name, pattern) for pattern in allowed) for name in names
+        ):
+            return kind
+    return None
 
 
 def owner_kind(path: Path) -> str | None:
-    """The kind of job a folder belongs to, from its marker (or, for folders made before
-    markers, its files); None for a folder that is not symtune's."""
+    """The kind of job a folder belongs to: its marker's, or for a folder without one, the kind
+    whose pre-marker layout it has exactly; None for a folder that is not symtune's."""
     marker = path / MARKER
     if marker.exists():
         with contextlib.suppress(OSError, ValueError, AttributeError):
@@ -41,10 +87,7 @@ def owner_kind(path: Path) -> str | None:
             if kind in KINDS:
                 return kind
         return None
-    for kind, patterns in SIGNATURES.items():
-        if any(next(path.glob(pattern), None) is not None for pattern in patterns):
-            return kind
-    return None
+    return _legacy_kind({p.name for p in path.iterdir()})
 
 
 def check_target(path: Path, kind: str) -> None:
@@ -87,10 +130,13 @@ def _holder(lock: Path) -> str:
 
 @contextlib.contextmanager
 def claim(path: Path, kind: str) -> Iterator[Path]:
-    """Hold `path` for one `kind` job: checked, created, marked and locked for the duration."""
+    """Hold `path` for one `kind` job: checked, created, marked and locked for the duration.
+    If the job fails having added nothing, the folder is left as it was found: removed if this
+    claim created it, else without the marker and lock it added."""
     assert kind in KINDS, kind
     check_target(path, kind)
     created = _missing_ancestors(path)
+    found = {p.name for p in path.iterdir()} if path.exists() else set()
     path.mkdir(parents=True, exist_ok=True)
     lock_path = path / LOCK
     handle = lock_path.open("a+")
@@ -111,17 +157,28 @@ def claim(path: Path, kind: str) -> Iterator[Path]:
             atomic_json(path / MARKER, {"kind": kind})
         yield path
     except BaseException:
-        if created and {p.name for p in path.iterdir()} <= {LOCK, MARKER}:
-            shutil.rmtree(path, ignore_errors=True)  # nothing but our own bookkeeping
-            for parent in created[1:]:  # and the folders made to hold it, if still empty
-                with contextlib.suppress(OSError):
-                    parent.rmdir()
+        if {p.name for p in path.iterdir()} - {LOCK, MARKER} == found - {LOCK, MARKER}:
+            _restore(path, found, created)
         raise
     finally:
         with contextlib.suppress(OSError):
             handle.seek(0)
             handle.truncate()
         handle.close()
+
+
+def _restore(path: Path, found: set[str], created: list[Path]) -> None:
+    """Undo a claim whose job added nothing: the folder (and parents) it made, or the marker
+    and lock it added to a folder that was there."""
+    if created:
+        shutil.rmtree(path, ignore_errors=True)
+        for parent in created[1:]:  # the folders made to hold it, if still empty
+            with contextlib.suppress(OSError):
+                parent.rmdir()
+        return
+    for name in {LOCK, MARKER} - found:
+        with contextlib.suppress(OSError):
+            (path / name).unlink()
 
 
 def is_main_process() -> bool:

@@ -3,6 +3,7 @@ write a self-describing results.json plus a Markdown summary."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -159,18 +160,30 @@ def _model_record(name: str, identity: Mapping[str, Any]) -> dict[str, Any]:
 def _check_cache_owner(out: Path, label: str, identity: Mapping[str, Any]) -> None:
     """Refuse to reuse a label's cached predictions made by another model or other weights."""
     owner = out / "cache" / f"{label}.model"
+    predictions = out / "cache" / f"{label}.jsonl"
     if not owner.exists():
+        if predictions.exists() and predictions.stat().st_size:
+            raise SymtuneError(
+                f"{out}: label {label!r} has cached predictions but no record of the model that "
+                f"made them ({owner} is missing), so they cannot be checked; choose another --out"
+            )
         return
     try:
         stored = json.loads(owner.read_text())
     except ValueError:
         stored = None
-    if not isinstance(stored, dict):
+    if not isinstance(stored, dict) or "config" not in stored:
         raise SymtuneError(
             f"{out}: label {label!r} was evaluated by an older symtune that did not record "
-            "its weights' sha256, so its cached predictions cannot be checked; choose another --out"
+            "its model's sha256s (weights, tokenizer, config), so its cached predictions cannot "
+            "be checked; choose another --out"
         )
-    for key, what in (("name", "model"), ("weights", "weights"), ("tokenizer", "tokenizer")):
+    for key, what in (
+        ("name", "model"),
+        ("weights", "weights"),
+        ("tokenizer", "tokenizer"),
+        ("config", "model config"),
+    ):
         if stored.get(key) != identity[key]:
             raise SymtuneError(
                 f"{out}: label {label!r} was evaluated with {what} {str(stored.get(key))[:16]!r}, "
@@ -192,17 +205,36 @@ def evaluate(
     before the first write, and `out` is locked while this runs. `built` passes the items (and
     notes) `build_items(config)` made elsewhere, e.g. on a machine without the task artifacts
     (see `save_items`/`load_items`)."""
-    from symtune.models import check_model
+    from symtune.models import check_model, preflight
 
     config.validate()
     if not models:
         raise SymtuneError("eval: no model given")
     for name in models.values():
         check_model(name)
+        preflight(model_location(name), config.trust_remote_code)
     items, notes = built if built is not None else build_items(config)
     identities = {label: model_identity(name) for label, name in models.items()}
     with claim(out, "eval"):
-        return _evaluate(config, models, identities, items, notes, out, progress)
+        before = {p for p in out.rglob("*")}
+        try:
+            return _evaluate(config, models, identities, items, notes, out, progress)
+        except BaseException:
+            _forget_bookkeeping(out, before)
+            raise
+
+
+def _forget_bookkeeping(out: Path, before: set[Path]) -> None:
+    """After a failure before any prediction was cached: remove the config and identity
+    records this call wrote, so the corrected command starts afresh."""
+    if any(p.stat().st_size for p in (out / "cache").glob("*.jsonl")):
+        return  # predictions to resume from
+    for path in [out / "eval_config.json", *(out / "cache").glob("*")]:
+        if path not in before and path.is_file():
+            path.unlink()
+    if (out / "cache").is_dir() and out / "cache" not in before:
+        with contextlib.suppress(OSError):
+            (out / "cache").rmdir()
 
 
 def pack_tokens(device_type: str) -> int:
@@ -252,10 +284,10 @@ def _evaluate(
     timings: dict[str, float] = {}
     for label, name in models.items():
         location = model_location(name)
-        model = load_model(location, config.dtype).to(device)
+        model = load_model(location, config.dtype, config.trust_remote_code).to(device)
         scorer = Scorer(
             model,
-            load_tokenizer(location),
+            load_tokenizer(location, config.trust_remote_code),
             batch_size=config.batch_size,
             pack_tokens=packing,
             greedy=config.greedy,

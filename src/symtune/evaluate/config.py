@@ -16,7 +16,7 @@ from symtune.prompts import ICL_SETTINGS
 SCORING = tuple(MODES)
 LIST_FUNCTION_CHOICES = ("all", "paper20", "none")
 GREEDY_CHOICES = ("verify", "generate")
-NOT_IDENTITY = ("greedy",)
+NOT_IDENTITY = ("greedy", "trust_remote_code")
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,8 @@ class EvalConfig:
     provably the greedy output, else generated) or generate (always decode); same outputs."""
     dtype: str = "auto"
     """auto (bf16 on CUDA and on CPUs with AMX or AVX512-BF16, else fp32), bf16 or fp32."""
+    trust_remote_code: bool = False
+    """Run a model's own Python code (its config's auto_map); off: such a model is refused."""
 
     def validate(self) -> None:
         for setting in self.settings:

@@ -1,6 +1,6 @@
 """Models: a registry of built-in model names and loaders for tokenizers (and, later, weights)."""
 
-from symtune.models.loading import fingerprint, load_model, model_source, plain_copy
+from symtune.models.loading import fingerprint, load_model, model_source, plain_copy, preflight
 from symtune.models.registry import MODELS, ModelRef, check_model, resolve_model
 from symtune.models.tokenizer import load_tokenizer, token_counter
 
@@ -13,6 +13,7 @@ __all__ = [
     "load_tokenizer",
     "model_source",
     "plain_copy",
+    "preflight",
     "resolve_model",
     "token_counter",
 ]

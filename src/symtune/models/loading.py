@@ -4,7 +4,9 @@ load, and every tuned checkpoint, is plain `from_pretrained` material."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -52,7 +54,7 @@ def gguf_checkpoint_dir() -> Path:
 
     gguf = smollm2_gguf()
     model = AutoModelForCausalLM.from_pretrained(
-        str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32
+        str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32, trust_remote_code=False
     )
     tmp = temp_path(target)  # unique: two first runs may convert at once
     plain_copy(model).save_pretrained(str(tmp))
@@ -70,6 +72,8 @@ def model_source(name: str) -> str:
 
 
 WEIGHT_FILES = ("*.safetensors", "*.bin", "*.pt", "*.gguf")
+CONFIG_FILES = ("config.json", "generation_config.json", "adapter_config.json")
+"""Files besides weights and tokenizer that change a model's outputs (architecture, LoRA)."""
 TOKENIZER_FILES = (
     "tokenizer.json",
     "tokenizer_config.json",
@@ -109,31 +113,100 @@ def model_directory(source: str) -> Path | None:
 
 
 def fingerprint(source: str) -> dict[str, Any]:
-    """What a model's results depend on, as sha256s: "weights" over its weight files and
-    "tokenizer" over its tokenizer files (None for a part that cannot be read locally), and
-    "files", each weight file's own sha256."""
+    """What a model's results depend on, as sha256s: "weights" over its weight files,
+    "tokenizer" over its tokenizer files, "config" over the files that set its architecture
+    (None for a part that cannot be read locally), and "files", each weight file's sha256."""
     directory = model_directory(source)
     if directory is None:
-        return {"weights": None, "tokenizer": None, "files": {}}
+        return {"weights": None, "tokenizer": None, "config": None, "files": {}}
     weights = _file_hashes(directory, WEIGHT_FILES)
     return {
         "weights": _combined(weights),
         "tokenizer": _combined(_file_hashes(directory, TOKENIZER_FILES)),
+        "config": _combined(_file_hashes(directory, CONFIG_FILES)),
         "files": weights,
     }
 
 
-def load_model(name: str, dtype: str = "bf16"):
-    """A causal LM for a built-in name, local directory or hub id, on CPU, in `dtype`."""
+def check_remote_code(source: str, allowed: bool) -> None:
+    """Refuse a model whose config or tokenizer config names its own Python code (`auto_map`)
+    unless the user allowed it: transformers would otherwise ask mid-output, or run it."""
+    directory = model_directory(source)
+    if directory is None or allowed:
+        return
+    for name in ("config.json", "tokenizer_config.json"):
+        path = directory / name
+        with contextlib.suppress(OSError, ValueError):
+            data = json.loads(path.read_text())
+            if isinstance(data, dict) and data.get("auto_map"):
+                raise SymtuneError(
+                    f"model {directory}: {name} names its own code to run (auto_map); symtune "
+                    "runs a model's code only with --trust-remote-code"
+                )
+
+
+def check_weights(source: str) -> None:
+    """Refuse, before anything is written, a local model folder whose weights cannot load:
+    none there, or a safetensors file whose header or length is damaged."""
+    directory = model_directory(source)
+    if directory is None or not Path(source).is_dir():
+        return
+    files = _file_hashes_names(directory)
+    if not files:
+        raise SymtuneError(
+            f"model {directory}: no weight files (*.safetensors or *.bin); expected a "
+            "transformers model folder"
+        )
+    from safetensors import safe_open
+
+    for path in files:
+        if path.suffix != ".safetensors":
+            continue
+        try:
+            with safe_open(str(path), "pt"):
+                pass
+        except Exception as err:  # safetensors raises its own error type
+            first = str(err).strip().splitlines()[0][:120] if str(err).strip() else ""
+            raise SymtuneError(f"model weights {path}: damaged or truncated ({first})") from None
+
+
+def preflight(name: str, trust_remote_code: bool = False) -> None:
+    """Before anything is written: a local model's own code is absent or allowed, and its
+    weights readable (built-in and hub models are checked by `check_model`)."""
+    ref = resolve_model(name)
+    if ref.kind != "local":
+        return
+    check_remote_code(ref.location, trust_remote_code)
+    check_weights(ref.location)
+
+
+def _file_hashes_names(directory: Path) -> list[Path]:
+    return sorted(p for pattern in ("*.safetensors", "*.bin") for p in directory.glob(pattern))
+
+
+def load_model(name: str, dtype: str = "bf16", trust_remote_code: bool = False):
+    """A causal LM for a built-in name, local directory or hub id, on CPU, in `dtype`; a
+    model's own code runs only when `trust_remote_code` (checked first, see
+    `check_remote_code`)."""
     from transformers import AutoModelForCausalLM
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # symtune shows its own progress; keep logs readable
     torch_dtype = _torch_dtype(dtype)
     source = model_source(name)
+    check_remote_code(source, trust_remote_code)
     try:
-        model = AutoModelForCausalLM.from_pretrained(source, dtype=torch_dtype)
-    except OSError as err:
-        first = str(err).strip().splitlines()[0]
-        raise SymtuneError(f"model {name!r} not found or not loadable ({first})") from None
+        model = AutoModelForCausalLM.from_pretrained(
+            source, dtype=torch_dtype, trust_remote_code=trust_remote_code
+        )
+    except (OSError, ValueError, RuntimeError) as err:
+        first = str(err).strip().splitlines()[0][:160] if str(err).strip() else ""
+        raise SymtuneError(
+            f"model {name!r} not found or not loadable ({type(err).__name__}: {first})"
+        ) from None
+    except Exception as err:  # safetensors' and pickle's own errors: a damaged weights file
+        if type(err).__name__ not in ("SafetensorError", "UnpicklingError"):
+            raise
+        first = str(err).strip().splitlines()[0][:160] if str(err).strip() else ""
+        raise SymtuneError(f"model {name!r}: its weights cannot be read ({first})") from None
     return model

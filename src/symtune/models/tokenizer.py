@@ -21,7 +21,9 @@ def _gguf_tokenizer_dir() -> Path:
     from transformers import AutoTokenizer
 
     gguf = smollm2_gguf()
-    tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    tokenizer = AutoTokenizer.from_pretrained(
+        str(gguf.parent), gguf_file=gguf.name, trust_remote_code=False
+    )
     tmp = temp_path(target)  # unique: two first runs may convert at once
     tokenizer.save_pretrained(str(tmp))
     if not target.exists():
@@ -31,14 +33,18 @@ def _gguf_tokenizer_dir() -> Path:
 
 
 @cache
-def load_tokenizer(name: str):  # -> transformers.PreTrainedTokenizerBase
-    """A transformers tokenizer for a built-in model name, local path or hub id."""
+def load_tokenizer(name: str, trust_remote_code: bool = False):  # -> PreTrainedTokenizerBase
+    """A transformers tokenizer for a built-in model name, local path or hub id; its own code
+    runs only when `trust_remote_code`."""
     from transformers import AutoTokenizer
+
+    from symtune.models.loading import check_remote_code
 
     ref = resolve_model(name)
     source = str(_gguf_tokenizer_dir()) if ref.kind == "gguf-artifact" else ref.location
+    check_remote_code(source, trust_remote_code)
     try:
-        return AutoTokenizer.from_pretrained(source)
+        return AutoTokenizer.from_pretrained(source, trust_remote_code=trust_remote_code)
     except OSError as err:
         first = str(err).strip().splitlines()[0]
         raise SymtuneError(f"model {name!r}: cannot load its tokenizer ({first})") from None

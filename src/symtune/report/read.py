@@ -40,3 +40,41 @@ def run_summary(run: Path) -> dict[str, Any]:
         "budget": manifest.get("config", {}).get("max_tokens"),
         "relevant_ratio": manifest.get("config", {}).get("relevant_ratio", 0.0),
     }
+
+
+def read_results(path: Path) -> dict[str, Any]:
+    """An evaluation's results.json, with the fields the report reads checked first: a file
+    that lacks them (edited, or not an evaluation) is named in one line, before anything is
+    written."""
+    from symtune.errors import SymtuneError
+    from symtune.io import read_json_object
+
+    data = read_json_object(path, "results")
+    problem = _results_problem(data)
+    if problem:
+        raise SymtuneError(f"results {path}: {problem}; expected a symtune evaluation's results")
+    return data
+
+
+def _results_problem(data: dict[str, Any]) -> str | None:
+    for key, kind in (("config", dict), ("models", dict), ("summary", dict), ("items", list)):
+        if not isinstance(data.get(key), kind):
+            return f"field {key!r} is missing or not a {'mapping' if kind is dict else 'list'}"
+    if not data["summary"]:
+        return "field 'summary' is empty (nothing was evaluated)"
+    for mode, labels in data["summary"].items():
+        if not isinstance(labels, dict):
+            return f"summary.{mode} is not a mapping"
+        for label, settings in labels.items():
+            if not isinstance(settings, dict):
+                return f"summary.{mode}.{label} is not a mapping"
+            for setting, cell in settings.items():
+                numbers = isinstance(cell, dict) and all(
+                    isinstance(cell.get(k), int | float) and not isinstance(cell.get(k), bool)
+                    for k in ("average", "n")
+                )
+                if not numbers:
+                    return f"summary.{mode}.{label}.{setting} lacks numeric 'average' and 'n'"
+    if not all(isinstance(item, dict) for item in data["items"]):
+        return "field 'items' holds entries that are not mappings"
+    return None

@@ -5,15 +5,18 @@ draws (`figures`), composes (`sections`) and renders (`render`); it never rebuil
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from symtune.errors import SymtuneError
 from symtune.evaluate.modes import first_mode
-from symtune.io import atomic_write, read_json_object
+from symtune.io import atomic_write
+from symtune.outdir import claim
 from symtune.report.answer import answer_blocks, answer_figure
 from symtune.report.figures import figures as draw
-from symtune.report.read import metrics_of
+from symtune.report.read import metrics_of, read_results
 from symtune.report.render import Block, html_page
 from symtune.report.render import markdown as to_markdown
 from symtune.report.sections import core_blocks
@@ -34,38 +37,62 @@ def write_report(
     path. `markdown`: also write the Markdown there, its figure links relative to it. `notes`:
     a Markdown file placed under the title (a write-up of what the numbers below show).
     `sections`: an experiment's own sections, placed after the training section."""
-    if notes is not None and not notes.exists():
+    if notes is not None and not notes.is_file():
         raise SymtuneError(f"notes file {notes} not found")
     layout = RunDir(run)
     if not layout.results.exists():
         raise SymtuneError(
             f"{run}: no eval/results.json; run `symtune run` or `symtune eval` first"
         )
-    results = read_json_object(layout.results, "results")
+    results = read_results(layout.results)
+    extra = read_results(layout.extra_results) if layout.extra_results.exists() else None
     out = out or layout.report
-    out.mkdir(parents=True, exist_ok=True)
+    with claim(out, "report"):
+        staging = out / f".staging-{os.getpid()}"
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir()
+        try:
+            made, page = _compose(run, layout, results, extra, staging, notes, sections)
+            for path in made.values():  # drawn in staging: nothing is written on a failure
+                os.replace(path, out / path.name)
+            made = {name: out / path.name for name, path in made.items()}
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        atomic_write(out / "report.md", to_markdown(page))
+        atomic_write(out / "report.html", html_page(page, made))
+        if markdown is not None:
+            prefix = Path(os.path.relpath(out.resolve(), markdown.resolve().parent))
+            atomic_write(markdown, to_markdown(page, prefix))
+    return out / "report.md"
+
+
+def _compose(
+    run: Path,
+    layout: RunDir,
+    results: dict[str, Any],
+    extra_results: dict[str, Any] | None,
+    folder: Path,
+    notes: Path | None,
+    sections: Sequence[Section],
+) -> tuple[dict[str, Path], list[Block]]:
+    """The figures (drawn into `folder`) and the page's blocks."""
     mode = first_mode(results["summary"])
     runs = layout.tuning_runs()
     metrics = next(iter(runs.values()), layout.tune) / "metrics.jsonl"
-    made = draw(results, metrics_of(metrics), mode, out, metrics_of(metrics, "val_accuracy"))
+    made = draw(results, metrics_of(metrics), mode, folder, metrics_of(metrics, "val_accuracy"))
     evaluations = [("answer", results)]
-    if layout.extra_results.exists():
-        evaluations.append(("answer-extra", read_json_object(layout.extra_results, "results")))
+    if extra_results is not None:
+        evaluations.append(("answer-extra", extra_results))
     for name, document in evaluations:
-        if (figure := answer_figure(document, out / f"{name}.png")) is not None:
+        if (figure := answer_figure(document, folder / f"{name}.png")) is not None:
             made[name] = figure
     extra: list[Block] = []
     for section in sections:
-        blocks, drawn = section(run, out)
+        blocks, drawn = section(run, folder)
         extra += blocks
         made.update(drawn)
     blocks = core_blocks(run, results, made, extra)
     blocks[1:1] = answer_blocks(evaluations, made)
     if notes is not None:
         blocks[1:1] = [("raw", notes.read_text(encoding="utf-8").strip())]
-    atomic_write(out / "report.md", to_markdown(blocks))
-    atomic_write(out / "report.html", html_page(blocks, made))
-    if markdown is not None:
-        prefix = Path(os.path.relpath(out.resolve(), markdown.resolve().parent))
-        atomic_write(markdown, to_markdown(blocks, prefix))
-    return out / "report.md"
+    return made, blocks

@@ -100,6 +100,8 @@ class TuneConfig:
     """"last": final/ is the last step's model; "best": the best-validated step's."""
     attention: str = "auto"
     """How packed rows attend (see ATTENTIONS); the same numbers whichever (tested)."""
+    trust_remote_code: bool = False
+    """Run the model's own Python code (its config's auto_map); off: such a model is refused."""
     extra: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> None:
@@ -167,6 +169,7 @@ class TuneConfig:
         """Fields a resumed run must share with the checkpoint (what changes the trajectory)."""
         data = self.to_dict()
         free_fields = ("out", "checkpoint_every", "keep_checkpoints", "log_every", "threads")
+        data.pop("trust_remote_code")
         for free in (*free_fields, "val_every", "keep", "attention"):
             data.pop(free)
         return data

@@ -20,7 +20,7 @@ from symtune.errors import SymtuneError
 from symtune.io import atomic_json, atomic_write, read_json_object, read_jsonl
 from symtune.mixture_read import read_validation
 from symtune.models.dtype import DtypeChoice, resolve_dtype
-from symtune.outdir import claim_main
+from symtune.outdir import check_target, claim_main
 from symtune.prompts import Prompt
 from symtune.provenance import package_versions
 from symtune.tune.checkpoint import (
@@ -129,10 +129,11 @@ def tune(
     processes share them (rank r takes prompts r, r+W, …), pack their share into rows, and
     accumulate gradients over micro-batches. The loss is the mean cross-entropy over every
     supervised token of the step, across all processes."""
-    from symtune.models import check_model
+    from symtune.models import check_model, preflight
 
     config.validate()
     check_model(config.model)
+    preflight(config.model, config.trust_remote_code)
     stream = PromptStream(Path(config.mixture), config.data_order)
     budget = stream.manifest["config"].get("max_tokens")
     if budget is not None and config.seq_len < budget:
@@ -141,6 +142,7 @@ def tune(
             "tokens; raise --seq-len or rebuild the mixture with --max-tokens"
         )
     run = Path(config.out)
+    check_target(run, "tune")  # a mixture or eval folder is named as such
     if (run / "config.json").exists():
         if not resume:
             raise SymtuneError(f"{run} already holds a run; pass --resume or choose another --out")
@@ -176,7 +178,7 @@ def _train(
     from symtune.models import load_tokenizer
 
     inputs = run_inputs(config, stream)
-    tokenizer = load_tokenizer(config.model)
+    tokenizer = load_tokenizer(config.model, config.trust_remote_code)
     if config.threads:
         torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)

@@ -22,7 +22,7 @@ def prepare_model(config: TuneConfig, device_type: str = "cpu"):
     with `config.attention` resolved for the device."""
     from symtune.models import load_model
 
-    model = load_model(config.model, "fp32")
+    model = load_model(config.model, "fp32", config.trust_remote_code)
     model.config.use_cache = False
     attention = resolve_attention(config.attention, device_type)
     if attention == PACKED:
@@ -89,7 +89,9 @@ def export_checkpoint(checkpoint: Path) -> Path:
         for name, param in model.named_parameters():
             if name in weights:
                 param.copy_(weights[name])
-    return save_export(model, load_tokenizer(config.model), config, target)
+    return save_export(
+        model, load_tokenizer(config.model, config.trust_remote_code), config, target
+    )
 
 
 def save_export(unwrapped, tokenizer, config: TuneConfig, final: Path) -> Path:
