@@ -7,6 +7,7 @@ from typing import Any
 
 from symtune.errors import SymtuneError
 from symtune.models.registry import DEFAULT_MODEL
+from symtune.schema import non_finite
 from symtune.symbols import check_kinds
 
 
@@ -53,6 +54,8 @@ class MixtureConfig:
     def validate(self) -> None:
         """Raise a one-line error naming every bad field (then the first of the checks that
         depend on others)."""
+        if problems := non_finite(self):
+            raise SymtuneError("mixture config: " + "; ".join(problems))
         checks = [
             (self.n >= 1, "n", self.n, "a positive number of prompts"),
             (self.cap >= 1, "cap", self.cap, "a positive per-task cap"),

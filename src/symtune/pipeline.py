@@ -14,6 +14,7 @@ import yaml
 
 from symtune.arms import SYMBOL, Arm, Sweep, choose, parse_arms, parse_sweep
 from symtune.errors import SymtuneError
+from symtune.evaluate.api import task_names
 from symtune.evaluate.config import EvalConfig
 from symtune.io import atomic_write, read_json_object
 from symtune.mixture import MixtureConfig
@@ -22,6 +23,7 @@ from symtune.outdir import claim
 from symtune.rundir import RunDir
 from symtune.schema import fields_of
 from symtune.tasks import TaskSpec
+from symtune.tasks.sources import check_local_files
 from symtune.tune.config import TuneConfig
 
 PRESETS_DIR = Path(__file__).resolve().parent / "presets"
@@ -93,9 +95,13 @@ SECTIONS = (
 
 def _section(raw: dict[str, Any], key: str, cls: type, where: str) -> dict[str, Any]:
     """A section's values, typed against `cls` (one-line errors naming `key.field`)."""
-    values = raw.get(key) or {}
+    values = raw.get(key)
+    if values is None:
+        values = {}
     if not isinstance(values, dict):
-        raise SymtuneError(f"{where}: section {key!r} must be a mapping, got {values!r}")
+        raise SymtuneError(
+            f"{where}: section {key!r} = {values!r}; expected a mapping of {key} fields"
+        )
     if cls is MixtureConfig and isinstance(values.get("weights"), dict):
         values = {**values, "weights": [list(kv) for kv in values["weights"].items()]}
     return fields_of(cls, values, f"{where}: {key}")
@@ -152,11 +158,20 @@ def load_run_config(path: Path, run_dir: Path, control: bool = False) -> RunConf
         # the main evaluation's values, overridden by the section's (its suite included)
         values = {**eval_values, **_section(raw, "extra_eval", EvalConfig, where)}
         extra = EvalConfig(**{"suite": "reachable", **values, "tokenizer": model})
-        suite_specs(extra.suite)
-        extra.validate()
     mixture.validate()
     tune.validate()
-    evaluation.validate()
+    for section, checked in (("eval", evaluation), ("extra_eval", extra)):
+        if checked is not None:
+            try:
+                task_names(checked)
+            except SymtuneError as err:
+                raise SymtuneError(f"{where}: {section}: {err}") from None
+    _, specs = suite_specs(suite_name)
+    used = {*suite.tuning, *task_names(evaluation)}
+    if extra is not None:
+        extra_specs = suite_specs(extra.suite)[1]
+        check_local_files(extra_specs[n] for n in task_names(extra))
+    check_local_files(specs[n] for n in sorted(used))
     arms = parse_arms(raw, where)
     sweep = parse_sweep(raw.get("sweep"), where)
     _check_arms(arms, sweep, mixture, tune)
@@ -177,10 +192,18 @@ def _check_arms(
         )
     for arm in arms:
         try:
-            arm.mixture(mixture).validate()
+            arm_mixture = arm.mixture(mixture)
+            arm_mixture.validate()
             for point in points:
                 for k in range(1, arm.replicates + 1):
-                    arm.tune_config(tune, k, point).validate()
+                    arm_tune = arm.tune_config(tune, k, point)
+                    arm_tune.validate()
+                    budget = arm_mixture.max_tokens
+                    if budget is not None and arm_tune.seq_len < budget:
+                        raise SymtuneError(
+                            f"tune.seq_len {arm_tune.seq_len} is shorter than data.max_tokens "
+                            f"{budget} (a prompt would not fit a row)"
+                        )
         except SymtuneError as err:
             raise SymtuneError(f"arm {arm.name!r}: {err}") from None
 

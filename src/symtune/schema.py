@@ -5,6 +5,7 @@ traceback deep inside the stage that first uses it."""
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from collections.abc import Mapping
@@ -62,6 +63,8 @@ def coerce(kind: Any, value: Any, where: str) -> Any:
             return value
     elif kind is float:
         if isinstance(value, int | float) and not isinstance(value, bool):
+            if not math.isfinite(value):
+                raise SymtuneError(f"{where} = {value!r}: expected a finite number")
             return float(value)
     elif kind is str:
         if isinstance(value, str):
@@ -101,3 +104,16 @@ def fields_of(cls: type, values: Mapping[str, Any], where: str) -> dict[str, Any
             )
         out[name] = coerce(hints[name], value, f"{where}.{name}")
     return out
+
+
+def non_finite(config: Any) -> list[str]:
+    """ "field=value; expected a finite number" for each float field of a config dataclass
+    (nested ones included) that is NaN or infinite: no setting means anything there."""
+    bad = []
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if isinstance(value, float) and not math.isfinite(value):
+            bad.append(f"{f.name}={value}; expected a finite number")
+        elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+            bad += [f"{f.name}.{problem}" for problem in non_finite(value)]
+    return bad

@@ -3,7 +3,6 @@ write a self-describing results.json plus a Markdown summary."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import platform
@@ -17,6 +16,14 @@ from symtune.artifacts import artifact_record, bigbench_tasks_dir
 from symtune.errors import SymtuneError
 from symtune.evaluate.config import EvalConfig
 from symtune.evaluate.contrasts import arm_summaries, arms_of, contrasts, label_set_mass
+from symtune.evaluate.identity import (
+    check_cache_owner,
+    forget_bookkeeping,
+    model_identity,
+    model_location,
+    model_record,
+    stored_identity,
+)
 from symtune.evaluate.modes import MODES
 from symtune.evaluate.protocol import (
     Item,
@@ -50,42 +57,52 @@ from symtune.tasks.algorithmic import (
 RESULTS_VERSION = 1
 
 
-def model_location(name: str) -> str:
-    """Where a model's files are: a tuned run directory means its `final/` model, a tuning
-    checkpoint (`run/checkpoints/step-N`) its exported `model/` (the CLI exports it before
-    evaluating: evaluation never builds a model for training); anything else is a name."""
-    path = Path(name)
-    if (path / "final" / "config.json").exists():
-        return str(path / "final")
-    if (path / "trainable.safetensors").exists():
-        if not (path / "model" / "config.json").exists():
-            raise SymtuneError(
-                f"{name} is a tuning checkpoint without its exported model/; `symtune eval "
-                "--tuned` exports it (symtune.tune.model.export_checkpoint)"
-            )
-        return str(path / "model")
-    return name
+def task_names(config: EvalConfig) -> tuple[str, ...]:
+    """The classification tasks `config` evaluates, checked against its suite's pool, and
+    that there is something to evaluate at all (before anything is built or written)."""
+    from symtune.data import suite_specs
+
+    config.validate()
+    suite, _ = suite_specs(config.suite)
+    pool = suite.evaluation if config.pool == "evaluation" else suite.tuning
+    names = config.tasks or pool
+    unknown = [n for n in names if n not in pool]
+    if unknown:
+        known = ", ".join(pool) or "none"
+        raise SymtuneError(
+            f"eval config: task {unknown[0]!r} is not in the {config.pool} pool "
+            f"of suite {suite.name!r} ({known})"
+        )
+    classification = bool(names) and bool(config.settings or config.flipped)
+    if not classification and config.list_functions == "none" and not config.turing:
+        raise SymtuneError(
+            f"eval config: nothing to evaluate (suite {suite.name!r} has "
+            f"{len(names)} {config.pool} tasks, settings {list(config.settings)}, flipped "
+            f"{config.flipped}, list functions {config.list_functions!r}, Turing "
+            f"{config.turing})"
+        )
+    return tuple(names)
 
 
 def build_items(config: EvalConfig) -> tuple[list[Item], dict[str, Any]]:
     """Every item of the protocol, in a stable order, and notes about how they were built."""
     from symtune.data import load_tasks, suite_specs
 
-    config.validate()
-    suite, specs = suite_specs(config.suite)
-    pool = suite.evaluation if config.pool == "evaluation" else suite.tuning
-    names = config.tasks or pool
-    unknown = [n for n in names if n not in pool]
-    if unknown:
-        raise SymtuneError(
-            f"eval config: task {unknown[0]!r} is not in the {config.pool} pool "
-            f"of suite {suite.name!r}"
-        )
+    names = task_names(config)
+    _, specs = suite_specs(config.suite)
     items: list[Item] = []
     notes: dict[str, Any] = {}
-    if config.settings or config.flipped:
+    if names and (config.settings or config.flipped):
         tasks = load_tasks([specs[n] for n in names])
         icl, length_notes = classification_items(tasks, config)
+        empty = sorted(set(names) - {i.task for i in icl}) if config.settings else []
+        if not config.settings and not icl:
+            raise SymtuneError("eval: no binary task among the tasks, so no flipped labels")
+        if empty:
+            raise SymtuneError(
+                f"eval: task {empty[0]!r} gives no queries (its validation split is empty or "
+                "every prompt is over the token budget); leave it out with --tasks"
+            )
         items += icl
         notes.update(length_notes)
         notes["tasks"] = {
@@ -105,16 +122,6 @@ def build_items(config: EvalConfig) -> tuple[list[Item], dict[str, Any]]:
     return ordered(items), notes
 
 
-def _stored_identity(marker: Path) -> str:
-    """A stored eval config read back with today's defaults for fields added since."""
-    stored = read_json_object(marker, "eval config")
-    known = set(EvalConfig.__dataclass_fields__)
-    values = {k: tuple(v) if isinstance(v, list) else v for k, v in stored.items() if k in known}
-    if set(stored) - known:
-        return marker.read_text()
-    return EvalConfig(**values).identity()
-
-
 def _artifacts(config: EvalConfig) -> dict[str, dict[str, str]]:
     """The pinned files this evaluation read: its tasks' sources, BIG-Bench for algorithmic."""
     from symtune.data import artifacts_for, suite_specs
@@ -125,71 +132,6 @@ def _artifacts(config: EvalConfig) -> dict[str, dict[str, str]]:
     if config.list_functions != "none" or config.turing:
         record.update(artifact_record(["bigbench"]))
     return record
-
-
-def model_identity(name: str) -> dict[str, Any]:
-    """What a model's predictions depend on: its name, and the sha256 of its weight files and
-    of its tokenizer files. A label's cached predictions are reused only under the same
-    identity."""
-    from symtune.models import fingerprint, model_source
-
-    return {"name": name, **fingerprint(model_source(model_location(name)))}
-
-
-def _model_record(name: str, identity: Mapping[str, Any]) -> dict[str, Any]:
-    from symtune.models import model_source
-
-    record: dict[str, Any] = {
-        "name": name,
-        "source": model_source(model_location(name)),
-        "sha256": identity["files"].get("model.safetensors"),
-        "weights_sha256": identity["weights"],
-        "tokenizer_sha256": identity["tokenizer"],
-    }
-    run_config = Path(name) / "config.json"
-    if (Path(name) / "final").is_dir() and run_config.exists():
-        record["tuning_config"] = read_json_object(run_config, "run config")
-    if (Path(name) / "trainable.safetensors").exists():  # a tuning checkpoint
-        record["tuning_config"] = read_json_object(
-            Path(name).parent.parent / "config.json", "run config"
-        )
-        record["step"] = read_json_object(Path(name) / "state.json", "checkpoint state")["step"]
-    return record
-
-
-def _check_cache_owner(out: Path, label: str, identity: Mapping[str, Any]) -> None:
-    """Refuse to reuse a label's cached predictions made by another model or other weights."""
-    owner = out / "cache" / f"{label}.model"
-    predictions = out / "cache" / f"{label}.jsonl"
-    if not owner.exists():
-        if predictions.exists() and predictions.stat().st_size:
-            raise SymtuneError(
-                f"{out}: label {label!r} has cached predictions but no record of the model that "
-                f"made them ({owner} is missing), so they cannot be checked; choose another --out"
-            )
-        return
-    try:
-        stored = json.loads(owner.read_text())
-    except ValueError:
-        stored = None
-    if not isinstance(stored, dict) or "config" not in stored:
-        raise SymtuneError(
-            f"{out}: label {label!r} was evaluated by an older symtune that did not record "
-            "its model's sha256s (weights, tokenizer, config), so its cached predictions cannot "
-            "be checked; choose another --out"
-        )
-    for key, what in (
-        ("name", "model"),
-        ("weights", "weights"),
-        ("tokenizer", "tokenizer"),
-        ("config", "model config"),
-    ):
-        if stored.get(key) != identity[key]:
-            raise SymtuneError(
-                f"{out}: label {label!r} was evaluated with {what} {str(stored.get(key))[:16]!r}, "
-                f"not {str(identity[key])[:16]!r} (its cached predictions would be stale); "
-                "choose another --out"
-            )
 
 
 def evaluate(
@@ -220,21 +162,8 @@ def evaluate(
         try:
             return _evaluate(config, models, identities, items, notes, out, progress)
         except BaseException:
-            _forget_bookkeeping(out, before)
+            forget_bookkeeping(out, before)
             raise
-
-
-def _forget_bookkeeping(out: Path, before: set[Path]) -> None:
-    """After a failure before any prediction was cached: remove the config and identity
-    records this call wrote, so the corrected command starts afresh."""
-    if any(p.stat().st_size for p in (out / "cache").glob("*.jsonl")):
-        return  # predictions to resume from
-    for path in [out / "eval_config.json", *(out / "cache").glob("*")]:
-        if path not in before and path.is_file():
-            path.unlink()
-    if (out / "cache").is_dir() and out / "cache" not in before:
-        with contextlib.suppress(OSError):
-            (out / "cache").rmdir()
 
 
 def pack_tokens(device_type: str) -> int:
@@ -270,12 +199,12 @@ def _evaluate(
     config = replace(config, dtype=dtype.dtype)  # caches belong to the dtype that ran
     identity = config.identity()
     marker = out / "eval_config.json"
-    if marker.exists() and _stored_identity(marker) != identity:
+    if marker.exists() and stored_identity(marker) != identity:
         raise SymtuneError(
             f"{out} holds an evaluation with another config; choose another --out or delete it"
         )
     for label in models:  # a label's cache belongs to one model, weights and tokenizer
-        _check_cache_owner(out, label, identities[label])
+        check_cache_owner(out, label, identities[label])
     atomic_write(marker, identity)
     (out / "cache").mkdir(exist_ok=True)
     for label in models:
@@ -323,7 +252,7 @@ def _evaluate(
     document = {
         "results_version": RESULTS_VERSION,
         "config": config.to_dict(),
-        "models": {label: _model_record(name, identities[label]) for label, name in models.items()},
+        "models": {label: model_record(name, identities[label]) for label, name in models.items()},
         "versions": package_versions(
             ["symtune", "torch", "transformers", "tokenizers", "wordfreq"]
         ),

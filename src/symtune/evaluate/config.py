@@ -12,6 +12,7 @@ from symtune.evaluate.modes import MODES
 from symtune.models.dtype import DTYPE_CHOICES
 from symtune.models.registry import DEFAULT_MODEL
 from symtune.prompts import ICL_SETTINGS
+from symtune.schema import non_finite
 
 SCORING = tuple(MODES)
 LIST_FUNCTION_CHOICES = ("all", "paper20", "none")
@@ -71,6 +72,8 @@ class EvalConfig:
     """Run a model's own Python code (its config's auto_map); off: such a model is refused."""
 
     def validate(self) -> None:
+        if problems := non_finite(self):
+            raise SymtuneError("eval config: " + "; ".join(problems))
         for setting in self.settings:
             if setting not in ICL_SETTINGS:
                 raise SymtuneError(

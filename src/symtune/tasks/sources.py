@@ -236,6 +236,19 @@ def _read_local(path: Path, task: str) -> list[tuple[str, dict[str, Any]]]:
     )
 
 
+def check_local_files(specs: Iterable[TaskSpec]) -> None:
+    """Every file the local tasks among `specs` read exists: checked before a run writes."""
+    for spec in specs:
+        source = spec.source
+        if not isinstance(source, LocalSource):
+            continue
+        splits = [s for s in (spec.exemplar_split, spec.query_split) if s is not None]
+        for split in splits if "{split}" in source.path else [None]:
+            path = Path(source.path.replace("{split}", split) if split else source.path)
+            if not path.is_file():
+                raise SymtuneError(f"task {spec.name}: file {path} not found")
+
+
 def load_local(spec: TaskSpec) -> TaskData:
     """A local CSV/JSONL file; with `{split}` in the path, one file per split."""
     source = spec.source

@@ -8,6 +8,7 @@ from typing import Any
 from symtune.errors import SymtuneError
 from symtune.models.dtype import DTYPE_CHOICES
 from symtune.models.registry import DEFAULT_MODEL
+from symtune.schema import non_finite
 
 OPTIMIZERS = ("adafactor", "adamw")
 ATTENTIONS = ("auto", "symtune_packed", "flex_attention", "sdpa", "eager", "flash_attention_2")
@@ -115,7 +116,7 @@ class TuneConfig:
             (self.data_order >= 0, "data_order", self.data_order, "0 (the mixture's) or a seed"),
             (self.optimizer in OPTIMIZERS, "optimizer", self.optimizer, " or ".join(OPTIMIZERS)),
             (self.schedule in SCHEDULES, "schedule", self.schedule, ", ".join(SCHEDULES)),
-            (self.lr > 0, "lr", self.lr, "a positive learning rate"),
+            (0 < self.lr <= 1, "lr", self.lr, "a learning rate in (0, 1]"),
             (
                 0 <= self.warmup_steps <= self.steps,
                 "warmup_steps",
@@ -139,7 +140,7 @@ class TuneConfig:
             (self.checkpoint_every >= 1, "checkpoint_every", self.checkpoint_every, "at least 1"),
             (self.keep_checkpoints >= 1, "keep_checkpoints", self.keep_checkpoints, "at least 1"),
         ]
-        bad = [
+        bad = non_finite(self) or [
             f"{name}={value}; expected {expected}" for ok, name, value, expected in checks if not ok
         ]
         if bad:  # every bad field at once, in one line

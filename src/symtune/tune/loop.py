@@ -259,6 +259,11 @@ def _train(
         schedule.step()
         optimizer.zero_grad(set_to_none=True)
         step_loss = float(accelerator.reduce(loss_sum, "sum")) / supervised_total
+        if not math.isfinite(step_loss):
+            raise SymtuneError(
+                f"tune: the loss is {step_loss} at step {step + 1} (training diverged); lower "
+                "--lr or raise --grad-clip; nothing of this step was saved"
+            )
         elapsed = time.perf_counter() - began
         record = {
             "step": step + 1,
