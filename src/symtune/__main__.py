@@ -1,3 +1,20 @@
-from symtune.cli import main
+"""The `symtune` command (and `python -m symtune`): Ctrl-C is guarded before anything heavy is
+imported, so even an interrupt during start-up says "Aborted" and exits 130."""
 
-main()
+import sys
+
+from symtune.errors import install_interrupt_guard, say_aborted
+
+
+def main() -> None:
+    install_interrupt_guard()
+    try:
+        from symtune.cli import main as cli_main
+    except KeyboardInterrupt:
+        say_aborted()
+        sys.exit(130)
+    cli_main()
+
+
+if __name__ == "__main__":
+    main()

@@ -155,14 +155,40 @@ def write_card(run: Path, results_path: Path | None = None) -> Path:
     final = run / "final"
     if not any((final / name).exists() for name in ("config.json", "adapter_config.json")):
         raise SymtuneError(f"{run}: no final/ model; expected a finished symtune tuning run")
-    results = read_json_object(results_path, "results") if results_path else None
-    models = (results or {}).get("models", {})
-    ours = any(Path(str(m.get("name", ""))).resolve() == run.resolve() for m in models.values())
-    if results is not None and "tuned" not in models and not ours:
-        raise SymtuneError(f"{results_path}: no tuned model in these results")
+    results = None
+    if results_path is not None:
+        from symtune.report.read import read_results
+
+        results = read_results(results_path)
+        _check_same_model(run, results, results_path)
     path = final / "README.md"
     atomic_write(path, card_text(run, results))
     return path
+
+
+def _check_same_model(run: Path, results: dict[str, Any], path: Path) -> None:
+    """The evaluation's record of this run's model (by name, else "tuned") has the weights
+    now in run/final: another model's numbers are never put on this card."""
+    from symtune.models import fingerprint
+
+    models = results["models"]
+    record = next(
+        (
+            m
+            for m in models.values()
+            if isinstance(m, dict) and Path(str(m.get("name", ""))).resolve() == run.resolve()
+        ),
+        models.get("tuned"),
+    )
+    if not isinstance(record, dict):
+        raise SymtuneError(f"--results {path}: no tuned model in these results")
+    theirs = record.get("weights_sha256")
+    ours = fingerprint(str(run / "final"))["weights"]
+    if theirs != ours:
+        raise SymtuneError(
+            f"--results {path}: its tuned model's weights (sha256 {str(theirs)[:12]}…) are not "
+            f"{run}/final's ({str(ours)[:12]}…); pass the evaluation of this run"
+        )
 
 
 def check_push(repo: str) -> None:

@@ -256,8 +256,8 @@ def card_command(
     """Write (or rewrite) the model card, run/final/README.md; optionally upload final/."""
     from symtune.card import check_push, push, write_card
 
-    if results is not None and not results.exists():
-        raise SymtuneError(f"--results {results}: not found")
+    if results is not None and not results.is_file():
+        raise SymtuneError(f"--results {results}: not found or not a file")
     if push_to_hub:
         check_push(push_to_hub)
     path = write_card(run, results)

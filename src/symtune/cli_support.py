@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.progress import MofNCompleteColumn, Progress, TimeRemainingColumn
 from rich.table import Table
 
-from symtune.errors import SymtuneError
+from symtune.errors import SymtuneError, say_aborted
 
 console = Console()
 PROGRESS_EVERY_S = float(os.environ.get("SYMTUNE_PROGRESS_EVERY", "30"))
@@ -174,6 +174,25 @@ def list_command(
     console.print(table)
 
 
+def os_message(error: OSError) -> str:
+    """One line for an error the system raised, naming the path the user gave (not the temp
+    file symtune was writing it through)."""
+    import errno
+    from pathlib import Path
+
+    from symtune.io import temp_target
+
+    where = ""
+    if error.filename:
+        path = Path(str(error.filename))
+        target = temp_target(path)
+        where = f"{path.with_name(target) if target else path}: "
+    what = error.strerror or str(error)
+    if error.errno == errno.ENOSPC:
+        what += " (free some space, or point --out or SYMTUNE_CACHE elsewhere, then rerun)"
+    return f"{where}{what}"
+
+
 def guarded(run: Callable[[], Any], debug: dict[str, bool]) -> int:
     """Run the app; map every way it can end to a message and an exit code (see `main`)."""
     err = Console(stderr=True)
@@ -195,12 +214,11 @@ def guarded(run: Callable[[], Any], debug: dict[str, bool]) -> int:
         code = 130
     except typer.Exit as stop:
         return stop.exit_code
-    except OSError as error:
+    except OSError as error:  # the system refused: a path, permissions, a full disk
         if debug["on"]:
             raise
-        where = f"{error.filename}: " if error.filename else ""
-        err.print(f"error: {where}{error.strerror or error}", markup=False, highlight=False)
-        return 1
+        err.print(f"error: {os_message(error)}", markup=False, highlight=False, soft_wrap=True)
+        return 2
     except Exception as error:
         if debug["on"]:
             raise
@@ -214,5 +232,5 @@ def guarded(run: Callable[[], Any], debug: dict[str, bool]) -> int:
         )
         return 1
     if code == 130:
-        err.print("Aborted", markup=False, highlight=False)
+        say_aborted()
     return code if isinstance(code, int) else 0

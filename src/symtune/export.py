@@ -14,7 +14,7 @@ from typing import Any
 
 from symtune.errors import SymtuneError
 from symtune.io import temp_path
-from symtune.mixture_read import read_manifest, read_prompts, read_validation
+from symtune.mixture_read import read_manifest, read_prompts, read_validation, verify_shards
 from symtune.prompts import Prompt
 
 EXPORT_FORMATS = ("hf", "parquet", "chat")
@@ -40,6 +40,7 @@ def check_export(mixture: Path, fmt: str, out: Path) -> dict[str, Any]:
         known = ", ".join(EXPORT_FORMATS)
         raise SymtuneError(f"--format {fmt!r} is unknown; expected one of {known}")
     manifest = read_manifest(mixture)
+    verify_shards(mixture, manifest)  # what is exported is what the manifest describes
     if out.exists():
         raise SymtuneError(f"--out {out} exists; choose a new folder for the export")
     return manifest
@@ -67,7 +68,12 @@ def export_mixture(mixture: Path, fmt: str, out: Path) -> dict[str, int]:
         else:
             data.save_to_disk(str(tmp))
         (tmp / MANIFEST_FILE).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
-        tmp.rename(out)
+        try:
+            tmp.rename(out)
+        except OSError:  # another export finished first (POSIX rename onto a full folder)
+            raise SymtuneError(
+                f"--out {out} was written by another export meanwhile; choose a new folder"
+            ) from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return {name: len(split) for name, split in data.items()}

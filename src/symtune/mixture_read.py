@@ -22,6 +22,15 @@ def read_manifest(directory: Path) -> dict[str, Any]:
     manifest = read_json_object(path, "mixture manifest")
     if not isinstance(manifest.get("shards"), list) or not isinstance(manifest.get("tasks"), dict):
         raise SymtuneError(f"mixture manifest {path}: no 'shards' list; rebuild the mixture")
+    for number, shard in enumerate(manifest["shards"]):
+        fields = isinstance(shard, dict) and all(
+            isinstance(shard.get(k), str) for k in ("file", "sha256")
+        )
+        if not fields or Path(shard["file"]).name != shard["file"]:
+            raise SymtuneError(
+                f"mixture manifest {path}: shard {number} lacks a plain 'file' name or its "
+                "'sha256'; rebuild the mixture"
+            )
     return manifest
 
 

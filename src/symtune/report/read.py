@@ -16,7 +16,17 @@ def metrics_of(path: Path, kind: str = "loss") -> list[dict[str, Any]]:
     """A tuning run's metrics.jsonl records of one kind: "loss" (training steps) or
     "val_accuracy" (in-run validation); none when the file is absent. A torn last line (a kill
     mid-append) is left out."""
-    return [r for r in read_jsonl(path) if kind in r]
+    records = [r for r in read_jsonl(path) if kind in r]
+    needs = ("step", "loss", "tokens", "seconds") if kind == "loss" else ("step", kind)
+    for record in records:
+        if not all(isinstance(record.get(k), int | float) for k in needs):
+            from symtune.errors import SymtuneError
+
+            raise SymtuneError(
+                f"metrics {path}: record {record.get('step')!r} lacks numeric "
+                f"{', '.join(needs)}; expected a symtune tuning log"
+            )
+    return records
 
 
 def tuning_run_of(name: str) -> Path:

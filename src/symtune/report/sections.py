@@ -275,7 +275,11 @@ def training_blocks(run: Path, figures: dict[str, Path]) -> list[Block]:
     if stages_path.exists():
         stages = read_json_object(stages_path, "stages file")
         rows = [
-            [name, f"{info['seconds']:,.0f}"] for name, info in stages.items() if name != "report"
+            [name, f"{info['seconds']:,.0f}"]
+            for name, info in stages.items()
+            if name != "report"
+            and isinstance(info, dict)
+            and isinstance(info.get("seconds"), int | float)
         ]
         blocks.append(("p", "Wall time per stage (seconds, last run of each stage):"))
         blocks.append(("table", ["stage", "seconds"], rows))

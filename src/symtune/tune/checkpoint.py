@@ -89,11 +89,15 @@ def save_checkpoint(
 
 
 def latest_checkpoint(run: Path) -> Path | None:
+    """The checkpoint `latest` names; if it names none that is there (a damaged one the user
+    deleted, as the error advises), the newest complete checkpoint left."""
     pointer = run / CHECKPOINTS / LATEST
-    if not pointer.exists():
-        return None
-    path = run / CHECKPOINTS / pointer.read_text().strip()
-    return path if path.is_dir() else None
+    if pointer.exists():
+        path = run / CHECKPOINTS / pointer.read_text().strip()
+        if path.is_dir() and path.parent == run / CHECKPOINTS:
+            return path
+    complete = [p for p in checkpoint_dirs(run) if (p / "state.json").is_file()]
+    return complete[-1] if complete else None
 
 
 def check_checkpoint(path: Path, config: TuneConfig, inputs: dict[str, Any]) -> dict[str, Any]:
