@@ -1,7 +1,7 @@
 """The `symtune` command (and `python -m symtune`): Ctrl-C is guarded before anything heavy is
 imported, so even an interrupt during start-up says "Aborted" and exits 130."""
 
-import sys
+import os
 
 from symtune.errors import install_interrupt_guard, say_aborted
 
@@ -10,9 +10,9 @@ def main() -> None:
     install_interrupt_guard()
     try:
         from symtune.cli import main as cli_main
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # nothing written yet: end at once, half-imported modules unfinalized
         say_aborted()
-        sys.exit(130)
+        os._exit(130)
     cli_main()
 
 

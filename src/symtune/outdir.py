@@ -45,7 +45,7 @@ LEGACY = {
         ),
     ),
     "eval": (("eval_config.json",), ("eval_config.json", "cache", "results.json", "results.md")),
-    "scan": (("scan.json",), ("scan.json", "scan.md", "cache", "items.json")),
+    "scan": (("scan.json",), ("scan.json", "scan.md", "suite.yaml", "eval")),
     "run": (
         ("run_config.yaml", "stages.json"),
         (

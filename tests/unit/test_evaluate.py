@@ -326,7 +326,9 @@ def test_a_marker_written_before_a_field_existed_still_matches(tmp_path, tiny_mo
     evaluate(config, {"base": str(tiny_model_dir)}, out)  # no refusal
     with pytest.raises(SymtuneError, match="another config"):
         evaluate(
-            EvalConfig(**{**config.to_dict(), "k": config.k + 1}), {"base": str(tiny_model_dir)}, out
+            EvalConfig(**{**config.to_dict(), "k": config.k + 1}),
+            {"base": str(tiny_model_dir)},
+            out,
         )
 
 

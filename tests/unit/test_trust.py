@@ -238,7 +238,8 @@ data: {n: 40, seed: 1, max_tokens: 512, symbol_kinds: [integer, word], weights: 
 tune: {steps: 3, batch_size: 4, lr: 0.0001, dtype: fp32, lora: {r: 4, alpha: 8}}
 eval: {seeds: [0, 1], settings: [neither], max_queries: 5, batch_size: 4, dtype: fp32}
 """
-WRONG = ["abc", -3, 0, 1.5, [], {}, None, True, [1, "x"], {"r": "x"}]
+WRONG = ["abc", -3, 0, 1.5, [], {}, None, True, [1, "x"], {"r": "x"}, float("inf"), float("nan")]
+SECTIONS_WRONG = [False, True, 0, 7, 1.5, "tune", [], [1], float("inf")]
 
 
 def _mutations(rng: random.Random, text: str, count: int) -> list[str]:
@@ -247,10 +248,14 @@ def _mutations(rng: random.Random, text: str, count: int) -> list[str]:
     out = [text[: rng.randrange(len(text))] for _ in range(count // 2)]  # truncations
     data = yaml.safe_load(text)
     for _ in range(count - len(out)):
-        section = rng.choice(["data", "tune", "eval"])
+        section = rng.choice(["data", "tune", "eval", "extra_eval"])
         copy = json.loads(json.dumps(data))
-        key = rng.choice([*copy[section], "bogus"])
-        copy[section][key] = rng.choice(WRONG)
+        if rng.random() < 0.3:  # a whole section of the wrong type
+            copy[section] = rng.choice(SECTIONS_WRONG)
+        else:
+            copy.setdefault(section, {})
+            key = rng.choice([*copy[section], "bogus", "lr", "relevant_ratio"])
+            copy[section][key] = rng.choice(WRONG)
         out.append(yaml.safe_dump(copy))
     return out
 
@@ -259,17 +264,68 @@ def _one_line(err: SymtuneError) -> None:
     assert str(err) and "\n" not in str(err), repr(str(err))
 
 
+def _finite_numbers(config) -> bool:
+    import dataclasses
+    import math
+
+    for section in (config.data, config.tune, config.eval, config.extra_eval):
+        if section is None:
+            continue
+        for f in dataclasses.fields(section):
+            value = getattr(section, f.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                return False
+    return True
+
+
 def test_fuzzed_run_yaml_is_valid_or_a_one_line_error_and_writes_nothing(tmp_path, monkeypatch):
+    import yaml
+
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # a truncated model name fails at once
     rng = random.Random(12)
-    for i, text in enumerate(_mutations(rng, VALID_RUN, 120)):
+    accepted = refused = 0
+    for i, text in enumerate(_mutations(rng, VALID_RUN, 160)):
         path = tmp_path / f"run-{i}.yaml"
         path.write_text(text)
         try:
-            load_run_config(path, tmp_path / "run")
+            config = load_run_config(path, tmp_path / "run")
         except SymtuneError as err:
             _one_line(err)
+            refused += 1
+            continue
+        accepted += 1
+        raw = yaml.safe_load(text) or {}
+        for key in ("data", "tune", "eval", "extra_eval"):  # a section given is a mapping
+            assert raw.get(key) is None or isinstance(raw[key], dict), (key, raw[key])
+        assert _finite_numbers(config), text
+    assert accepted and refused
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("section", ["data", "tune", "eval", "extra_eval"])
+@pytest.mark.parametrize("value", ["false", "0", "[]", "[1]", "tune", ".inf"])
+def test_a_run_yaml_section_of_the_wrong_type_is_refused(tmp_path, section, value):
+    path = tmp_path / "run.yaml"
+    path.write_text(f"{section}: {value}\n")
+    with pytest.raises(SymtuneError, match=f"section '{section}' = .*expected a mapping"):
+        load_run_config(path, tmp_path / "never")
+    assert not (tmp_path / "never").exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "field"),
+    [
+        ("tune: {lr: .inf}", "tune.lr"),
+        ("tune: {weight_decay: .nan}", "tune.weight_decay"),
+        ("data: {relevant_ratio: -.inf}", "data.relevant_ratio"),
+        ("tune: {lr: 3.0}", "lr=3.0"),
+    ],
+)
+def test_non_finite_or_out_of_range_numbers_are_refused(tmp_path, text, field):
+    path = tmp_path / "run.yaml"
+    path.write_text(text + "\n")
+    with pytest.raises(SymtuneError, match=field.replace(".", r"\.")):
+        load_run_config(path, tmp_path / "never")
 
 
 VALID_SUITE = """tuning:

@@ -48,6 +48,8 @@ class ScanConfig:
     """Sequences per forward."""
     dtype: str = "auto"
     """auto (bf16 on CUDA and on CPUs with AMX or AVX512-BF16, else fp32), bf16 or fp32."""
+    trust_remote_code: bool = False
+    """Run the model's own Python code (its config's auto_map); off: such a model is refused."""
 
     def validate(self) -> None:
         for name, value in (("margin", self.margin), ("low-margin", self.low_margin)):
@@ -76,6 +78,7 @@ class ScanConfig:
             tokenizer=tokenizer,
             batch_size=self.batch_size,
             dtype=self.dtype,
+            trust_remote_code=self.trust_remote_code,
         )
 
 
