@@ -131,7 +131,7 @@ def copy_model(source: Path, target: Path) -> Path:
 # F1 --------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kind", ["data", "tune", "eval", "run"])
+@pytest.mark.parametrize("kind", ["data", "tune", "eval", "run", "scan", "report"])
 def test_f1_a_users_folder_named_like_ours_is_refused_and_left_byte_identical(
     capsys, tmp_path, world, tiny_model_dir, kind
 ):
@@ -142,6 +142,8 @@ def test_f1_a_users_folder_named_like_ours_is_refused_and_left_byte_identical(
         "tune": "provenance.json",
         "eval": "eval_config.json",
         "run": "stages.json",
+        "scan": "scan.json",
+        "report": "report.md",
     }[kind]
     (folder / ours).write_text('{"name": "my extension"}')
     (folder / "notes.txt").write_text("precious")
@@ -155,6 +157,13 @@ def test_f1_a_users_folder_named_like_ours_is_refused_and_left_byte_identical(
         args = tune_args(world["mixture"], folder, tiny_model_dir)
     elif kind == "eval":
         args = eval_args(folder, world["suite"], tiny_model_dir)
+    elif kind == "scan":
+        args = ["scan", "--out", folder, "--suite", world["suite"], "--model", tiny_model_dir]
+    elif kind == "report":
+        run = tmp_path / "pipe"
+        code, _ = cli(capsys, *eval_args(run / "eval", world["suite"], tiny_model_dir))
+        assert code == 0
+        args = ["report", run, "--out", folder]
     else:
         (tmp_path / "r.yaml").write_text(f"model: {tiny_model_dir}\nsuite: {world['both']}\n")
         args = ["run", tmp_path / "r.yaml", "--out", folder]

@@ -71,6 +71,6 @@ def test_validation_names_every_bad_field_at_once():
         TuneConfig(mixture="m", out="o", steps=0, lr=-1.0, dtype="fp16").validate()
     message = str(caught.value)
     assert "\n" not in message and message.startswith("tune config: steps=0; expected at least 1")
-    assert "lr=-1.0; expected a positive learning rate" in message and "dtype=fp16" in message
+    assert "lr=-1.0; expected a learning rate in (0, 1]" in message and "dtype=fp16" in message
     with pytest.raises(SymtuneError, match=r"mixture config: n=0; .*; cap=0; expected"):
         MixtureConfig(tasks=("a",), n=0, cap=0).validate()
