@@ -289,8 +289,16 @@ def test_f4_a_non_finite_learning_rate_is_refused_and_a_diverging_loss_is_an_err
     code, err = cli(capsys, *tune_args(world["mixture"], out, tiny_model_dir), "--lr", "inf")
     one_line_error(code, err, "lr=inf; expected a finite number")
     assert not out.exists()
-    code, err = cli(capsys, *tune_args(world["mixture"], out, tiny_model_dir), "--lr", "1.0")
-    assert code == 0 or "training diverged" in err  # lr 1 is allowed; NaN never saved
+    from safetensors.torch import load_file, save_file
+
+    model = copy_model(tiny_model_dir, tmp_path / "nan-model")
+    weights = load_file(str(model / "model.safetensors"))
+    name = next(k for k in weights if "norm" in k)
+    weights[name] = weights[name] * float("nan")  # a loss that cannot be finite
+    save_file(weights, str(model / "model.safetensors"), metadata={"format": "pt"})
+    code, err = cli(capsys, *tune_args(world["mixture"], out, model))
+    one_line_error(code, err, "the loss is nan at step 1", "training diverged")
+    assert not out.exists()  # nothing was made: the folder is gone, the fixed command runs
 
 
 # F5 --------------------------------------------------------------------------------------
