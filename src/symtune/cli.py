@@ -203,6 +203,7 @@ def tune_command(
     """Symbol-tune a causal LM on a built mixture (multi-process under `accelerate launch`)."""
     from symtune.errors import SymtuneError
     from symtune.outdir import is_main_process
+    from symtune.report.card import write_card
     from symtune.tune.loop import tune
 
     json_mode(json_out)
@@ -228,6 +229,7 @@ def tune_command(
 
         run = tune(config, resume=resume, progress=report, deadline=deadline)
     if main_process:
+        write_card(run)  # final/README.md; `symtune card` adds an evaluation
         stopped = (run / "stopped.json").exists()
         note = f" (stopped by --max-minutes at step {last.get('step')}; --resume continues)"
         console.print(f"tuned model: {run / 'final'}{note if stopped else ''}")
@@ -254,7 +256,7 @@ def card_command(
     private: Annotated[bool, typer.Option(help="Create the hub repo private.")] = False,
 ) -> None:
     """Write (or rewrite) the model card, run/final/README.md; optionally upload final/."""
-    from symtune.card import check_push, push, write_card
+    from symtune.report.card import check_push, push, write_card
 
     if results is not None and not results.is_file():
         raise SymtuneError(f"--results {results}: not found or not a file")

@@ -384,8 +384,8 @@ class Steps:
         tune(config, resume=(out / "config.json").exists())
 
     def _evaluate(self, evaluation: EvalConfig, where: Path, tuned: bool) -> None:
-        from symtune.card import write_card
         from symtune.evaluate.api import evaluate
+        from symtune.report.card import write_card
 
         models = {"base": self.config.model}
         if tuned:

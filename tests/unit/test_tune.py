@@ -204,9 +204,11 @@ def test_lora_merged_and_adapter_only(tmp_path, mixture, tiny_model_dir):
     adapter = LoraConfig(r=4, alpha=8, targets=("q_proj",), merge=False)
     run = tune(config_for(tmp_path / "a", mixture, tiny_model_dir, steps=2, lora=adapter))
     assert (run / "final" / "adapter_model.safetensors").exists()
-    card = (run / "final" / "README.md").read_text()
+    from symtune.report.card import write_card
+
+    card = write_card(run).read_text()
     assert "library_name: peft" in card and "lora" in card  # the card says it is an adapter
-    merged_card = (tmp_path / "m" / "run" / "final" / "README.md").read_text()
+    merged_card = write_card(tmp_path / "m" / "run").read_text()
     assert "library_name: transformers" in merged_card
 
 

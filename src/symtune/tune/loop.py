@@ -15,7 +15,6 @@ from typing import Any
 
 import torch
 
-from symtune.card import write_card
 from symtune.errors import SymtuneError
 from symtune.io import atomic_json, atomic_write, read_json_object, read_jsonl
 from symtune.mixture_read import read_validation
@@ -314,7 +313,6 @@ def _train(
             atomic_json(run / STOPPED, stopped)
         else:
             (run / STOPPED).unlink(missing_ok=True)
-        write_card(run)  # final/README.md; `symtune card` adds the evaluation
     accelerator.wait_for_everyone()
     return run
 
