@@ -18,11 +18,12 @@ from pathlib import Path
 os.environ.setdefault("RAYON_NUM_THREADS", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from symtune.data import load_named
-from symtune.lengths import TokenCounter
-from symtune.mixture import MixtureConfig, build_mixture, iter_prompts
+from symtune.mixture.build import build_mixture, iter_prompts
+from symtune.mixture.config import MixtureConfig
 from symtune.models import token_counter
+from symtune.prompts.lengths import TokenCounter
 from symtune.tasks import get_suite
+from symtune.tasks.suites import load_named
 
 
 def rate(config: MixtureConfig, tasks, counter) -> tuple[float, int]:

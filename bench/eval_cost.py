@@ -32,7 +32,7 @@ from symtune.evaluate.scoring import GenerateRequest, RankRequest, Scorer
 from symtune.evaluate.shared import Query, score_set
 from symtune.models import load_model, load_tokenizer
 from symtune.models.dtype import resolve_dtype
-from train_throughput import matmul_peak  # bench/ sibling: the same peak measurement
+from symtune.tune.flops import matmul_peak
 
 MODEL = "smollm2-135m-instruct"
 

@@ -21,7 +21,7 @@ from symtune.evaluate.api import build_items, evaluate
 from symtune.evaluate.config import EvalConfig
 from symtune.evaluate.scoring import GenerateRequest, RankRequest, Scorer
 from symtune.models import load_model, load_tokenizer
-from train_throughput import matmul_peak  # bench/ sibling: the same peak measurement
+from symtune.tune.flops import matmul_peak
 
 MODEL = "smollm2-135m-instruct"
 GOAL_SECONDS = 600

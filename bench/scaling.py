@@ -11,11 +11,11 @@ import time
 
 import torch
 
-from symtune.data import load_named
 from symtune.evaluate.scoring import RankRequest, Scorer
 from symtune.models import load_model, load_tokenizer
-from symtune.prompts import eval_prompt, eval_queries
-from symtune.symbols import eval_pool
+from symtune.prompts.build import eval_prompt, eval_queries
+from symtune.prompts.symbols import eval_pool
+from symtune.tasks.suites import load_named
 from symtune.tune.attention import register
 from symtune.tune.loss import SupervisedLM
 from symtune.tune.packing import batch_tensors, pack, tokenize_prompt

@@ -15,18 +15,19 @@ from pathlib import Path
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from symtune.data import load_named
-from symtune.mixture import MixtureConfig, build_mixture
+from symtune.mixture.build import build_mixture
+from symtune.mixture.config import MixtureConfig
 from symtune.models import load_tokenizer, token_counter
 from symtune.models.dtype import resolve_dtype
 from symtune.tasks import get_suite
+from symtune.tasks.suites import load_named
 from symtune.tune.config import TuneConfig
+from symtune.tune.flops import linear_params, matmul_peak
 from symtune.tune.loop import build_optimizer, step_documents
 from symtune.tune.loss import SupervisedLM
 from symtune.tune.model import prepare_model
 from symtune.tune.packing import batch_tensors, pack
 from symtune.tune.stream import PromptStream
-from train_throughput import linear_params, matmul_peak  # bench/ siblings
 
 MATMULS = ("aten::mm", "aten::addmm", "aten::bmm", "aten::matmul", "aten::linear")
 

@@ -19,41 +19,14 @@ from pathlib import Path
 
 import torch
 
-from symtune.data import load_named
-from symtune.mixture import MixtureConfig, build_mixture
+from symtune.mixture.build import build_mixture
+from symtune.mixture.config import MixtureConfig
 from symtune.models import load_model, token_counter
 from symtune.tasks import get_suite
+from symtune.tasks.suites import load_named
 from symtune.tune.config import TuneConfig
+from symtune.tune.flops import linear_params, matmul_peak
 from symtune.tune.loop import tune
-
-
-def matmul_peak(
-    dtype: torch.dtype = torch.bfloat16, size: int = 2048, repeats: int = 5, device: str = "cpu"
-) -> float:
-    """Best matmul FLOP/s in `dtype` of a few repeats (the machine's practical peak)."""
-    a = torch.randn(size, size, dtype=dtype, device=device)
-    b = torch.randn(size, size, dtype=dtype, device=device)
-    a @ b
-    best = float("inf")
-    for _ in range(repeats):
-        if device == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        a @ b
-        if device == "cuda":
-            torch.cuda.synchronize()
-        best = min(best, time.perf_counter() - start)
-    return 2 * size**3 / best
-
-
-def linear_params(model) -> tuple[int, int]:
-    """(parameters in the decoder's linear layers, parameters in the output head)."""
-    body = sum(
-        m.weight.numel()
-        for n, m in model.named_modules()
-        if isinstance(m, torch.nn.Linear) and not n.endswith("lm_head")
-    )
-    return body, model.get_output_embeddings().weight.numel()
 
 
 def naive_steps(mixture: Path, config: TuneConfig, steps: int) -> list[tuple[int, float]]:

@@ -37,7 +37,8 @@ def toy() -> TaskData:
 
 def build_tiny_mixture(path, n: int = 64):
     """A built mixture of two toy tasks (2 and 3 labels), no token budget, shards of 20."""
-    from symtune.mixture import MixtureConfig, build_mixture
+    from symtune.mixture.build import build_mixture
+    from symtune.mixture.config import MixtureConfig
 
     tasks = [make_task("big", per_class=30), make_task("three", ("x", "y", "z"), per_class=12)]
     config = MixtureConfig(tasks=("big", "three"), n=n, seed=1, max_tokens=None, shard_size=20)

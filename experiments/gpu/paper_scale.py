@@ -29,9 +29,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path[:0] = [str(ROOT / "bench")]
-
 SCALES: dict[str, dict[str, Any]] = {
     "gpu": {
         "steps": 1000,
@@ -85,9 +82,10 @@ def prepare(exp: Path, scale: str) -> None:
     """The mixture (with room for prompts skipped as too long) and the evaluation items."""
     from benches import eval_config
 
-    from symtune.data import build_data, suite_specs
     from symtune.evaluate.api import save_items
-    from symtune.mixture import MixtureConfig
+    from symtune.mixture.build import build_data
+    from symtune.mixture.config import MixtureConfig
+    from symtune.tasks.suites import suite_specs
 
     plan = {**SCALES[scale], "scale": scale}
     exp.mkdir(parents=True, exist_ok=True)
@@ -223,9 +221,9 @@ def step_flops(exp: Path, plan: dict[str, Any], model_name: str, steps: int) -> 
     6 x head parameters per supervised token (the head runs only there), and attention over
     the causal pairs within each prompt (fwd 4 x width per pair per layer, x3 with backward)."""
     from symtune.models import load_model, load_tokenizer
+    from symtune.tune.flops import linear_params
     from symtune.tune.loop import step_documents
     from symtune.tune.stream import PromptStream
-    from train_throughput import linear_params
 
     model = load_model(model_name, "fp32")
     body, head = linear_params(model)
@@ -290,7 +288,7 @@ def trl_bench(exp: Path, plan: dict[str, Any], model: str) -> dict[str, Any]:
     import torch
 
     from symtune.tune.loop import tune
-    from train_vs_trl import trl_run
+    from symtune.tune.peers import trl_run
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
     steps = plan["bench_steps"]
@@ -371,7 +369,7 @@ def scoring_bench(exp: Path, plan: dict[str, Any], model: str) -> dict[str, Any]
 def execute(exp: Path, model: str, deadline_s: float) -> None:
     import torch
 
-    from train_throughput import matmul_peak
+    from symtune.tune.flops import matmul_peak
 
     began = time.monotonic()
     plan = json.loads((exp / "plan.json").read_text())

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from symtune.errors import SymtuneError
-from symtune.mixture_config import MixtureConfig
+from symtune.mixture.config import MixtureConfig
 from symtune.schema import fields_of
 from symtune.tune.config import TuneConfig
 

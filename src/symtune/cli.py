@@ -31,7 +31,7 @@ from symtune.cli_support import (
 )
 from symtune.errors import SymtuneError
 from symtune.io import read_json_object
-from symtune.mixture_config import MixtureConfig
+from symtune.mixture.config import MixtureConfig
 from symtune.tune.config import TuneConfig
 
 app = typer.Typer(
@@ -86,8 +86,9 @@ def data_build(
     **fields: Any,
 ) -> None:
     """Build a symbol-tuning mixture from a suite's tuning tasks."""
-    from symtune.data import build_data, suite_specs
+    from symtune.mixture.build import build_data
     from symtune.models import check_model
+    from symtune.tasks.suites import suite_specs
 
     json_mode(json_out)
     found, specs = suite_specs(suite)
@@ -154,7 +155,7 @@ def data_export(
     ] = "hf",
 ) -> None:
     """Export a mixture as a Hugging Face dataset for TRL, axolotl or LLaMA-Factory."""
-    from symtune.export import export_mixture
+    from symtune.mixture.export import export_mixture
 
     counts = export_mixture(mixture, fmt, out)
     rows = ", ".join(f"{name}: {n}" for name, n in counts.items())
@@ -167,7 +168,7 @@ def data_show(
     examples: Annotated[int, typer.Option(help="How many prompts to render.")] = 2,
 ) -> None:
     """Show a mixture's statistics and a few rendered prompts with their symbol mapping."""
-    from symtune.mixture_read import read_manifest, read_prompts
+    from symtune.mixture.read import read_manifest, read_prompts
 
     manifest = read_manifest(directory)
     _print_stats(manifest)

@@ -17,7 +17,7 @@ from symtune.errors import SymtuneError
 from symtune.evaluate.api import task_names
 from symtune.evaluate.config import EvalConfig
 from symtune.io import atomic_write, read_json_object
-from symtune.mixture import MixtureConfig
+from symtune.mixture.config import MixtureConfig
 from symtune.models.registry import DEFAULT_MODEL, check_model
 from symtune.outdir import claim
 from symtune.rundir import RunDir
@@ -111,7 +111,7 @@ def load_run_config(path: Path, run_dir: Path, control: bool = False) -> RunConf
     """Parse and validate a pipeline YAML (every field typed and range-checked, every suite,
     model and arm resolved) before anything is written; paths inside the run directory are
     filled in. `control` adds the standard control arm (a no-op where the YAML has one)."""
-    from symtune.data import suite_specs
+    from symtune.tasks.suites import suite_specs
 
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
@@ -257,7 +257,7 @@ def run_pipeline(
 ) -> Path:
     """Run every stage not yet done (the run folder locked meanwhile); returns the report
     path."""
-    from symtune.data import suite_specs
+    from symtune.tasks.suites import suite_specs
 
     resolved = RunDir(run_dir).run_config
     text = yaml.safe_dump(json.loads(json.dumps(config.to_dict())), sort_keys=False)
@@ -326,7 +326,7 @@ class Steps:
         return self.layout.data if same else self.layout.arm_data(arm.name)
 
     def _build(self, arm: Arm) -> dict[str, Any]:
-        from symtune.data import build_data
+        from symtune.mixture.build import build_data
 
         mixture = arm.mixture(self.config.data)
         manifest = build_data(mixture, self.specs, self._data_of(arm), self.progress[2])

@@ -8,7 +8,8 @@ import sys
 from safetensors.torch import load_file
 
 from conftest import make_task
-from symtune.mixture import MixtureConfig, build_mixture
+from symtune.mixture.build import build_mixture
+from symtune.mixture.config import MixtureConfig
 
 
 def free_port() -> int:

@@ -38,9 +38,10 @@ def test_tuning_families_are_balanced_with_several_hundred_per_class(spec):
 
 
 def test_reachable_tuning_side_builds_symbol_prompts_from_the_families():
-    from symtune.data import load_named
-    from symtune.mixture import MixtureConfig, iter_prompts
+    from symtune.mixture.build import iter_prompts
+    from symtune.mixture.config import MixtureConfig
     from symtune.tasks import get_suite
+    from symtune.tasks.suites import load_named
 
     suite = get_suite("reachable")
     families = [t.name for t in FAMILY_TUNING]

@@ -6,12 +6,13 @@ from collections import Counter
 import pytest
 
 from symtune.artifacts import bigbench_tasks_dir
-from symtune.data import load_named
-from symtune.lengths import TokenCounter
-from symtune.mixture import MixtureConfig, iter_prompts
+from symtune.mixture.build import iter_prompts
+from symtune.mixture.config import MixtureConfig
 from symtune.models import token_counter
+from symtune.prompts.lengths import TokenCounter
 from symtune.tasks import get_suite
 from symtune.tasks.algorithmic import LIST_FUNCTIONS, TURING_AS2, load_list_functions, load_turing
+from symtune.tasks.suites import load_named
 
 pytestmark = pytest.mark.slow
 

@@ -30,7 +30,7 @@ def test_plain_checkpoint_matches_the_gguf_and_reloads_with_plain_transformers()
 
 def test_target_tokens_start_at_the_boundary_with_the_real_tokenizer():
     from symtune.models import load_tokenizer
-    from symtune.prompts import FORMATS, Prompt, PromptMeta, render
+    from symtune.prompts.build import FORMATS, Prompt, PromptMeta, render
     from symtune.tune.packing import IGNORE, tokenize_prompt
 
     tokenizer = load_tokenizer("smollm2-135m-instruct")
@@ -44,9 +44,10 @@ def test_target_tokens_start_at_the_boundary_with_the_real_tokenizer():
 
 
 def test_two_tuning_steps_on_smollm2_then_reload_with_plain_transformers(tmp_path):
-    from symtune.data import load_named
-    from symtune.mixture import MixtureConfig, build_mixture
+    from symtune.mixture.build import build_mixture
+    from symtune.mixture.config import MixtureConfig
     from symtune.models import token_counter
+    from symtune.tasks.suites import load_named
     from symtune.tune.config import TuneConfig
     from symtune.tune.loop import tune
 

@@ -7,7 +7,7 @@ import pytest
 
 from symtune.cli_options import config_values, field_docs, parameters
 from symtune.errors import SymtuneError
-from symtune.mixture_config import MixtureConfig
+from symtune.mixture.config import MixtureConfig
 from symtune.tune.config import LoraConfig, TuneConfig
 
 TUNE_SKIP = ("mixture", "out", "extra")

@@ -8,9 +8,10 @@ import torch
 
 from conftest import make_task
 from symtune.errors import SymtuneError
-from symtune.export import MANIFEST_FILE, export_mixture
-from symtune.mixture import MixtureConfig, build_mixture
-from symtune.mixture_read import read_prompts, read_validation
+from symtune.mixture.build import build_mixture
+from symtune.mixture.config import MixtureConfig
+from symtune.mixture.export import MANIFEST_FILE, export_mixture
+from symtune.mixture.read import read_prompts, read_validation
 
 
 @pytest.fixture(scope="module")

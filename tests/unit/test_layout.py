@@ -35,10 +35,41 @@ def test_the_report_reads_files_and_never_builds_prompts(path):
     assert not {m for m in imports_of(path) if m.startswith(forbidden)}
 
 
-def test_data_side_modules_do_not_import_torch():
-    data_side = ("symbols", "formats", "lengths", "prompts", "mixture_config", "mixture")
-    for name in (*data_side, "mixture_read", "validation", "provenance", "rundir"):
-        assert not {m for m in imports_of(SRC / f"{name}.py") if m.split(".")[0] == "torch"}
+@pytest.mark.parametrize(
+    "path",
+    [*modules("prompts"), *modules("mixture"), SRC / "provenance.py", SRC / "rundir.py"],
+    ids=lambda p: f"{p.parent.name}/{p.name}",
+)
+def test_data_side_modules_do_not_import_torch(path):
+    assert not {m for m in imports_of(path) if m.split(".")[0] == "torch"}
+
+
+@pytest.mark.parametrize("path", modules("tune"), ids=lambda p: p.name)
+def test_tuning_imports_neither_evaluation_nor_the_report(path):
+    """The tune stage hands over final/; the card and the evaluation come after it."""
+    assert not {m for m in imports_of(path) if m.startswith(("symtune.evaluate", "symtune.report"))}
+
+
+@pytest.mark.parametrize("path", modules("evaluate"), ids=lambda p: p.name)
+def test_evaluation_never_imports_the_mixture_builder(path):
+    """Evaluation resolves suites through tasks.suites, never through the data stage."""
+    assert not {m for m in imports_of(path) if m.startswith("symtune.mixture")}
+
+
+def test_the_package_root_holds_at_most_ten_modules():
+    root = {p.name for p in SRC.glob("*.py")} - {"__init__.py", "__main__.py"}
+    assert len(root) <= 10, sorted(root)
+
+
+ROOT = SRC.parents[1]
+OUTSIDE = sorted([*(ROOT / "bench").glob("*.py"), *(ROOT / "experiments").rglob("*.py")])
+
+
+@pytest.mark.parametrize("path", OUTSIDE, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_bench_and_experiments_keep_the_size_rule_and_no_path_hacks(path):
+    text = path.read_text()
+    assert len(text.splitlines()) <= 420, path
+    assert "sys.path" not in text, path
 
 
 @pytest.mark.parametrize("path", sorted(SRC.rglob("*.py")), ids=lambda p: p.name)

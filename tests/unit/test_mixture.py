@@ -5,14 +5,10 @@ import pytest
 
 from conftest import make_task
 from symtune.errors import SymtuneError
-from symtune.mixture import (
-    MixtureConfig,
-    Plan,
-    build_mixture,
-    iter_prompts,
-)
-from symtune.mixture_read import read_manifest, read_prompts, read_validation
-from symtune.prompts import rebuild
+from symtune.mixture.build import Plan, build_mixture, iter_prompts
+from symtune.mixture.config import MixtureConfig
+from symtune.mixture.read import read_manifest, read_prompts, read_validation
+from symtune.prompts.build import rebuild
 
 
 @pytest.fixture

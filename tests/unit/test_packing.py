@@ -6,7 +6,7 @@ import torch
 from conftest import byte_tokenizer as make_byte_tokenizer
 from conftest import tiny_llama
 from symtune.errors import SymtuneError
-from symtune.prompts import FORMATS, Prompt, PromptMeta, render
+from symtune.prompts.build import FORMATS, Prompt, PromptMeta, render
 from symtune.tune.attention import NAME, document_spans, register
 from symtune.tune.loss import supervised_loss
 from symtune.tune.packing import IGNORE, Document, batch_tensors, pack, tokenize_prompt

@@ -5,7 +5,7 @@ import pytest
 
 from conftest import make_task
 from symtune.errors import SymtuneError
-from symtune.prompts import (
+from symtune.prompts.build import (
     FORMATS,
     SETTINGS,
     Prompt,
@@ -19,7 +19,7 @@ from symtune.prompts import (
     render,
     tuning_prompt,
 )
-from symtune.symbols import eval_pool, tuning_pool
+from symtune.prompts.symbols import eval_pool, tuning_pool
 
 EXEMPLARS = (
     "Student: good text 3\nTeacher: {g}\n\nStudent: good text 2\nTeacher: {g}\n\n"

@@ -13,8 +13,9 @@ from symtune.errors import SymtuneError
 from symtune.evaluate.api import build_items, evaluate, load_items, save_items
 from symtune.evaluate.config import EvalConfig
 from symtune.io import read_jsonl
-from symtune.mixture import MixtureConfig, build_mixture
-from symtune.mixture_read import read_prompts, read_validation
+from symtune.mixture.build import build_mixture
+from symtune.mixture.config import MixtureConfig
+from symtune.mixture.read import read_prompts, read_validation
 from symtune.tune.config import TuneConfig
 from symtune.tune.loop import tune
 
@@ -97,7 +98,7 @@ def test_val_every_logs_the_curve_and_keep_best_exports_the_best_step(
 
 
 def test_mixture_weights_set_the_task_shares():
-    from symtune.mixture import Plan
+    from symtune.mixture.build import Plan
 
     plan = Plan(MixtureConfig(tasks=("big", "three"), n=2000, weights=(("three", 3.0),)), tasks())
     # a task the weights leave out keeps weight 0 only if named; unnamed ones use their size

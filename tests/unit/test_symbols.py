@@ -3,7 +3,7 @@ import random
 import pytest
 
 from symtune.errors import SymtuneError
-from symtune.symbols import draw_symbols, eval_pool, to_letters, tuning_pool
+from symtune.prompts.symbols import draw_symbols, eval_pool, to_letters, tuning_pool
 
 
 @pytest.mark.parametrize(

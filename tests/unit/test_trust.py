@@ -22,8 +22,9 @@ from symtune.evaluate.api import evaluate
 from symtune.evaluate.config import EvalConfig
 from symtune.evaluate.runner import ResultCache
 from symtune.io import atomic_write, parse_jsonl, read_jsonl, repair_jsonl
-from symtune.mixture import MixtureConfig, build_mixture
-from symtune.mixture_read import read_prompts
+from symtune.mixture.build import build_mixture
+from symtune.mixture.config import MixtureConfig
+from symtune.mixture.read import read_prompts
 from symtune.models import check_model
 from symtune.outdir import claim
 from symtune.pipeline import load_run_config

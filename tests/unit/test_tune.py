@@ -274,7 +274,7 @@ def test_schedules():
 
 def test_chat_template_wraps_prompts(tiny_model_dir):
     from symtune.models import load_tokenizer
-    from symtune.prompts import FORMATS, Prompt, PromptMeta, render
+    from symtune.prompts.build import FORMATS, Prompt, PromptMeta, render
     from symtune.tune.packing import IGNORE, tokenize_prompt
     from symtune.tune.stream import wrap_chat
 

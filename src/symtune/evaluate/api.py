@@ -60,7 +60,7 @@ RESULTS_VERSION = 1
 def task_names(config: EvalConfig) -> tuple[str, ...]:
     """The classification tasks `config` evaluates, checked against its suite's pool, and
     that there is something to evaluate at all (before anything is built or written)."""
-    from symtune.data import suite_specs
+    from symtune.tasks.suites import suite_specs
 
     config.validate()
     suite, _ = suite_specs(config.suite)
@@ -86,7 +86,7 @@ def task_names(config: EvalConfig) -> tuple[str, ...]:
 
 def build_items(config: EvalConfig) -> tuple[list[Item], dict[str, Any]]:
     """Every item of the protocol, in a stable order, and notes about how they were built."""
-    from symtune.data import load_tasks, suite_specs
+    from symtune.tasks.suites import load_tasks, suite_specs
 
     names = task_names(config)
     _, specs = suite_specs(config.suite)
@@ -124,7 +124,7 @@ def build_items(config: EvalConfig) -> tuple[list[Item], dict[str, Any]]:
 
 def _artifacts(config: EvalConfig) -> dict[str, dict[str, str]]:
     """The pinned files this evaluation read: its tasks' sources, BIG-Bench for algorithmic."""
-    from symtune.data import artifacts_for, suite_specs
+    from symtune.tasks.suites import artifacts_for, suite_specs
 
     suite, specs = suite_specs(config.suite)
     pool = suite.evaluation if config.pool == "evaluation" else suite.tuning

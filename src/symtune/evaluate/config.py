@@ -11,7 +11,7 @@ from symtune.errors import SymtuneError
 from symtune.evaluate.modes import MODES
 from symtune.models.dtype import DTYPE_CHOICES
 from symtune.models.registry import DEFAULT_MODEL
-from symtune.prompts import ICL_SETTINGS
+from symtune.prompts.build import ICL_SETTINGS
 from symtune.schema import non_finite
 
 SCORING = tuple(MODES)

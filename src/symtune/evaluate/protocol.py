@@ -9,7 +9,7 @@ from typing import Any
 
 from symtune.errors import SymtuneError
 from symtune.evaluate.config import EvalConfig
-from symtune.prompts import (
+from symtune.prompts.build import (
     PAIR_SEPARATOR,
     TokenCounter,
     check_exemplar_supply,
@@ -18,7 +18,7 @@ from symtune.prompts import (
     eval_set_prompts,
     rng_for,
 )
-from symtune.symbols import SymbolPool, eval_pool
+from symtune.prompts.symbols import SymbolPool, eval_pool
 from symtune.tasks.algorithmic import ListFunction, TuringExample
 from symtune.tasks.spec import Example, TaskData
 

@@ -156,8 +156,8 @@ def run_scan(
 ) -> dict[str, Any]:
     """Evaluate `model` in the two settings (resumable, under out/eval), then write
     out/scan.json, out/scan.md and out/suite.yaml (the passing tasks)."""
-    from symtune.data import suite_specs
     from symtune.models import check_model
+    from symtune.tasks.suites import suite_specs
 
     config.validate()
     config.eval_config(model).validate()

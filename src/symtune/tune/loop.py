@@ -17,10 +17,10 @@ import torch
 
 from symtune.errors import SymtuneError
 from symtune.io import atomic_json, atomic_write, read_json_object, read_jsonl
-from symtune.mixture_read import read_validation
+from symtune.mixture.read import read_validation
 from symtune.models.dtype import DtypeChoice, resolve_dtype
 from symtune.outdir import check_target, claim_main
-from symtune.prompts import Prompt
+from symtune.prompts.build import Prompt
 from symtune.provenance import package_versions
 from symtune.tune.checkpoint import (
     inner_model,

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from symtune.errors import SymtuneError
-from symtune.prompts import Prompt
+from symtune.prompts.build import Prompt
 
 IGNORE = -100
 

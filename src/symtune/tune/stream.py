@@ -8,8 +8,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from symtune.errors import SymtuneError
-from symtune.mixture_read import prompt_from_line, read_manifest, verify_shards
-from symtune.prompts import Prompt
+from symtune.mixture.read import prompt_from_line, read_manifest, verify_shards
+from symtune.prompts.build import Prompt
 
 
 class PromptStream:

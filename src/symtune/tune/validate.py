@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from symtune.prompts import Prompt
+from symtune.prompts.build import Prompt
 from symtune.tune.packing import IGNORE, tokenize_prompt
 
 

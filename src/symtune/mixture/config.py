@@ -7,8 +7,8 @@ from typing import Any
 
 from symtune.errors import SymtuneError
 from symtune.models.registry import DEFAULT_MODEL
+from symtune.prompts.symbols import check_kinds
 from symtune.schema import non_finite
-from symtune.symbols import check_kinds
 
 
 @dataclass(frozen=True)

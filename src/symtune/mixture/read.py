@@ -11,7 +11,7 @@ from typing import Any
 from symtune.artifacts import sha256_file
 from symtune.errors import SymtuneError
 from symtune.io import read_json_object
-from symtune.prompts import Prompt
+from symtune.prompts.build import Prompt
 
 
 def read_manifest(directory: Path) -> dict[str, Any]:
@@ -77,7 +77,7 @@ def read_prompts(directory: Path, limit: int | None = None) -> Iterator[tuple[in
 
 
 def read_validation(directory: Path, manifest: Mapping[str, Any]) -> list[Prompt]:
-    """The mixture's held-out validation prompts (see `symtune.validation`), checked against
+    """The mixture's held-out validation prompts (see `symtune.mixture.heldout`), checked against
     their recorded sha256; a one-line error when the mixture was built without them."""
     record = manifest.get("validation")
     if not record:

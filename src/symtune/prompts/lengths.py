@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from symtune.formats import PAIR_SEPARATOR, Format
+from symtune.prompts.formats import PAIR_SEPARATOR, Format
 
 if TYPE_CHECKING:
     from symtune.tasks.spec import Example

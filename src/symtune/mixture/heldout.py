@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from symtune.io import atomic_write
-from symtune.lengths import TokenCounter
-from symtune.prompts import Prompt, tuning_prompt
-from symtune.symbols import SymbolPool
+from symtune.prompts.build import Prompt, tuning_prompt
+from symtune.prompts.lengths import TokenCounter
+from symtune.prompts.symbols import SymbolPool
 from symtune.tasks.spec import TaskData
 
 VALIDATION_FILE = "validation.jsonl"
@@ -34,7 +34,7 @@ def validation_prompts(
 ) -> list[Prompt]:
     """`count` prompts, tasks taking turns, each task's validation queries in a seeded order
     (cycling when a task has fewer); prompts that cannot fit `budget` are skipped."""
-    from symtune.prompts import rng_for
+    from symtune.prompts.build import rng_for
 
     usable = [t for t in tasks if t.splits.get("validation")]
     orders = {

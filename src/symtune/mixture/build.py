@@ -18,13 +18,13 @@ from typing import Any
 from symtune.artifacts import sha256_file
 from symtune.errors import SymtuneError
 from symtune.io import atomic_write, temp_path, temp_target
-from symtune.lengths import TokenCounter
-from symtune.mixture_config import MixtureConfig
+from symtune.mixture.config import MixtureConfig
+from symtune.mixture.heldout import validation_prompts, write_validation
 from symtune.outdir import claim
-from symtune.prompts import Prompt, rng_for, tuning_prompt
-from symtune.symbols import SymbolPool, tuning_pool, wordlist_record
-from symtune.tasks.spec import TaskData
-from symtune.validation import validation_prompts, write_validation
+from symtune.prompts.build import Prompt, rng_for, tuning_prompt
+from symtune.prompts.lengths import TokenCounter
+from symtune.prompts.symbols import SymbolPool, tuning_pool, wordlist_record
+from symtune.tasks.spec import TaskData, TaskSpec
 
 FORMAT_VERSION = 1
 
@@ -334,3 +334,25 @@ def _build(
         (json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=True) + "\n").encode(),
     )
     return manifest
+
+
+def build_data(
+    config: MixtureConfig,
+    specs: dict[str, TaskSpec],
+    out: Path,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
+    """Build a mixture of `config.tasks` (looked up in `specs`) into `out`, with its token
+    budget counted by `config.tokenizer` and its provenance (artifact hashes, the versions of
+    `provenance.DATA_PACKAGES`): the one way the CLI, the pipeline and the experiments build."""
+    from symtune.models import token_counter
+    from symtune.provenance import DATA_PACKAGES, package_versions
+    from symtune.tasks.suites import artifacts_for, load_tasks
+
+    tuning = [specs[name] for name in config.tasks]
+    count = token_counter(config.tokenizer) if config.max_tokens else None
+    provenance = {
+        "artifacts": artifacts_for(tuning),
+        "versions": package_versions(DATA_PACKAGES),
+    }
+    return build_mixture(config, load_tasks(tuning), out, count, provenance, progress=progress)

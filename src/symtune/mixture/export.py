@@ -14,8 +14,8 @@ from typing import Any
 
 from symtune.errors import SymtuneError
 from symtune.io import temp_path
-from symtune.mixture_read import read_manifest, read_prompts, read_validation, verify_shards
-from symtune.prompts import Prompt
+from symtune.mixture.read import read_manifest, read_prompts, read_validation, verify_shards
+from symtune.prompts.build import Prompt
 
 EXPORT_FORMATS = ("hf", "parquet", "chat")
 MANIFEST_FILE = "symtune_manifest.json"

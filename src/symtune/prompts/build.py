@@ -12,9 +12,9 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from symtune.errors import SymtuneError
-from symtune.formats import FORMATS, PAIR_SEPARATOR, Format
-from symtune.lengths import TokenCounter, fit_exemplars
-from symtune.symbols import SymbolPool, draw_symbols
+from symtune.prompts.formats import FORMATS, PAIR_SEPARATOR, Format
+from symtune.prompts.lengths import TokenCounter, fit_exemplars
+from symtune.prompts.symbols import SymbolPool, draw_symbols
 from symtune.tasks.spec import Example, TaskData
 
 # Evaluation settings: (instruction shown, how labels are shown).

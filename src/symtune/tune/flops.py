@@ -1,0 +1,38 @@
+"""What a tuning step's speed is measured against: this machine's practical matmul peak (the
+best of a few timed matmuls) and the parameter counts that give a step's model FLOPs. Used by
+the benchmarks and the GPU experiment to report model FLOPs utilisation."""
+
+from __future__ import annotations
+
+import time
+
+import torch
+
+
+def matmul_peak(
+    dtype: torch.dtype = torch.bfloat16, size: int = 2048, repeats: int = 5, device: str = "cpu"
+) -> float:
+    """Best matmul FLOP/s in `dtype` of a few repeats (the machine's practical peak)."""
+    a = torch.randn(size, size, dtype=dtype, device=device)
+    b = torch.randn(size, size, dtype=dtype, device=device)
+    a @ b
+    best = float("inf")
+    for _ in range(repeats):
+        if device == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        a @ b
+        if device == "cuda":
+            torch.cuda.synchronize()
+        best = min(best, time.perf_counter() - start)
+    return 2 * size**3 / best
+
+
+def linear_params(model) -> tuple[int, int]:
+    """(parameters in the decoder's linear layers, parameters in the output head)."""
+    body = sum(
+        m.weight.numel()
+        for n, m in model.named_modules()
+        if isinstance(m, torch.nn.Linear) and not n.endswith("lm_head")
+    )
+    return body, model.get_output_embeddings().weight.numel()
