@@ -11,9 +11,9 @@ import sys
 from pathlib import Path
 
 from symtune.evaluate.results import GROUP_TITLES, interval
+from symtune.layout import RunDir
 from symtune.report.read import read_optional, run_summary, tuning_run_of
 from symtune.report.render import Block, pct
-from symtune.rundir import RunDir
 
 
 def _tuning_run(run: Path) -> Path:

@@ -9,7 +9,7 @@ from symtune.errors import install_interrupt_guard, say_aborted
 def main() -> None:
     install_interrupt_guard()
     try:
-        from symtune.cli import main as cli_main
+        from symtune.cli.main import main as cli_main
     except KeyboardInterrupt:  # nothing written yet: end at once, half-imported modules unfinalized
         say_aborted()
         os._exit(130)

@@ -17,10 +17,10 @@ from symtune.errors import SymtuneError
 from symtune.evaluate.api import task_names
 from symtune.evaluate.config import EvalConfig
 from symtune.io import atomic_write, read_json_object
+from symtune.layout import RunDir
 from symtune.mixture.config import MixtureConfig
 from symtune.models.registry import DEFAULT_MODEL, check_model
 from symtune.outdir import claim
-from symtune.rundir import RunDir
 from symtune.schema import fields_of
 from symtune.tasks import TaskSpec
 from symtune.tasks.sources import check_local_files

@@ -23,8 +23,8 @@ from conftest import binary_eval_suite, build_tiny_mixture, run_symtune
 
 def cli(capsys, *args: object) -> tuple[int, str]:
     """`symtune ARGS` in this process: (exit code, stderr)."""
-    from symtune.cli import app
-    from symtune.cli_support import guarded
+    from symtune.cli.console import guarded
+    from symtune.cli.main import app
 
     capsys.readouterr()
     code = guarded(lambda: app([str(a) for a in args], standalone_mode=False), {"on": False})

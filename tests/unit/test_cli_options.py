@@ -5,7 +5,7 @@ import dataclasses
 
 import pytest
 
-from symtune.cli_options import config_values, field_docs, parameters
+from symtune.cli.options import config_values, field_docs, parameters
 from symtune.errors import SymtuneError
 from symtune.mixture.config import MixtureConfig
 from symtune.tune.config import LoraConfig, TuneConfig

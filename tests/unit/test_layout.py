@@ -37,7 +37,7 @@ def test_the_report_reads_files_and_never_builds_prompts(path):
 
 @pytest.mark.parametrize(
     "path",
-    [*modules("prompts"), *modules("mixture"), SRC / "provenance.py", SRC / "rundir.py"],
+    [*modules("prompts"), *modules("mixture"), SRC / "provenance.py", SRC / "layout.py"],
     ids=lambda p: f"{p.parent.name}/{p.name}",
 )
 def test_data_side_modules_do_not_import_torch(path):

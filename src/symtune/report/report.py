@@ -13,6 +13,7 @@ from typing import Any
 from symtune.errors import SymtuneError
 from symtune.evaluate.modes import first_mode
 from symtune.io import atomic_write
+from symtune.layout import RunDir
 from symtune.outdir import claim
 from symtune.report.answer import answer_blocks, answer_figure
 from symtune.report.figures import figures as draw
@@ -20,7 +21,6 @@ from symtune.report.read import metrics_of, read_results
 from symtune.report.render import Block, html_page
 from symtune.report.render import markdown as to_markdown
 from symtune.report.sections import core_blocks
-from symtune.rundir import RunDir
 
 Section = Callable[[Path, Path], tuple[list[Block], dict[str, Path]]]
 """An experiment's own section: (run dir, figure folder) -> (blocks, figures it drew)."""

@@ -1,5 +1,5 @@
 """`symtune eval` and `symtune scan`, and the progress and summary helpers `run` shares: the
-command functions are registered on the app in `symtune.cli`."""
+command functions are registered on the app in `symtune.cli.main`."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ import typer
 from rich.progress import Progress
 from rich.table import Table
 
-from symtune.cli_options import config_options, config_values
-from symtune.cli_support import (
+from symtune.cli.console import (
     JsonOption,
     PlainProgress,
     console,
@@ -19,6 +18,7 @@ from symtune.cli_support import (
     json_mode,
     progress_bar,
 )
+from symtune.cli.options import config_options, config_values
 from symtune.errors import SymtuneError
 from symtune.evaluate.config import EvalConfig
 from symtune.evaluate.scan import ScanConfig

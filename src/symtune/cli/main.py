@@ -12,15 +12,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from symtune.cli_eval import (
-    eval_command,
-    eval_export_command,
-    eval_progress,
-    print_answer,
-    scan_command,
-)
-from symtune.cli_options import config_options, config_values
-from symtune.cli_support import (
+from symtune.cli.console import (
     JsonOption,
     console,
     emit_json,
@@ -29,6 +21,14 @@ from symtune.cli_support import (
     list_command,
     progress_bar,
 )
+from symtune.cli.evaluate import (
+    eval_command,
+    eval_export_command,
+    eval_progress,
+    print_answer,
+    scan_command,
+)
+from symtune.cli.options import config_options, config_values
 from symtune.errors import SymtuneError
 from symtune.io import read_json_object
 from symtune.mixture.config import MixtureConfig
@@ -298,7 +298,7 @@ def _run_with_progress(config_path: Path, out: Path, control: bool = False) -> N
             tune_progress=tune_progress,
             build_progress=build_progress,
         )
-    from symtune.rundir import RunDir
+    from symtune.layout import RunDir
 
     layout = RunDir(out)
     pairs = ((config.eval, layout.results), (config.extra_eval, layout.extra_results))
