@@ -319,3 +319,18 @@ def test_replicates_of_full_fine_tuning_differ_by_their_data_order(
         tune(config)
         runs.append(load_file(str(tmp_path / str(order) / "run" / "final" / "model.safetensors")))
     assert any(not torch.equal(runs[0][k], runs[1][k]) for k in runs[0])
+
+
+def test_log_every_spaces_the_progress_reports_not_the_metrics(tmp_path, mixture, tiny_model_dir):
+    seen: list[int] = []
+    run = tune(
+        config_for(tmp_path / "l", mixture, tiny_model_dir, steps=5, log_every=2),
+        progress=lambda record: seen.append(record["step"]),
+    )
+    assert seen == [2, 4, 5]  # every second step, and the last
+    assert [json.loads(line)["step"] for line in (run / "metrics.jsonl").open()] == [1, 2, 3, 4, 5]
+
+
+def test_a_config_written_with_the_removed_extra_field_still_reads():
+    old = {**TuneConfig(mixture="m", out="o").to_dict(), "extra": {}}
+    assert TuneConfig.from_dict(old) == TuneConfig(mixture="m", out="o")

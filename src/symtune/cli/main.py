@@ -186,7 +186,7 @@ def data_show(
 
 
 @app.command("tune")
-@config_options(TuneConfig, skip=("mixture", "out", "extra"))
+@config_options(TuneConfig, skip=("mixture", "out"))
 def tune_command(
     mixture: Annotated[Path, typer.Option(help="Mixture directory from `symtune data build`.")],
     out: Annotated[Path, typer.Option(help="Run directory (checkpoints, metrics, final model).")],

@@ -3,7 +3,7 @@ defaults, the string under each field gives the help. One source per config; the
 what is not a config field (where to write, --resume, --json).
 
     @app.command("tune")
-    @config_options(TuneConfig, skip=("extra",))
+    @config_options(TuneConfig, skip=("mixture", "out"))
     def tune_command(mixture: ..., out: ..., **fields) -> None:
         config = TuneConfig(**config_values(TuneConfig, fields), mixture=..., out=...)
 

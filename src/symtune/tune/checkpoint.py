@@ -107,7 +107,9 @@ def check_checkpoint(path: Path, config: TuneConfig, inputs: dict[str, Any]) -> 
     for key in ("step", "resume_key"):
         if key not in state:
             raise SymtuneError(f"checkpoint state {path / 'state.json'}: no {key!r}")
-    theirs, ours = state["resume_key"], config.resume_key()
+    theirs, ours = dict(state["resume_key"]), config.resume_key()
+    if theirs.get("extra") == {}:  # a field earlier versions recorded and never read
+        del theirs["extra"]
     if theirs != ours:
         field = next(k for k in sorted(set(theirs) | set(ours)) if theirs.get(k) != ours.get(k))
         raise SymtuneError(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from symtune.errors import SymtuneError
@@ -91,7 +91,7 @@ class TuneConfig:
     """The order prompts are read: 0 the mixture's; N > 0 each epoch a permutation of it seeded
     by N (a replicate's training seed: the same prompts, another order)."""
     log_every: int = 1
-    """Steps between progress reports."""
+    """Steps between progress reports (the bar or log line; metrics.jsonl records every step)."""
     threads: int = 0
     """torch threads; 0 leaves torch's default."""
     val_every: int = 0
@@ -103,7 +103,6 @@ class TuneConfig:
     """How packed rows attend (see ATTENTIONS); the same numbers whichever (tested)."""
     trust_remote_code: bool = False
     """Run the model's own Python code (its config's auto_map); off: such a model is refused."""
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> None:
         """Raise a one-line error naming every bad field (then the first of the checks that
@@ -160,6 +159,8 @@ class TuneConfig:
         """A config read back from JSON/YAML, every field's type checked."""
         from symtune.schema import fields_of
 
+        if data.get("extra") == {}:  # written by earlier versions, never read
+            data = {k: v for k, v in data.items() if k != "extra"}
         values = fields_of(TuneConfig, data, where)
         missing = [n for n in ("mixture", "out") if n not in values]
         if missing:

@@ -289,7 +289,9 @@ def _train(
                 for key in ("loss", "lr", "grad_norm", "tokens_per_s"):
                     if record[key] is not None:
                         board.add_scalar(f"train/{key}", record[key], record["step"])
-            if progress is not None:
+            if progress is not None and (
+                (step + 1) % config.log_every == 0 or step + 1 == config.steps
+            ):
                 progress(record)
         last = step + 1 == config.steps
         late = torch.tensor(float(deadline is not None and time.monotonic() > deadline))
