@@ -102,6 +102,8 @@ def _section(raw: dict[str, Any], key: str, cls: type, where: str) -> dict[str, 
         raise SymtuneError(
             f"{where}: section {key!r} = {values!r}; expected a mapping of {key} fields"
         )
+    if cls is TuneConfig and values.get("extra") == {}:  # earlier versions wrote it
+        values = {k: v for k, v in values.items() if k != "extra"}
     if cls is MixtureConfig and isinstance(values.get("weights"), dict):
         values = {**values, "weights": [list(kv) for kv in values["weights"].items()]}
     return fields_of(cls, values, f"{where}: {key}")
@@ -236,6 +238,10 @@ def _check_same_run(resolved: Path, text: str, run_dir: Path) -> None:
     if not resolved.exists() or resolved.read_text() == text:
         return
     stored = yaml.safe_load(resolved.read_text()) or {}
+    if isinstance(stored.get("tune"), dict) and stored["tune"].get("extra") == {}:
+        del stored["tune"]["extra"]  # recorded by earlier versions, never read
+        if yaml.safe_dump(stored, sort_keys=False) == text:
+            return
     new = yaml.safe_load(text)
     if isinstance(stored, dict) and stored.get("arms") != new.get("arms"):
         was = [a.get("name") for a in stored.get("arms") or [{"name": "tuned"}]]

@@ -117,3 +117,18 @@ def non_finite(config: Any) -> list[str]:
         elif dataclasses.is_dataclass(value) and not isinstance(value, type):
             bad += [f"{f.name}.{problem}" for problem in non_finite(value)]
     return bad
+
+
+Check = tuple[bool, str, Any, str]
+"""(holds, field, value, what was expected)."""
+
+
+def refuse_bad_fields(where: str, config: Any, checks: list[Check]) -> None:
+    """The one validation style: every bad field of `config` (non-finite numbers first, then
+    each failed check) in one line, "where: field=value; expected ...; field=...". Nothing
+    is raised when all hold."""
+    bad = non_finite(config) or [
+        f"{name}={value!r}; expected {expected}" for ok, name, value, expected in checks if not ok
+    ]
+    if bad:
+        raise SymtuneError(f"{where}: " + "; ".join(bad))

@@ -58,7 +58,7 @@ def test_scan_writes_table_json_and_a_loadable_suite(tmp_path, tiny_model_dir):
 
 def test_scan_bad_input_is_one_line(tmp_path):
     for extra, message in (
-        (["--margin", "2"], "--margin 2.0; expected a share in [0, 1)"),
+        (["--margin", "2"], "margin=2.0; expected a share in [0, 1)"),
         (["--suite", "nope"], "unknown suite 'nope'"),
     ):
         result = run("scan", "--out", str(tmp_path / "s"), *extra)

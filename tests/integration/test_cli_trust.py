@@ -132,10 +132,13 @@ def test_typos_leave_nothing_and_the_fixed_command_runs(tmp_path, suite_file):
         (("eval", "--out", "E", "--dtype", "fp16"), "dtype='fp16'; expected auto, bf16, fp32"),
         (("eval", "--out", "E", "--greedy", "beam"), "greedy='beam'; expected verify or generate"),
         (("eval", "--out", "E", "--exemplar-sets", "-1"), "exemplar_sets=-1; expected 0"),
-        (("eval", "--out", "E", "--seeds", "0,0"), "seeds lists 0 twice; expected each once"),
+        (
+            ("eval", "--out", "E", "--seeds", "0,0"),
+            "seeds=[0, 0]; expected each value once ([0] listed twice)",
+        ),
         (
             ("eval", "--out", "E", "--settings", "neither,neither"),
-            "settings lists 'neither' twice",
+            "settings=['neither', 'neither']; expected each value once",
         ),
         (
             ("eval", "--out", "E", "--suite", "reachable", "--exemplar-sets", "101"),

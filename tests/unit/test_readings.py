@@ -146,12 +146,17 @@ def test_scan_rows_schema_and_threshold():
 @pytest.mark.parametrize(
     ("config", "message"),
     [
-        (ScanConfig(margin=1.5), "--margin 1.5; expected a share in"),
-        (ScanConfig(low_margin=-0.1), "--low-margin -0.1"),
-        (ScanConfig(margin=0.1, low_margin=0.2), "exceeds --margin"),
-        (ScanConfig(scoring="soft"), "--scoring 'soft'"),
+        (ScanConfig(margin=1.5), "margin=1.5; expected a share in"),
+        (ScanConfig(low_margin=-0.1), "low_margin=-0.1"),
+        (ScanConfig(margin=0.1, low_margin=0.2), "low_margin=0.2; expected at most margin=0.1"),
+        (ScanConfig(scoring="soft"), "scoring='soft'; expected exact or rank"),
     ],
 )
 def test_scan_thresholds_out_of_range_are_refused(config, message):
     with pytest.raises(SymtuneError, match=message):
         config.validate()
+
+
+def test_scan_names_every_bad_field_at_once():
+    with pytest.raises(SymtuneError, match="margin=1.5.*scoring='soft'"):
+        ScanConfig(margin=1.5, scoring="soft").validate()

@@ -7,12 +7,11 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from symtune.errors import SymtuneError
 from symtune.evaluate.modes import MODES
 from symtune.models.dtype import DTYPE_CHOICES
 from symtune.models.registry import DEFAULT_MODEL
 from symtune.prompts.build import ICL_SETTINGS
-from symtune.schema import non_finite
+from symtune.schema import Check, refuse_bad_fields
 
 SCORING = tuple(MODES)
 LIST_FUNCTION_CHOICES = ("all", "paper20", "none")
@@ -72,64 +71,53 @@ class EvalConfig:
     """Run a model's own Python code (its config's auto_map); off: such a model is refused."""
 
     def validate(self) -> None:
-        if problems := non_finite(self):
-            raise SymtuneError("eval config: " + "; ".join(problems))
-        for setting in self.settings:
-            if setting not in ICL_SETTINGS:
-                raise SymtuneError(
-                    f"eval config: setting {setting!r} is unknown; expected one "
-                    f"of {', '.join(ICL_SETTINGS)}"
-                )
-        for mode in self.scoring:
-            if mode not in SCORING:
-                raise SymtuneError(
-                    f"eval config: scoring {mode!r} is unknown; expected exact or rank"
-                )
-        if self.list_functions not in LIST_FUNCTION_CHOICES:
-            raise SymtuneError(
-                f"eval config: list_functions={self.list_functions!r}; expected "
-                "all, paper20 or none"
+        """Raise a one-line error naming every bad field."""
+        unknown_settings = [x for x in self.settings if x not in ICL_SETTINGS]
+        unknown_modes = [x for x in self.scoring if x not in SCORING]
+        repeated = {
+            name: (values, [v for i, v in enumerate(values) if v in values[:i]])
+            for name, values in (
+                ("seeds", self.seeds),
+                ("settings", self.settings),
+                ("scoring", self.scoring),
+                ("tasks", self.tasks),
             )
-        if self.pool not in ("evaluation", "tuning"):
-            raise SymtuneError(f"eval config: pool={self.pool!r}; expected evaluation or tuning")
-        if not self.seeds:
-            raise SymtuneError("eval config: seeds is empty; expected at least one seed")
-        lists = {
-            "seeds": self.seeds,
-            "settings": self.settings,
-            "scoring": self.scoring,
-            "tasks": self.tasks,
         }
-        for name, values in lists.items():
-            twice = [v for i, v in enumerate(values) if v in values[:i]]
-            if twice:  # a repeat would score the same items twice and inflate n
-                raise SymtuneError(
-                    f"eval config: {name} lists {twice[0]!r} twice; expected each once"
-                )
-        counts = {
-            "k": self.k,
-            "max_queries": self.max_queries,
-            "list_function_queries": self.list_function_queries,
-            "batch_size": self.batch_size,
-        }
-        for name, value in counts.items():
-            if value < 1:
-                raise SymtuneError(f"eval config: {name}={value}; expected at least 1")
-        if self.exemplar_sets < 0:
-            raise SymtuneError(
-                f"eval config: exemplar_sets={self.exemplar_sets}; expected 0 (one draw per "
-                "query, the paper's design) or a number of shared sets"
-            )
-        if self.greedy not in GREEDY_CHOICES:
-            raise SymtuneError(
-                f"eval config: greedy={self.greedy!r}; expected {' or '.join(GREEDY_CHOICES)}"
-            )
-        if self.max_tokens < 16:
-            raise SymtuneError(f"eval config: max_tokens={self.max_tokens}; expected >= 16")
-        if self.dtype not in DTYPE_CHOICES:
-            raise SymtuneError(
-                f"eval config: dtype={self.dtype!r}; expected {', '.join(DTYPE_CHOICES)}"
-            )
+        checks: list[Check] = [
+            (not unknown_settings, "settings", unknown_settings, ", ".join(ICL_SETTINGS)),
+            (not unknown_modes, "scoring", unknown_modes, "exact or rank"),
+            (
+                self.list_functions in LIST_FUNCTION_CHOICES,
+                "list_functions",
+                self.list_functions,
+                "all, paper20 or none",
+            ),
+            (self.pool in ("evaluation", "tuning"), "pool", self.pool, "evaluation or tuning"),
+            (bool(self.seeds), "seeds", list(self.seeds), "at least one seed"),
+            *(  # a repeat would score the same items twice and inflate n
+                (not twice, name, list(values), f"each value once ({twice[:1]} listed twice)")
+                for name, (values, twice) in repeated.items()
+            ),
+            (self.k >= 1, "k", self.k, "at least 1"),
+            (self.max_queries >= 1, "max_queries", self.max_queries, "at least 1"),
+            (
+                self.list_function_queries >= 1,
+                "list_function_queries",
+                self.list_function_queries,
+                "at least 1",
+            ),
+            (self.batch_size >= 1, "batch_size", self.batch_size, "at least 1"),
+            (
+                self.exemplar_sets >= 0,
+                "exemplar_sets",
+                self.exemplar_sets,
+                "0 (one draw per query, the paper's design) or a number of shared sets",
+            ),
+            (self.greedy in GREEDY_CHOICES, "greedy", self.greedy, " or ".join(GREEDY_CHOICES)),
+            (self.max_tokens >= 16, "max_tokens", self.max_tokens, ">= 16"),
+            (self.dtype in DTYPE_CHOICES, "dtype", self.dtype, ", ".join(DTYPE_CHOICES)),
+        ]
+        refuse_bad_fields("eval config", self, checks)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -20,6 +20,7 @@ from symtune.evaluate.config import SCORING, EvalConfig
 from symtune.evaluate.protocol import Item
 from symtune.io import atomic_json, atomic_write
 from symtune.outdir import claim
+from symtune.schema import Check, refuse_bad_fields
 from symtune.tasks import Suite, TaskSpec
 
 RELEVANT = "instr_labels"
@@ -52,16 +53,19 @@ class ScanConfig:
     """Run the model's own Python code (its config's auto_map); off: such a model is refused."""
 
     def validate(self) -> None:
-        for name, value in (("margin", self.margin), ("low-margin", self.low_margin)):
-            if not 0.0 <= value < 1.0:
-                raise SymtuneError(f"scan: --{name} {value}; expected a share in [0, 1)")
-        if self.low_margin > self.margin:
-            raise SymtuneError(
-                f"scan: --low-margin {self.low_margin} exceeds --margin {self.margin}; "
-                "expected low-margin <= margin"
-            )
-        if self.scoring not in SCORING:
-            raise SymtuneError(f"scan: --scoring {self.scoring!r}; expected exact or rank")
+        """Raise a one-line error naming every bad field."""
+        checks: list[Check] = [
+            (0.0 <= self.margin < 1.0, "margin", self.margin, "a share in [0, 1)"),
+            (0.0 <= self.low_margin < 1.0, "low_margin", self.low_margin, "a share in [0, 1)"),
+            (
+                self.low_margin <= self.margin,
+                "low_margin",
+                self.low_margin,
+                f"at most margin={self.margin}",
+            ),
+            (self.scoring in SCORING, "scoring", self.scoring, "exact or rank"),
+        ]
+        refuse_bad_fields("scan config", self, checks)
 
     def eval_config(self, tokenizer: str) -> EvalConfig:
         """The evaluation this scan runs: two settings, no flipped labels, no algorithmic."""
