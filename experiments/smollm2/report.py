@@ -10,10 +10,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from symtune.evaluate.results import GROUP_TITLES, interval
+from symtune.evaluate.results import GROUP_TITLES
+from symtune.evaluate.tables import interval, pct
 from symtune.layout import RunDir
 from symtune.report.read import read_optional, run_summary, tuning_run_of
-from symtune.report.render import Block, pct
+from symtune.report.render import Block
 
 
 def _tuning_run(run: Path) -> Path:

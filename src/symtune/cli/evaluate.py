@@ -151,7 +151,7 @@ def scan_command(
 
 def print_summary(document: dict, mode: str, title: str = "") -> None:
     """Table 1 (the same rows as results.md and the report) in the terminal."""
-    from symtune.evaluate.results import table1_rows
+    from symtune.evaluate.tables import table1_rows
 
     header, rows = table1_rows(document["summary"][mode], (document["comparison"] or {}).get(mode))
     table = Table(title=f"{title}accuracy (%), scoring: {mode}")

@@ -8,8 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from symtune.evaluate.contrasts import CONTROL, ICL_GROUPS
-
-Table = tuple[str, list[str], list[list[str]]]
+from symtune.evaluate.tables import Table, interval, pct
 
 SHORT = {
     "instr_labels": "instr+labels",
@@ -26,14 +25,6 @@ LEGEND = (
 )
 MARGIN = 0.05
 """Base must beat chance by this much with relevant labels for a suite to show learning."""
-
-
-def _pct(x: float) -> str:
-    return f"{100 * x:.1f}"
-
-
-def _delta(c: Mapping[str, Any]) -> str:
-    return f"{100 * c['delta']:+.1f} [{100 * c['ci'][0]:+.1f}, {100 * c['ci'][1]:+.1f}]"
 
 
 def learnable(summary: Mapping[str, Mapping[str, Any]]) -> bool:
@@ -94,9 +85,9 @@ def accuracy_table(document: Mapping[str, Any], mode: str) -> Table:
                 cells.append("–")
                 continue
             reps = a[g]["replicates"]
-            spread = f" ({_pct(min(reps))}–{_pct(max(reps))})" if len(reps) > 1 else ""
-            cells.append(_pct(a[g]["average"]) + spread)
-        rows.append([SHORT[g], str(first["n"]), *cells, _pct(first["chance"])])
+            spread = f" ({pct(min(reps))}–{pct(max(reps))})" if len(reps) > 1 else ""
+            cells.append(pct(a[g]["average"]) + spread)
+        rows.append([SHORT[g], str(first["n"]), *cells, pct(first["chance"])])
     return (f"Accuracy (%), {mode} scoring", ["setting", "n", *arms, "chance"], rows)
 
 
@@ -107,7 +98,7 @@ def contrast_tables(document: Mapping[str, Any], mode: str) -> list[Table]:
         rows = [
             [
                 SHORT[g],
-                _delta(con[g]),
+                interval(con[g]),
                 f"{100 * con[g]['mde']:.1f}",
                 f"{con[g].get('p_holm', con[g]['p']):.3f}",
                 reading(name, con[g]),
@@ -127,7 +118,7 @@ def mass_table(document: Mapping[str, Any]) -> Table | None:
     labels = list(mass)
     groups = [g for g in ICL_GROUPS if any(g in m for m in mass.values())]
     rows = [
-        [SHORT[g], *(_pct(mass[lb][g]) if g in mass[lb] else "–" for lb in labels)] for g in groups
+        [SHORT[g], *(pct(mass[lb][g]) if g in mass[lb] else "–" for lb in labels)] for g in groups
     ]
     caption = (
         "Label-set mass (%): the probability put on the shown labels (summed over them). High "

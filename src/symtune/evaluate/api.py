@@ -33,16 +33,10 @@ from symtune.evaluate.protocol import (
     turing_items,
 )
 from symtune.evaluate.readings import readings
-from symtune.evaluate.results import (
-    GROUP_ORDER,
-    compare,
-    per_task_table,
-    readings_markdown,
-    summarize,
-    table1,
-)
+from symtune.evaluate.results import compare, summarize
 from symtune.evaluate.runner import ResultCache, score_items
 from symtune.evaluate.scoring import Scorer
+from symtune.evaluate.tables import results_markdown
 from symtune.io import atomic_json, atomic_write, read_json_object
 from symtune.models.dtype import resolve_dtype
 from symtune.outdir import claim
@@ -290,31 +284,8 @@ def _evaluate(
     if "rank" in config.scoring:
         document["readings"]["label_set_mass"] = label_set_mass(document["items"], list(models))
     atomic_write(out / "results.json", json.dumps(document, indent=1, ensure_ascii=False) + "\n")
-    atomic_write(out / "results.md", markdown(document))
+    atomic_write(out / "results.md", results_markdown(document))
     return document
-
-
-def markdown(document: Mapping[str, Any]) -> str:
-    """The results as Markdown: one Table-1-like table per scoring mode, then per-task tables."""
-    parts = ["# symtune evaluation\n"]
-    models = ", ".join(f"{label}: `{m['name']}`" for label, m in document["models"].items())
-    parts.append(
-        f"Models: {models}. Seeds: {document['config']['seeds']}. "
-        f"Accuracy in %, averaged over tasks; n = scored prompts.\n"
-    )
-    for mode, summaries in document["summary"].items():
-        comparison = (document["comparison"] or {}).get(mode)
-        parts.append(table1(summaries, comparison, mode))
-    if document.get("readings"):
-        parts.append(readings_markdown(document["readings"]))
-    for mode, summaries in document["summary"].items():
-        comparison = (document["comparison"] or {}).get(mode)
-        groups = [g for g in GROUP_ORDER if any(g in s for s in summaries.values())]
-        for group in groups:
-            if group == "list_functions":
-                continue  # 250 rows; see results.json
-            parts.append(f"### {mode}: " + per_task_table(summaries, comparison, group))
-    return "\n".join(parts)
 
 
 def save_items(path: Path, config: EvalConfig) -> None:

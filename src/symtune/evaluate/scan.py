@@ -18,6 +18,7 @@ import yaml
 from symtune.errors import SymtuneError
 from symtune.evaluate.config import SCORING, EvalConfig
 from symtune.evaluate.protocol import Item
+from symtune.evaluate.tables import markdown_table, pct
 from symtune.io import atomic_json, atomic_write
 from symtune.outdir import claim
 from symtune.schema import Check, refuse_bad_fields
@@ -210,24 +211,28 @@ def _scan(
 
 def _cell(entry: Mapping[str, Any]) -> str:
     low, high = entry["ci"]
-    return f"{100 * entry['accuracy']:.1f} [{100 * low:.1f}, {100 * high:.1f}]"
+    return f"{pct(entry['accuracy'])} [{pct(low)}, {pct(high)}]"
 
 
 def scan_markdown(scan: Mapping[str, Any]) -> str:
     """The scan as a Markdown table: every task, passed or not."""
-    lines = [
+    header = ["task", "n", "chance", "majority", "instruction + relevant labels", "neither"]
+    rows = [
+        [
+            row["task"],
+            str(row[RELEVANT]["n"]),
+            pct(row["chance"]),
+            pct(row["majority"]),
+            _cell(row[RELEVANT]),
+            _cell(row[NEITHER]),
+            "yes" if row["passed"] else "no",
+        ]
+        for row in scan["rows"]
+    ]
+    return (
         f"Model: `{scan['model']['name']}`. Rule: {scan['rule']}. "
         f"Accuracy in % with 95% Wilson intervals; n prompts per setting (seeds "
-        f"{list(scan['config']['seeds'])}).\n",
-        "| task | n | chance | majority | instruction + relevant labels | neither | passed |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for row in scan["rows"]:
-        lines.append(
-            f"| {row['task']} | {row[RELEVANT]['n']} | {100 * row['chance']:.1f} | "
-            f"{100 * row['majority']:.1f} | "
-            f"{_cell(row[RELEVANT])} | {_cell(row[NEITHER])} | "
-            f"{'yes' if row['passed'] else 'no'} |"
-        )
-    lines.append(f"\n{len(scan['passed'])} of {len(scan['rows'])} tasks pass.\n")
-    return "\n".join(lines)
+        f"{list(scan['config']['seeds'])}).\n\n"
+        + markdown_table([*header, "passed"], rows)
+        + f"\n\n{len(scan['passed'])} of {len(scan['rows'])} tasks pass.\n"
+    )

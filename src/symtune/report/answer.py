@@ -19,7 +19,7 @@ from symtune.evaluate.answer import (
 )
 from symtune.evaluate.contrasts import CONTROL, ICL_GROUPS, arms_of
 from symtune.evaluate.modes import first_mode
-from symtune.evaluate.results import readings_tables
+from symtune.evaluate.tables import readings_tables
 from symtune.report.render import Block
 
 Evaluation = tuple[str, dict[str, Any]]

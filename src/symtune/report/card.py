@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 
 from symtune.errors import SymtuneError
+from symtune.evaluate.tables import markdown_table
 from symtune.io import atomic_write, read_json_object
 
 BASE_MODELS = {"smollm2-135m-instruct": "HuggingFaceTB/SmolLM2-135M-Instruct"}
@@ -52,12 +53,6 @@ def _metadata(config: dict[str, Any], provenance: dict[str, Any]) -> dict[str, A
     return meta
 
 
-def _table(header: list[str], rows: list[list[str]]) -> str:
-    from symtune.evaluate.results import markdown_table
-
-    return markdown_table(header, rows)
-
-
 def card_text(run: Path, results: dict[str, Any] | None = None) -> str:
     """The card of tuning run `run` (its config.json, provenance.json and mixture manifest),
     with `results` (an evaluation's results.json, base vs tuned) when given."""
@@ -92,7 +87,7 @@ def card_text(run: Path, results: dict[str, Any] | None = None) -> str:
         "",
         "## Tuning",
         "",
-        _table(
+        markdown_table(
             ["setting", "value"],
             [[k, str(config[k])] for k in TUNING_FIELDS if k in config]
             + ([["lora", json.dumps(config["lora"])]] if config.get("lora") else []),
@@ -131,7 +126,7 @@ def card_text(run: Path, results: dict[str, Any] | None = None) -> str:
 
 
 def _results_section(results: dict[str, Any] | None) -> list[str]:
-    from symtune.evaluate.results import table1_rows
+    from symtune.evaluate.tables import table1_rows
 
     if results is None:
         return ["## Evaluation", "", "Not evaluated yet (`symtune card RUN --results ...`).", ""]
@@ -146,7 +141,7 @@ def _results_section(results: dict[str, Any] | None) -> list[str]:
     ]
     for mode, summaries in results["summary"].items():
         comparison = (results.get("comparison") or {}).get(mode)
-        lines += [f"Scoring: {mode}", "", _table(*table1_rows(summaries, comparison)), ""]
+        lines += [f"Scoring: {mode}", "", markdown_table(*table1_rows(summaries, comparison)), ""]
     return lines
 
 

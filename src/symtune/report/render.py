@@ -10,11 +10,9 @@ import html
 from pathlib import Path
 from typing import Any
 
+from symtune.evaluate.tables import markdown_table
+
 Block = tuple[Any, ...]
-
-
-def pct(x: float) -> str:
-    return f"{100 * x:.1f}"
 
 
 def markdown(blocks: list[Block], figures_dir: Path = Path()) -> str:
@@ -26,15 +24,7 @@ def markdown(blocks: list[Block], figures_dir: Path = Path()) -> str:
         elif kind == "p":
             out.append(block[1])
         elif kind == "table":
-            header, rows = block[1], block[2]
-            out.append(
-                "| "
-                + " | ".join(header)
-                + " |\n|"
-                + "---|" * len(header)
-                + "\n"
-                + "\n".join("| " + " | ".join(r) + " |" for r in rows)
-            )
+            out.append(markdown_table(block[1], block[2]))
         elif kind == "img":
             out.append(f"![{block[2]}]({(figures_dir / block[1]).as_posix()}.png)")
         elif kind == "pre":

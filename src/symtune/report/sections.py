@@ -12,12 +12,13 @@ from typing import Any
 
 from symtune.evaluate.answer import learnable
 from symtune.evaluate.modes import MODES, first_mode
-from symtune.evaluate.results import GROUP_TITLES, interval, readings_tables, table1_rows
+from symtune.evaluate.results import GROUP_TITLES
+from symtune.evaluate.tables import interval, pct, readings_tables, table1_rows
 from symtune.io import read_json_object
 from symtune.layout import RunDir
 from symtune.report.figures import ICL
 from symtune.report.read import metrics_of
-from symtune.report.render import Block, pct
+from symtune.report.render import Block
 
 # The paper's Table 1 (Flan-PaLM, average accuracy %, 11 tasks): quoted for context only.
 PAPER_TABLE1 = (
