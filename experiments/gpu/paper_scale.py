@@ -1,5 +1,4 @@
-"""Issue 14 on one GPU, as one prepared command: symbol tuning at the paper's scale, its
-evaluation, then the GPU benchmarks.
+"""Issue 14 on one GPU, one prepared command: paper-scale tuning, evaluation, GPU benchmarks.
 
     python experiments/gpu/paper_scale.py prepare EXP [--scale gpu|smoke]   # here, no model
     bash experiments/gpu/device.sh pack EXP                               # parts for the calls
@@ -174,12 +173,13 @@ def tune_config(exp: Path, plan: dict[str, Any], model: str, out: str, **overrid
 
 
 def metrics(run: Path) -> list[dict[str, Any]]:
-    from symtune.io import read_jsonl
+    from symtune.report.read import metrics_of
 
-    return [r for r in read_jsonl(run / "metrics.jsonl") if "loss" in r]
+    return metrics_of(run / "metrics.jsonl")
 
 
 def paper_run(exp: Path, plan: dict[str, Any], model: str, deadline: float) -> dict[str, Any]:
+    from symtune.layout import TuneRun
     from symtune.tune.loop import tune
 
     config = tune_config(exp, plan, model, "tuned")
@@ -187,8 +187,8 @@ def paper_run(exp: Path, plan: dict[str, Any], model: str, deadline: float) -> d
     started = time.perf_counter()
     tune(config, resume=(run / "config.json").exists(), deadline=deadline)
     records = metrics(run)
-    stopped = run / "stopped.json"
-    best = json.loads((run / "best.json").read_text()) if (run / "best.json").exists() else {}
+    stopped, record = TuneRun(run).stopped, TuneRun(run).best_record
+    best = json.loads(record.read_text()) if record.exists() else {}
     return {
         "seconds": time.perf_counter() - started,
         "steps": records[-1]["step"],

@@ -1,5 +1,7 @@
-"""The layout of a `symtune run` directory, named in one place (pipeline, report, CLI and
-experiments use it; nothing else spells these paths)."""
+"""Where things are, named in one place: a `symtune run` directory (`RunDir`), a tuning run
+(`TuneRun`: config, metrics, checkpoints, final/, best/) and one of its checkpoints
+(`Checkpoint`), and the model folder any name a user passes means (`model_dir`). Nothing else
+spells these paths."""
 
 from __future__ import annotations
 
@@ -93,3 +95,98 @@ class RunDir:
     @property
     def extra_results(self) -> Path:
         return self.extra_eval / "results.json"
+
+
+@dataclass(frozen=True)
+class TuneRun:
+    """A tuning run: OUT/{config.json, provenance.json, mixture_manifest.json, metrics.jsonl,
+    checkpoints/{step-N/, latest}, final/, best/, best.json, stopped.json}."""
+
+    root: Path
+
+    @property
+    def config(self) -> Path:
+        """The run's TuneConfig (written at its first step)."""
+        return self.root / "config.json"
+
+    @property
+    def provenance(self) -> Path:
+        return self.root / "provenance.json"
+
+    @property
+    def mixture_manifest(self) -> Path:
+        """A copy of the manifest of the mixture it read."""
+        return self.root / "mixture_manifest.json"
+
+    @property
+    def metrics(self) -> Path:
+        """One JSON record per step (and per validation)."""
+        return self.root / "metrics.jsonl"
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.root / "checkpoints"
+
+    @property
+    def final(self) -> Path:
+        """The tuned model, loadable with from_pretrained (and its README.md card)."""
+        return self.root / "final"
+
+    @property
+    def best(self) -> Path:
+        """The best-validated step's model (with `keep: best`)."""
+        return self.root / "best"
+
+    @property
+    def best_record(self) -> Path:
+        return self.root / "best.json"
+
+    @property
+    def stopped(self) -> Path:
+        """Present while final/ comes from a step before the last (a deadline stopped it)."""
+        return self.root / "stopped.json"
+
+    def finished(self) -> bool:
+        return (self.final / "config.json").exists() or (
+            self.final / "adapter_config.json"
+        ).exists()
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """OUT/checkpoints/step-N/{trainable.safetensors, optimizer.pt, schedule.pt, rng-R.pt,
+    state.json} and, once exported for evaluation, model/."""
+
+    path: Path
+
+    @property
+    def weights(self) -> Path:
+        return self.path / "trainable.safetensors"
+
+    @property
+    def state(self) -> Path:
+        return self.path / "state.json"
+
+    @property
+    def model(self) -> Path:
+        """The checkpoint exported as a plain model (for evaluation)."""
+        return self.path / "model"
+
+    @property
+    def run(self) -> TuneRun:
+        return TuneRun(self.path.parent.parent)
+
+    def exists(self) -> bool:
+        return self.weights.exists()
+
+
+def model_dir(name: str) -> str:
+    """The folder a model name means: a finished tuning run's final/, a checkpoint's exported
+    model/ (where it has one), else the name itself (a model folder, a hub id or a built-in
+    name)."""
+    path = Path(name)
+    if (TuneRun(path).final / "config.json").exists():
+        return str(TuneRun(path).final)
+    if Checkpoint(path).exists():
+        return str(Checkpoint(path).model)
+    return name

@@ -197,8 +197,9 @@ def export_checkpoints(names) -> None:
     only ever loads plain models."""
     from pathlib import Path
 
+    from symtune.layout import Checkpoint
     from symtune.tune.model import export_checkpoint
 
     for name in names:
-        if (Path(name) / "trainable.safetensors").exists():
+        if Checkpoint(Path(name)).exists():
             export_checkpoint(Path(name))

@@ -31,6 +31,7 @@ from symtune.cli.evaluate import (
 from symtune.cli.options import config_options, config_values
 from symtune.errors import SymtuneError
 from symtune.io import read_json_object
+from symtune.layout import TuneRun
 from symtune.mixture.config import MixtureConfig
 from symtune.tune.config import TuneConfig
 
@@ -231,14 +232,14 @@ def tune_command(
         run = tune(config, resume=resume, progress=report, deadline=deadline)
     if main_process:
         write_card(run)  # final/README.md; `symtune card` adds an evaluation
-        stopped = (run / "stopped.json").exists()
+        stopped = TuneRun(run).stopped.exists()
         note = f" (stopped by --max-minutes at step {last.get('step')}; --resume continues)"
         console.print(f"tuned model: {run / 'final'}{note if stopped else ''}")
         if json_out:
             emit_json(
                 {
                     "run": str(run),
-                    "final": str(run / "final"),
+                    "final": str(TuneRun(run).final),
                     "last_step": last,
                     "stopped": stopped,
                 }

@@ -13,23 +13,20 @@ from typing import Any
 from symtune.errors import SymtuneError
 from symtune.evaluate.config import EvalConfig
 from symtune.io import read_json_object
+from symtune.layout import Checkpoint, TuneRun, model_dir
 
 
 def model_location(name: str) -> str:
-    """Where a model's files are: a tuned run directory means its `final/` model, a tuning
-    checkpoint (`run/checkpoints/step-N`) its exported `model/` (the CLI exports it before
-    evaluating: evaluation never builds a model for training); anything else is a name."""
-    path = Path(name)
-    if (path / "final" / "config.json").exists():
-        return str(path / "final")
-    if (path / "trainable.safetensors").exists():
-        if not (path / "model" / "config.json").exists():
-            raise SymtuneError(
-                f"{name} is a tuning checkpoint without its exported model/; `symtune eval "
-                "--tuned` exports it (symtune.tune.model.export_checkpoint)"
-            )
-        return str(path / "model")
-    return name
+    """Where a model's files are (`layout.model_dir`): a tuned run's `final/`, a tuning
+    checkpoint's exported `model/` (the CLI exports it before evaluating: evaluation never
+    builds a model for training); anything else is a name."""
+    checkpoint = Checkpoint(Path(name))
+    if checkpoint.exists() and not (checkpoint.model / "config.json").exists():
+        raise SymtuneError(
+            f"{name} is a tuning checkpoint without its exported model/; `symtune eval "
+            "--tuned` exports it (symtune.tune.model.export_checkpoint)"
+        )
+    return model_dir(name)
 
 
 def model_identity(name: str) -> dict[str, Any]:
@@ -51,14 +48,12 @@ def model_record(name: str, identity: Mapping[str, Any]) -> dict[str, Any]:
         "weights_sha256": identity["weights"],
         "tokenizer_sha256": identity["tokenizer"],
     }
-    run_config = Path(name) / "config.json"
-    if (Path(name) / "final").is_dir() and run_config.exists():
-        record["tuning_config"] = read_json_object(run_config, "run config")
-    if (Path(name) / "trainable.safetensors").exists():  # a tuning checkpoint
-        record["tuning_config"] = read_json_object(
-            Path(name).parent.parent / "config.json", "run config"
-        )
-        record["step"] = read_json_object(Path(name) / "state.json", "checkpoint state")["step"]
+    run, checkpoint = TuneRun(Path(name)), Checkpoint(Path(name))
+    if run.final.is_dir() and run.config.exists():
+        record["tuning_config"] = read_json_object(run.config, "run config")
+    if checkpoint.exists():
+        record["tuning_config"] = read_json_object(checkpoint.run.config, "run config")
+        record["step"] = read_json_object(checkpoint.state, "checkpoint state")["step"]
     return record
 
 

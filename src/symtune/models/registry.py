@@ -10,6 +10,7 @@ from urllib.parse import urlparse
 
 from symtune.errors import SymtuneError
 from symtune.io import read_json_object
+from symtune.layout import Checkpoint, TuneRun
 
 
 @dataclass(frozen=True)
@@ -62,11 +63,11 @@ def check_model(name: str) -> None:
 def _check_local(path: Path, name: str) -> None:
     if not path.is_dir():
         raise SymtuneError(f"model {name}: a file; expected a model directory")
-    if (path / "final" / "config.json").exists():  # a finished symtune run
-        read_json_object(path / "config.json", "run config")  # damaged: say so now, not later
+    if (TuneRun(path).final / "config.json").exists():  # a finished symtune run
+        read_json_object(TuneRun(path).config, "run config")  # damaged: say so now, not later
         return
-    if (path / "trainable.safetensors").exists():  # a tuning checkpoint
-        read_json_object(path.parent.parent / "config.json", "run config")
+    if Checkpoint(path).exists():  # a tuning checkpoint
+        read_json_object(Checkpoint(path).run.config, "run config")
         return
     config = path / "config.json"
     if config.exists():

@@ -13,6 +13,7 @@ import yaml
 from symtune.errors import SymtuneError
 from symtune.evaluate.tables import markdown_table
 from symtune.io import atomic_write, read_json_object
+from symtune.layout import TuneRun
 
 BASE_MODELS = {"smollm2-135m-instruct": "HuggingFaceTB/SmolLM2-135M-Instruct"}
 """Built-in names -> the hub model they are (symtune's copy: the pinned GGUF, dequantized)."""
@@ -147,7 +148,7 @@ def _results_section(results: dict[str, Any] | None) -> list[str]:
 
 def write_card(run: Path, results_path: Path | None = None) -> Path:
     """Write run/final/README.md (atomically); returns its path."""
-    final = run / "final"
+    final = TuneRun(run).final
     if not any((final / name).exists() for name in ("config.json", "adapter_config.json")):
         raise SymtuneError(f"{run}: no final/ model; expected a finished symtune tuning run")
     results = None
@@ -178,7 +179,7 @@ def _check_same_model(run: Path, results: dict[str, Any], path: Path) -> None:
     if not isinstance(record, dict):
         raise SymtuneError(f"--results {path}: no tuned model in these results")
     theirs = record.get("weights_sha256")
-    ours = fingerprint(str(run / "final"))["weights"]
+    ours = fingerprint(str(TuneRun(run).final))["weights"]
     if theirs != ours:
         raise SymtuneError(
             f"--results {path}: its tuned model's weights (sha256 {str(theirs)[:12]}…) are not "
@@ -212,5 +213,5 @@ def push(run: Path, repo: str, private: bool = False) -> str:
     check_push(repo)
     api = HfApi()
     api.create_repo(repo, private=private, exist_ok=True)
-    api.upload_folder(folder_path=str(run / "final"), repo_id=repo)
+    api.upload_folder(folder_path=str(TuneRun(run).final), repo_id=repo)
     return f"https://huggingface.co/{repo}"

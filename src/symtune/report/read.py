@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from symtune.io import read_json, read_jsonl
+from symtune.layout import Checkpoint
 
 
 def read_optional(path: Path) -> Any:
@@ -33,7 +34,7 @@ def tuning_run_of(name: str) -> Path:
     """The tuning run directory behind an evaluated model (a run dir or one of its
     checkpoints)."""
     path = Path(name)
-    return path.parent.parent if (path / "trainable.safetensors").exists() else path
+    return Checkpoint(path).run.root if Checkpoint(path).exists() else path
 
 
 def run_summary(run: Path) -> dict[str, Any]:

@@ -17,6 +17,7 @@ import torch
 
 from symtune.errors import SymtuneError
 from symtune.io import atomic_json, atomic_write, read_json_object, read_jsonl
+from symtune.layout import TuneRun
 from symtune.mixture.read import read_validation
 from symtune.models.dtype import DtypeChoice, resolve_dtype
 from symtune.outdir import check_target, claim_main
@@ -221,8 +222,8 @@ def _train(
         else:
             pending.append(record)
         if step >= 1 and result["val_accuracy"] > _best_accuracy(run):
-            save_export(inner_model(model, accelerator), tokenizer, config, run / BEST)
-            atomic_json(run / f"{BEST}.json", record)
+            save_export(inner_model(model, accelerator), tokenizer, config, TuneRun(run).best)
+            atomic_json(TuneRun(run).best_record, record)
 
     if val_prompts and start == 0:
         run_validation(0)
@@ -279,7 +280,7 @@ def _train(
             atomic_json(run / "config.json", config.to_dict())
             atomic_json(run / "provenance.json", _provenance(config, stream, inputs, device, dtype))
             atomic_json(run / "mixture_manifest.json", stream.manifest)
-            _truncate_metrics(run / "metrics.jsonl", start)
+            _truncate_metrics(TuneRun(run).metrics, start)
             for record_made in pending:
                 _append_metrics(run, record_made)
         if accelerator.is_main_process:
@@ -305,37 +306,29 @@ def _train(
             break
     else:
         stopped = None
-    if config.keep == "best" and (run / BEST).exists():
+    if config.keep == "best" and TuneRun(run).best.exists():
         if accelerator.is_main_process:
-            replace_dir(run / BEST, run / "final", copy=True)
+            replace_dir(TuneRun(run).best, TuneRun(run).final, copy=True)
     else:
         export_final(run, model, tokenizer, config, accelerator)
     if accelerator.is_main_process:
         if stopped is not None:
-            atomic_json(run / STOPPED, stopped)
+            atomic_json(TuneRun(run).stopped, stopped)
         else:
-            (run / STOPPED).unlink(missing_ok=True)
+            TuneRun(run).stopped.unlink(missing_ok=True)
     accelerator.wait_for_everyone()
     return run
 
 
-STOPPED = "stopped.json"
-"""Present while a run's final/ comes from a step before its last (stopped by a deadline)."""
-
-
-BEST = "best"
-"""run/best: the model of the step that scored best on validation; run/best.json: its record."""
-
-
 def _best_accuracy(run: Path) -> float:
-    record = run / f"{BEST}.json"
-    if not record.exists() or not (run / BEST).exists():
+    record = TuneRun(run).best_record
+    if not record.exists() or not TuneRun(run).best.exists():
         return -1.0
     return float(read_json_object(record, "best-step record")["val_accuracy"])
 
 
 def _append_metrics(run: Path, record: dict[str, Any]) -> None:
-    with (run / "metrics.jsonl").open("a") as log:
+    with TuneRun(run).metrics.open("a") as log:
         log.write(json.dumps(record) + "\n")
 
 

@@ -11,6 +11,7 @@ import torch
 
 from symtune.errors import SymtuneError
 from symtune.io import read_json_object, temp_path
+from symtune.layout import Checkpoint, TuneRun
 from symtune.tune.attention import NAME as PACKED
 from symtune.tune.attention import register as register_packed_attention
 from symtune.tune.checkpoint import check_checkpoint, inner_model
@@ -53,7 +54,7 @@ def prepare_model(config: TuneConfig, device_type: str = "cpu"):
 
 def export_final(run: Path, model, tokenizer, config: TuneConfig, accelerator) -> Path:
     """Save the tuned model as a plain transformers checkpoint (LoRA merged if configured)."""
-    final = run / "final"
+    final = TuneRun(run).final
     if not accelerator.is_main_process:
         return final
     return save_export(inner_model(model, accelerator), tokenizer, config, final)
@@ -67,11 +68,11 @@ def export_checkpoint(checkpoint: Path) -> Path:
 
     from symtune.models import load_tokenizer
 
-    target = checkpoint / "model"
+    paths = Checkpoint(checkpoint)
+    target = paths.model
     if (target / "config.json").exists():
         return target
-    weights_path = checkpoint / "trainable.safetensors"
-    run_config = checkpoint.parent.parent / "config.json"
+    weights_path, run_config = paths.weights, paths.run.config
     if not weights_path.exists() or not run_config.exists():
         raise SymtuneError(
             f"{checkpoint} is not a symtune checkpoint (expected trainable.safetensors and "
