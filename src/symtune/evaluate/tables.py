@@ -77,24 +77,33 @@ def table1(
     return f"Scoring: {mode}\n\n" + markdown_table(*table1_rows(summaries, comparison)) + "\n"
 
 
-def per_task_table(
+def per_task_rows(
     summaries: Mapping[str, Mapping[str, Any]], comparison: Mapping[str, Any] | None, group: str
-) -> str:
-    """Markdown table of one group's tasks: accuracy per model, n, and the paired delta."""
+) -> tuple[list[str], list[list[str]]]:
+    """(header, rows) of one group's tasks: n, accuracy per model, and the paired delta."""
     labels = [label for label, s in summaries.items() if group in s]
     if not labels:
-        return ""
-    tasks = sorted(summaries[labels[0]][group]["tasks"])
+        return [], []
+    first = summaries[labels[0]][group]["tasks"]
     header = ["task", "n", *labels] + (["tuned − base [95% CI]"] if comparison else [])
     rows = []
-    for task in tasks:
-        n = summaries[labels[0]][group]["tasks"][task]["n"]
-        row = [task, str(n)]
+    for task in sorted(first):
+        row = [task, str(first[task]["n"])]
         row += [pct(summaries[label][group]["tasks"][task]["accuracy"]) for label in labels]
         if comparison:
             found = group in comparison and task in comparison[group]["tasks"]
             row.append(interval(comparison[group]["tasks"][task]) if found else "")
         rows.append(row)
+    return header, rows
+
+
+def per_task_table(
+    summaries: Mapping[str, Mapping[str, Any]], comparison: Mapping[str, Any] | None, group: str
+) -> str:
+    """Markdown table of one group's tasks (`per_task_rows`), under its title."""
+    header, rows = per_task_rows(summaries, comparison, group)
+    if not header:
+        return ""
     return f"{GROUP_TITLES.get(group, group)}\n\n" + markdown_table(header, rows) + "\n"
 
 

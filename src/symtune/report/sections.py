@@ -13,7 +13,7 @@ from typing import Any
 from symtune.evaluate.answer import learnable
 from symtune.evaluate.modes import MODES, first_mode
 from symtune.evaluate.results import GROUP_TITLES
-from symtune.evaluate.tables import interval, pct, readings_tables, table1_rows
+from symtune.evaluate.tables import per_task_rows, readings_tables, table1_rows
 from symtune.io import read_json_object
 from symtune.layout import RunDir
 from symtune.report.figures import ICL
@@ -88,10 +88,26 @@ def core_blocks(
     run: Path, results: dict[str, Any], figures: dict[str, Path], extra: list[Block]
 ) -> list[Block]:
     """The report as blocks: ("h", level, text), ("p", text), ("table", header, rows),
-    ("img", name, caption), ("pre", text)."""
-    config = results["config"]
+    ("img", name, caption), ("pre", text); one section per function, in reading order."""
+    return [
+        *_header_blocks(run, results),
+        *_summary_blocks(results, figures),
+        *_readings_blocks(results),
+        *_algorithmic_blocks(figures),
+        *_flipped_blocks(figures),
+        *extra_eval_blocks(run),
+        *training_blocks(run, figures),
+        *extra,
+        *_paper_blocks(),
+        *examples(results),
+        *_reproduce_blocks(run, results["models"]),
+    ]
+
+
+def _header_blocks(run: Path, results: dict[str, Any]) -> list[Block]:
+    """Title, what was evaluated, and a warning when the sample is small."""
+    config, models = results["config"], results["models"]
     blocks: list[Block] = [("h", 1, f"symtune report: {run.name}")]
-    models = results["models"]
     blocks.append(
         (
             "p",
@@ -116,123 +132,116 @@ def core_blocks(
                 + ". Differences of a few points are within noise; read the intervals.",
             )
         )
+    return blocks
+
+
+MDE_NOTE = (
+    "MDE: the minimum detectable effect at this n (a paired difference a two-sided 5% test "
+    "finds with 80% power), from the interval's width."
+)
+DEFF_NOTE = (
+    " deff: the design effect of shared exemplar sets (queries scored against the same "
+    "exemplars are not independent; the intervals come from a cluster bootstrap over the sets, "
+    "or the per-query one where that is wider): the variance against independent prompts, so "
+    "n / deff is the effective n."
+)
+
+
+def _summary_blocks(results: dict[str, Any], figures: dict[str, Path]) -> list[Block]:
+    """Per scoring mode: Table 1, the settings figure, and the per-task tables."""
+    blocks: list[Block] = []
     for mode, summary in results["summary"].items():
         comparison = (results.get("comparison") or {}).get(mode)
-        labels = list(summary)
         groups = [g for g in GROUP_TITLES if any(g in s for s in summary.values())]
         blocks.append(("h", 2, f"Summary, like the paper's Table 1 ({mode} scoring)"))
         blocks += at_chance_note(results)
         blocks.append(table1(summary, comparison))
-        first = summary[labels[0]]
         if "settings" in figures and not any(b[0] == "img" for b in blocks):
             blocks.append(("img", "settings", "Average accuracy per setting, base vs tuned."))
         if comparison:
-            blocks.append(
-                (
-                    "p",
-                    "MDE: the minimum detectable effect at this n (a paired difference a "
-                    "two-sided 5% test finds with 80% power), from the interval's width."
-                    + (
-                        " deff: the design effect of shared exemplar sets (queries scored "
-                        "against the same exemplars are not independent; the intervals come "
-                        "from a cluster bootstrap over the sets, or the per-query one where "
-                        "that is wider): the variance against independent prompts, so n / "
-                        "deff is the effective n."
-                        if any("design_effect" in c for c in comparison.values())
-                        else ""
-                    ),
-                )
-            )
+            deff = any("design_effect" in c for c in comparison.values())
+            blocks.append(("p", MDE_NOTE + (DEFF_NOTE if deff else "")))
         blocks.append(("h", 3, f"Per task ({mode} scoring)"))
         for g in groups:
             if g == "list_functions":
-                continue
-            tasks = sorted(first[g]["tasks"]) if g in first else []
-            task_rows = []
-            for t in tasks:
-                row = [t, str(first[g]["tasks"][t]["n"])]
-                row += [pct(summary[label][g]["tasks"][t]["accuracy"]) for label in labels]
-                if comparison and g in comparison and t in comparison[g]["tasks"]:
-                    row.append(interval(comparison[g]["tasks"][t]))
-                task_rows.append(row)
-            header = ["task", "n", *labels] + (["tuned − base [95% CI]"] if comparison else [])
-            blocks.append(("p", f"**{GROUP_TITLES[g]}**"))
-            blocks.append(("table", header, task_rows))
+                continue  # 250 rows; see results.json
+            header, rows = per_task_rows(summary, comparison, g)
+            blocks += [("p", f"**{GROUP_TITLES[g]}**"), ("table", header, rows)]
+    return blocks
+
+
+def _readings_blocks(results: dict[str, Any]) -> list[Block]:
     tables = readings_tables(results.get("readings") or {})
-    if tables:
-        blocks.append(("h", 2, "Readings: exemplar following and algorithmic controls"))
-        for caption, header, rows in tables:
-            blocks += [("p", caption), ("table", header, rows)]
-    blocks.append(("h", 2, "List functions and Turing concepts (like the paper's Figure 5)"))
+    if not tables:
+        return []
+    blocks: list[Block] = [("h", 2, "Readings: exemplar following and algorithmic controls")]
+    for caption, header, rows in tables:
+        blocks += [("p", caption), ("table", header, rows)]
+    return blocks
+
+
+def _algorithmic_blocks(figures: dict[str, Path]) -> list[Block]:
+    title = ("h", 2, "List functions and Turing concepts (like the paper's Figure 5)")
     if "algorithmic" in figures:
-        blocks.append(
-            ("img", "algorithmic", "Exact match by list-function category and on Turing concepts.")
-        )
-    else:
-        blocks.append(
-            (
-                "p",
-                "Not run in this configuration (list_functions/turing disabled or "
-                "exact scoring off).",
-            )
-        )
-    blocks.append(("h", 2, "Flipped labels (like the paper's Figure 6)"))
-    if "flipped" in figures:
-        blocks.append(
-            (
-                "img",
-                "flipped",
-                "Accuracy against the flipped labels; the dashed line "
-                "is chance (50%). Above it, the model follows the exemplars over its "
-                "prior knowledge.",
-            )
-        )
-    else:
-        blocks.append(("p", "Not run in this configuration."))
-    blocks += extra_eval_blocks(run)
-    blocks += training_blocks(run, figures)
-    blocks += extra
-    blocks.append(("h", 2, "The paper's numbers, for context"))
-    blocks.append(
+        caption = "Exact match by list-function category and on Turing concepts."
+        return [title, ("img", "algorithmic", caption)]
+    return [
+        title,
+        (
+            "p",
+            "Not run in this configuration (list_functions/turing disabled or exact scoring off).",
+        ),
+    ]
+
+
+def _flipped_blocks(figures: dict[str, Path]) -> list[Block]:
+    title = ("h", 2, "Flipped labels (like the paper's Figure 6)")
+    if "flipped" not in figures:
+        return [title, ("p", "Not run in this configuration.")]
+    caption = (
+        "Accuracy against the flipped labels; the dashed line is chance (50%). Above it, the "
+        "model follows the exemplars over its prior knowledge."
+    )
+    return [title, ("img", "flipped", caption)]
+
+
+def _paper_blocks() -> list[Block]:
+    """The paper's Table 1, quoted for context."""
+    return [
+        ("h", 2, "The paper's numbers, for context"),
         (
             "p",
             "Quoted from Wei et al. (2023), Table 1 (Flan-PaLM; average accuracy %, "
             "their 11 tasks, not ours). They are not comparable with ours: other models, "
             "other tasks, ~128k tuning prompts.",
-        )
-    )
-    blocks.append(
+        ),
         (
             "table",
             ["model (paper)", *[GROUP_TITLES[g] for g in ICL]],
             [[name, *[f"{v:.1f}" for v in values]] for name, values in PAPER_TABLE1],
-        )
+        ),
+        ("p", PAPER_OTHER),
+    ]
+
+
+def _reproduce_blocks(run: Path, models: dict[str, Any]) -> list[Block]:
+    """The commands that remake the run (paths quoted for a shell) and the weights' sha256."""
+    command = (
+        f"symtune run {shlex.quote(str(RunDir(run).run_config))} --out "
+        f"{shlex.quote(str(run))}\nsymtune report {shlex.quote(str(run))}"
     )
-    blocks.append(("p", PAPER_OTHER))
-    blocks += examples(results)
-    blocks.append(("h", 2, "Reproduce"))
-    blocks.append(
-        (
-            "pre",
-            f"symtune run {shlex.quote(str(RunDir(run).run_config))} --out "
-            f"{shlex.quote(str(run))}\nsymtune report {shlex.quote(str(run))}",
-        )
-    )
-    blocks.append(("p", "The evaluated models' weights (sha256 of model.safetensors):"))
-    model_rows = []
+    rows = []
     for label, m in models.items():
         tuning = m.get("tuning_config") or {}
-        how = (
-            ", ".join(
-                f"{k} {tuning[k]}"
-                for k in ("steps", "batch_size", "seq_len", "lr", "optimizer", "seed")
-                if k in tuning
-            )
-            or "–"
-        )
-        model_rows.append([label, m["name"], f"`{m['sha256']}`" if m["sha256"] else "–", how])
-    blocks.append(("table", ["label", "model", "sha256", "tuning"], model_rows))
-    return blocks
+        keys = ("steps", "batch_size", "seq_len", "lr", "optimizer", "seed")
+        how = ", ".join(f"{k} {tuning[k]}" for k in keys if k in tuning) or "–"
+        rows.append([label, m["name"], f"`{m['sha256']}`" if m["sha256"] else "–", how])
+    return [
+        ("h", 2, "Reproduce"),
+        ("pre", command),
+        ("p", "The evaluated models' weights (sha256 of model.safetensors):"),
+        ("table", ["label", "model", "sha256", "tuning"], rows),
+    ]
 
 
 def training_blocks(run: Path, figures: dict[str, Path]) -> list[Block]:
