@@ -183,49 +183,111 @@ def _evaluate(
     out: Path,
     progress: Callable[[str, int], Callable[[Item, str], None]] | None,
 ) -> dict[str, Any]:
+    """Record what the caches belong to, score every model, write results.json/.md."""
     import torch
-
-    from symtune.models import load_model, load_tokenizer
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     packing = pack_tokens(device.type)  # checked before anything is written
     dtype = resolve_dtype(config.dtype, device.type)
     config = replace(config, dtype=dtype.dtype)  # caches belong to the dtype that ran
+    _claim_caches(config, identities, out)
+    per_model: dict[str, dict[str, dict[str, Any]]] = {}
+    timings: dict[str, float] = {}
+    for label, name in models.items():
+        found = _score_model(config, label, name, items, out, device, packing, progress)
+        per_model[label], timings[label] = found
+    machine = {
+        "platform": platform.platform(),
+        "threads": torch.get_num_threads(),
+        "device": str(device),
+        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+        "pack_tokens": packing,
+        "dtype": dtype.to_dict(),
+    }
+    document = {
+        "results_version": RESULTS_VERSION,
+        "config": config.to_dict(),
+        "models": {label: model_record(name, identities[label]) for label, name in models.items()},
+        "versions": package_versions(
+            ["symtune", "torch", "transformers", "tokenizers", "wordfreq"]
+        ),
+        "machine": machine,
+        "artifacts": _artifacts(config),
+        "notes": notes,
+        "seconds": timings,
+        **_statistics(config, items, per_model),
+        "items": _item_records(items, per_model),
+    }
+    document["readings"] = readings(document["items"], list(models), config.scoring)
+    if "rank" in config.scoring:
+        document["readings"]["label_set_mass"] = label_set_mass(document["items"], list(models))
+    atomic_write(out / "results.json", json.dumps(document, indent=1, ensure_ascii=False) + "\n")
+    atomic_write(out / "results.md", results_markdown(document))
+    return document
+
+
+def _claim_caches(
+    config: EvalConfig, identities: Mapping[str, Mapping[str, Any]], out: Path
+) -> None:
+    """Refuse caches made with another config or model; then record this config and each
+    label's model identity beside its cache."""
     identity = config.identity()
     marker = out / "eval_config.json"
     if marker.exists() and stored_identity(marker) != identity:
         raise SymtuneError(
             f"{out} holds an evaluation with another config; choose another --out or delete it"
         )
-    for label in models:  # a label's cache belongs to one model, weights and tokenizer
+    for label in identities:  # a label's cache belongs to one model, weights and tokenizer
         check_cache_owner(out, label, identities[label])
     atomic_write(marker, identity)
     (out / "cache").mkdir(exist_ok=True)
-    for label in models:
+    for label in identities:
         atomic_json(out / "cache" / f"{label}.model", dict(identities[label]))
-    per_model: dict[str, dict[str, dict[str, Any]]] = {}
-    timings: dict[str, float] = {}
-    for label, name in models.items():
-        location = model_location(name)
-        model = load_model(location, config.dtype, config.trust_remote_code).to(device)
-        scorer = Scorer(
-            model,
-            load_tokenizer(location, config.trust_remote_code),
-            batch_size=config.batch_size,
-            pack_tokens=packing,
-            greedy=config.greedy,
+
+
+def _score_model(
+    config: EvalConfig,
+    label: str,
+    name: str,
+    items: list[Item],
+    out: Path,
+    device,
+    packing: int,
+    progress: Callable[[str, int], Callable[[Item, str], None]] | None,
+) -> tuple[dict[str, dict[str, Any]], float]:
+    """One model's results per item, resumed from and appended to its per-item cache, and
+    the seconds its scoring took (loading aside)."""
+    import torch
+
+    from symtune.models import load_model, load_tokenizer
+
+    location = model_location(name)
+    model = load_model(location, config.dtype, config.trust_remote_code).to(device)
+    scorer = Scorer(
+        model,
+        load_tokenizer(location, config.trust_remote_code),
+        batch_size=config.batch_size,
+        pack_tokens=packing,
+        greedy=config.greedy,
+    )
+    cache = ResultCache(out / "cache" / f"{label}.jsonl")
+    work = sum(1 for i in items for m in config.scoring if MODES[m].applies_to(i))
+    callback = progress(label, work) if progress is not None else None
+    start = time.perf_counter()
+    try:
+        return score_items(items, scorer, config.scoring, cache, callback), (
+            time.perf_counter() - start
         )
-        cache = ResultCache(out / "cache" / f"{label}.jsonl")
-        start = time.perf_counter()
-        work = sum(1 for i in items for m in config.scoring if MODES[m].applies_to(i))
-        callback = progress(label, work) if progress is not None else None
-        try:
-            per_model[label] = score_items(items, scorer, config.scoring, cache, callback)
-        finally:
-            cache.close()
-        timings[label] = time.perf_counter() - start
+    finally:
+        cache.close()
         del model, scorer
         torch.set_grad_enabled(True)
+
+
+def _statistics(
+    config: EvalConfig, items: list[Item], per_model: Mapping[str, Mapping[str, Any]]
+) -> dict[str, Any]:
+    """Summaries per mode and model, base-vs-tuned (or first arm) comparison, contrasts."""
     summaries = {
         mode: {label: summarize(items, res, mode) for label, res in per_model.items()}
         for mode in config.scoring
@@ -241,51 +303,34 @@ def _evaluate(
     if comparison is None and "base" in per_model and first is not None:
         # the first arm against base, pooled over its replicates (Table 1's delta row)
         comparison = {mode: arms[mode][f"{first} − base"] for mode in config.scoring}
-    # the first item of each group keeps its prompt text: the report shows it
-    examples = {i.id for i in {i.group: i for i in reversed(items)}.values()}
-    document = {
-        "results_version": RESULTS_VERSION,
-        "config": config.to_dict(),
-        "models": {label: model_record(name, identities[label]) for label, name in models.items()},
-        "versions": package_versions(
-            ["symtune", "torch", "transformers", "tokenizers", "wordfreq"]
-        ),
-        "machine": {
-            "platform": platform.platform(),
-            "threads": torch.get_num_threads(),
-            "device": str(device),
-            "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
-            "pack_tokens": packing,
-            "dtype": dtype.to_dict(),
-        },
-        "artifacts": _artifacts(config),
-        "notes": notes,
-        "seconds": timings,
+    return {
         "summary": summaries,
         "comparison": comparison,
         "contrasts": arms,
         "arms": {mode: arm_summaries(s) for mode, s in summaries.items()} if arms else {},
-        "items": [
-            {
-                "id": i.id,
-                "group": i.group,
-                "task": i.task,
-                "seed": i.seed,
-                "answer": i.answer,
-                "candidates": list(i.candidates),
-                "meta": i.meta,
-                "results": {label: res.get(i.id, {}) for label, res in per_model.items()},
-                **({"context": i.context} if i.id in examples else {}),
-            }
-            for i in items
-        ],
     }
-    document["readings"] = readings(document["items"], list(models), config.scoring)
-    if "rank" in config.scoring:
-        document["readings"]["label_set_mass"] = label_set_mass(document["items"], list(models))
-    atomic_write(out / "results.json", json.dumps(document, indent=1, ensure_ascii=False) + "\n")
-    atomic_write(out / "results.md", results_markdown(document))
-    return document
+
+
+def _item_records(
+    items: list[Item], per_model: Mapping[str, Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """Every item with each model's result; the first item of each group keeps its prompt
+    text (the report shows it)."""
+    examples = {i.id for i in {i.group: i for i in reversed(items)}.values()}
+    return [
+        {
+            "id": i.id,
+            "group": i.group,
+            "task": i.task,
+            "seed": i.seed,
+            "answer": i.answer,
+            "candidates": list(i.candidates),
+            "meta": i.meta,
+            "results": {label: res.get(i.id, {}) for label, res in per_model.items()},
+            **({"context": i.context} if i.id in examples else {}),
+        }
+        for i in items
+    ]
 
 
 def save_items(path: Path, config: EvalConfig) -> None:

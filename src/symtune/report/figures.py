@@ -12,6 +12,71 @@ from symtune.evaluate.results import GROUP_TITLES
 ICL = ("instr_labels", "labels_only", "instr_only", "neither")
 
 
+COLORS = {"base": "#8c8c8c", "tuned": "#1f77b4"}
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def bars(
+    path: Path,
+    groups: list[str],
+    values: dict[str, list[float]],
+    chance: list[float],
+    title: str,
+    ylabel: str = "accuracy (%)",
+) -> Path:
+    """A grouped bar chart (one bar per model per group, dashed chance lines) saved to path."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(max(6, 1.1 * len(groups) + 2), 3.6))
+    width = 0.8 / max(1, len(values))
+    for j, (label, ys) in enumerate(values.items()):
+        xs = [i + (j - (len(values) - 1) / 2) * width for i in range(len(groups))]
+        ax.bar(xs, ys, width, label=label, color=COLORS.get(label))
+    for i, c in enumerate(chance):
+        if c:
+            label = "random guessing" if i == 0 else None
+            ax.hlines(c, i - 0.45, i + 0.45, colors="black", linestyles="dashed", label=label)
+    ax.set_xticks(range(len(groups)), groups, rotation=20, ha="right", fontsize=8)
+    ax.set_ylabel(ylabel)
+    ax.set_ylim(0, 100)
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def loss_figure(
+    path: Path, metrics: list[dict[str, Any]], validation: list[dict[str, Any]] | None
+) -> Path:
+    """The tuning loss per step, with the validation accuracy on a second axis if any."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    ax.plot([m["step"] for m in metrics], [m["loss"] for m in metrics], color="#1f77b4")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss (target tokens)")
+    ax.set_title("Symbol-tuning loss", fontsize=10)
+    if validation:
+        right = ax.twinx()
+        steps = [v["step"] for v in validation]
+        accuracy = [100 * v["val_accuracy"] for v in validation]
+        right.plot(steps, accuracy, color="#d62728", marker="o")
+        right.set_ylabel("validation accuracy (%)", color="#d62728")
+        ax.set_title("Loss, and accuracy on held-out tuning-side prompts", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def figures(
     results: dict[str, Any],
     metrics: list[dict[str, Any]],
@@ -20,63 +85,23 @@ def figures(
     validation: list[dict[str, Any]] | None = None,
 ) -> dict[str, Path]:
     """PNG figures; returns {name: path} for those that have data."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     summary = results["summary"][mode]
     labels = list(summary)
-    colors = {"base": "#8c8c8c", "tuned": "#1f77b4"}
+    first = summary[labels[0]]
     made: dict[str, Path] = {}
-
-    def bars(
-        name: str,
-        groups: list[str],
-        values: dict[str, list[float]],
-        chance: list[float],
-        title: str,
-        ylabel: str = "accuracy (%)",
-    ) -> None:
-        fig, ax = plt.subplots(figsize=(max(6, 1.1 * len(groups) + 2), 3.6))
-        width = 0.8 / max(1, len(values))
-        for j, (label, ys) in enumerate(values.items()):
-            xs = [i + (j - (len(values) - 1) / 2) * width for i in range(len(groups))]
-            ax.bar(xs, ys, width, label=label, color=colors.get(label))
-        for i, c in enumerate(chance):
-            if c:
-                ax.hlines(
-                    c,
-                    i - 0.45,
-                    i + 0.45,
-                    colors="black",
-                    linestyles="dashed",
-                    label="random guessing" if i == 0 else None,
-                )
-        ax.set_xticks(range(len(groups)), groups, rotation=20, ha="right", fontsize=8)
-        ax.set_ylabel(ylabel)
-        ax.set_ylim(0, 100)
-        ax.set_title(title, fontsize=10)
-        ax.legend(fontsize=8)
-        fig.tight_layout()
-        path = out / f"{name}.png"
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        made[name] = path
-
-    groups = [g for g in ICL if g in summary[labels[0]]]
+    groups = [g for g in ICL if g in first]
     if groups:
-        bars(
-            "settings",
+        made["settings"] = bars(
+            out / "settings.png",
             [GROUP_TITLES[g] for g in groups],
             {label: [100 * summary[label][g]["average"] for g in groups] for label in labels},
-            [100 * summary[labels[0]][g]["chance"] for g in groups],
+            [100 * first[g]["chance"] for g in groups],
             f"In-context learning, four settings ({mode} scoring)",
         )
-    if "flipped" in summary[labels[0]]:
-        tasks = sorted(summary[labels[0]]["flipped"]["tasks"])
-        bars(
-            "flipped",
+    if "flipped" in first:
+        tasks = sorted(first["flipped"]["tasks"])
+        made["flipped"] = bars(
+            out / "flipped.png",
             tasks,
             {
                 label: [100 * summary[label]["flipped"]["tasks"][t]["accuracy"] for t in tasks]
@@ -88,33 +113,15 @@ def figures(
     algorithmic = algorithmic_accuracy(results, mode)
     if algorithmic:
         names = list(algorithmic[labels[0]])
-        bars(
-            "algorithmic",
+        made["algorithmic"] = bars(
+            out / "algorithmic.png",
             names,
             {label: [100 * algorithmic[label][n] for n in names] for label in labels},
             [0.0] * len(names),
             "List functions by category and Turing concepts (exact match)",
         )
     if metrics:
-        fig, ax = plt.subplots(figsize=(6, 3.2))
-        ax.plot([m["step"] for m in metrics], [m["loss"] for m in metrics], color="#1f77b4")
-        ax.set_xlabel("step")
-        ax.set_ylabel("loss (target tokens)")
-        ax.set_title("Symbol-tuning loss", fontsize=10)
-        if validation:
-            right = ax.twinx()
-            right.plot(
-                [v["step"] for v in validation],
-                [100 * v["val_accuracy"] for v in validation],
-                color="#d62728",
-                marker="o",
-            )
-            right.set_ylabel("validation accuracy (%)", color="#d62728")
-            ax.set_title("Loss, and accuracy on held-out tuning-side prompts", fontsize=10)
-        fig.tight_layout()
-        fig.savefig(out / "loss.png", dpi=110)
-        plt.close(fig)
-        made["loss"] = out / "loss.png"
+        made["loss"] = loss_figure(out / "loss.png", metrics, validation)
     return made
 
 
