@@ -121,7 +121,7 @@ def test_eval_user_errors_are_one_line(tmp_path):
     result = run("eval", "--out", "e", "--settings", "both", cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.strip() == (
-        "error: eval config: setting 'both' is unknown; expected one of "
+        "error: eval config: settings=['both']; expected "
         "instr_labels, labels_only, instr_only, neither"
     )
     result = run("eval", "--out", "e", "--seeds", "a,b", cwd=tmp_path)

@@ -233,17 +233,7 @@ def _build(
     provenance: Mapping[str, Any] | None,
     progress: Callable[[int], None] | None,
 ) -> dict[str, Any]:
-    config_path = out / "config.json"
-    config_bytes = (_dumps(config.to_dict()) + "\n").encode()
-    if config_path.exists() and config_path.read_bytes() != config_bytes:
-        raise SymtuneError(
-            f"{out} holds a mixture built with another config; choose another --out or delete it"
-        )
-    for leftover in out.iterdir():  # temp files of a build killed mid-write (ours only)
-        target = temp_target(leftover)
-        if target is not None and _own_file(target):
-            leftover.unlink()
-    atomic_write(config_path, config_bytes)
+    config_path = _start(config, out)
     plan = Plan(config, tasks)
     pool = tuning_pool(config.symbol_kinds, config.max_symbols, config.seed)
     counter = TokenCounter(count_tokens) if count_tokens and config.max_tokens else None
@@ -255,33 +245,9 @@ def _build(
     shards = []
     for shard, start in enumerate(range(0, config.n, config.shard_size)):
         stop = min(start + config.shard_size, config.n)
-        path, stats_path = out / shard_name(shard), out / (shard_name(shard) + ".stats.json")
-        if not _reusable(path, stats_path):
-            stats = ShardStats()
-            digest = hashlib.sha256()
-            tmp = temp_path(path)
-            with tmp.open("wb") as handle:
-                for i, prompt in iter_prompts(
-                    config, tasks, start, stop, counter, pool, stats, plan
-                ):
-                    line = (_dumps({"i": i, **prompt.to_dict()}) + "\n").encode()
-                    digest.update(line)
-                    handle.write(line)
-                handle.flush()
-                os.fsync(handle.fileno())
-            stats_data = {"stats": stats.to_dict(), "sha256": digest.hexdigest()}
-            atomic_write(stats_path, (_dumps(stats_data) + "\n").encode())
-            os.replace(tmp, path)
-        recorded = json.loads(stats_path.read_text())
-        total.merge(recorded["stats"])
-        shards.append(
-            {
-                "file": path.name,
-                "range": [start, stop],
-                "sha256": recorded["sha256"],
-                "prompts": recorded["stats"]["prompts"],
-            }
-        )
+        record = _shard(out, shard, config, tasks, start, stop, counter, pool, plan)
+        total.merge(record.pop("stats"))
+        shards.append(record)
         if progress is not None:
             progress(stop - start)
     if total.prompts == 0:
@@ -292,7 +258,92 @@ def _build(
             f"mixture: no prompt fits max_tokens={config.max_tokens} (all {config.n} were too "
             "long even with one exemplar per class); raise --max-tokens"
         )
-    manifest = {
+    manifest = _manifest(config, plan, pool, total, shards, provenance)
+    if config.val_prompts:
+        prompts = validation_prompts(
+            plan.tasks,
+            config.val_prompts,
+            config.seed,
+            pool,
+            config.min_per_class,
+            config.max_per_class,
+            config.max_tokens,
+            counter,
+            max_classes=config.max_classes,
+        )
+        manifest["validation"] = write_validation(out, prompts)
+    atomic_write(
+        out / "manifest.json",
+        (json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=True) + "\n").encode(),
+    )
+    return manifest
+
+
+def _start(config: MixtureConfig, out: Path) -> Path:
+    """Refuse a folder built with another config, drop our temp files of a killed build, and
+    record the config; returns its path."""
+    config_path = out / "config.json"
+    config_bytes = (_dumps(config.to_dict()) + "\n").encode()
+    if config_path.exists() and config_path.read_bytes() != config_bytes:
+        raise SymtuneError(
+            f"{out} holds a mixture built with another config; choose another --out or delete it"
+        )
+    for leftover in out.iterdir():  # temp files of a build killed mid-write (ours only)
+        target = temp_target(leftover)
+        if target is not None and _own_file(target):
+            leftover.unlink()
+    atomic_write(config_path, config_bytes)
+    return config_path
+
+
+def _shard(
+    out: Path,
+    shard: int,
+    config: MixtureConfig,
+    tasks: Sequence[TaskData],
+    start: int,
+    stop: int,
+    counter: TokenCounter | None,
+    pool: SymbolPool,
+    plan: Plan,
+) -> dict[str, Any]:
+    """Write prompts start..stop to shard `shard` (kept if a finished copy is intact) and
+    return its manifest record, with its stats under "stats"."""
+    path, stats_path = out / shard_name(shard), out / (shard_name(shard) + ".stats.json")
+    if not _reusable(path, stats_path):
+        stats = ShardStats()
+        digest = hashlib.sha256()
+        tmp = temp_path(path)
+        with tmp.open("wb") as handle:
+            for i, prompt in iter_prompts(config, tasks, start, stop, counter, pool, stats, plan):
+                line = (_dumps({"i": i, **prompt.to_dict()}) + "\n").encode()
+                digest.update(line)
+                handle.write(line)
+            handle.flush()
+            os.fsync(handle.fileno())
+        stats_data = {"stats": stats.to_dict(), "sha256": digest.hexdigest()}
+        atomic_write(stats_path, (_dumps(stats_data) + "\n").encode())
+        os.replace(tmp, path)
+    recorded = json.loads(stats_path.read_text())
+    return {
+        "file": path.name,
+        "range": [start, stop],
+        "sha256": recorded["sha256"],
+        "prompts": recorded["stats"]["prompts"],
+        "stats": recorded["stats"],
+    }
+
+
+def _manifest(
+    config: MixtureConfig,
+    plan: Plan,
+    pool: SymbolPool,
+    total: ShardStats,
+    shards: list[dict[str, Any]],
+    provenance: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    """What was built: config, per-task counts and weights, stats, shards, symbols."""
+    return {
         "format_version": FORMAT_VERSION,
         "config": config.to_dict(),
         "tasks": {
@@ -316,24 +367,6 @@ def _build(
         },
         "provenance": dict(provenance or {}),
     }
-    if config.val_prompts:
-        prompts = validation_prompts(
-            plan.tasks,
-            config.val_prompts,
-            config.seed,
-            pool,
-            config.min_per_class,
-            config.max_per_class,
-            config.max_tokens,
-            counter,
-            max_classes=config.max_classes,
-        )
-        manifest["validation"] = write_validation(out, prompts)
-    atomic_write(
-        out / "manifest.json",
-        (json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=True) + "\n").encode(),
-    )
-    return manifest
 
 
 def build_data(
