@@ -23,10 +23,10 @@ from symtune.tasks import get_suite
 from symtune.tasks.suites import load_named
 from symtune.tune.config import TuneConfig
 from symtune.tune.flops import linear_params, matmul_peak
-from symtune.tune.loop import build_optimizer, step_documents
 from symtune.tune.loss import SupervisedLM
 from symtune.tune.model import prepare_model
 from symtune.tune.packing import batch_tensors, pack
+from symtune.tune.step import build_optimizer, step_documents
 from symtune.tune.stream import PromptStream
 
 MATMULS = ("aten::mm", "aten::addmm", "aten::bmm", "aten::matmul", "aten::linear")

@@ -34,8 +34,8 @@ def naive_steps(mixture: Path, config: TuneConfig, steps: int) -> list[tuple[int
     from transformers.optimization import Adafactor
 
     from symtune.models import load_tokenizer
-    from symtune.tune.loop import step_documents
     from symtune.tune.packing import batch_tensors, pack
+    from symtune.tune.step import step_documents
     from symtune.tune.stream import PromptStream
 
     model = load_model(config.model, "fp32")

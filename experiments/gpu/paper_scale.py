@@ -222,7 +222,7 @@ def step_flops(exp: Path, plan: dict[str, Any], model_name: str, steps: int) -> 
     the causal pairs within each prompt (fwd 4 x width per pair per layer, x3 with backward)."""
     from symtune.models import load_model, load_tokenizer
     from symtune.tune.flops import linear_params
-    from symtune.tune.loop import step_documents
+    from symtune.tune.step import step_documents
     from symtune.tune.stream import PromptStream
 
     model = load_model(model_name, "fp32")

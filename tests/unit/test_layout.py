@@ -75,3 +75,13 @@ def test_bench_and_experiments_keep_the_size_rule_and_no_path_hacks(path):
 @pytest.mark.parametrize("path", sorted(SRC.rglob("*.py")), ids=lambda p: p.name)
 def test_no_module_is_over_about_400_lines(path):
     assert len(path.read_text().splitlines()) <= 420, path
+
+
+def test_no_function_in_src_is_over_80_lines():
+    long = []
+    for path in sorted(SRC.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            function = isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+            if function and node.end_lineno - node.lineno + 1 > 80:
+                long.append(f"{path.relative_to(SRC)}:{node.lineno} {node.name}")
+    assert not long, long

@@ -243,7 +243,7 @@ def test_bad_inputs(tmp_path, mixture, tiny_model_dir):
 
 
 def test_schedules():
-    from symtune.tune.loop import build_schedule
+    from symtune.tune.step import build_schedule
 
     def factors(**overrides):
         config = TuneConfig(mixture="m", out="o", steps=10, **overrides)

@@ -1,15 +1,14 @@
-"""`symtune tune`: the training loop, top to bottom in one function, over Hugging Face
-Accelerate (1 process, or DDP/FSDP under `accelerate launch`/`torchrun`)."""
+"""`symtune tune`: the training loop, top to bottom in one function (its step's parts in
+`tune.step`), over Hugging Face Accelerate (1 process, or DDP/FSDP under `accelerate launch` or
+`torchrun`), and the run's files it writes."""
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import math
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,60 +29,19 @@ from symtune.tune.checkpoint import (
     save_checkpoint,
 )
 from symtune.tune.config import TuneConfig, resolve_attention
-from symtune.tune.loss import SupervisedLM
-from symtune.tune.model import export_final, prepare_model, replace_dir, save_export
-from symtune.tune.packing import Document, Row, batch_tensors, pack, tokenize_prompt
-from symtune.tune.stream import PromptStream, wrap_chat
+from symtune.tune.model import export_final, replace_dir, save_export
+from symtune.tune.packing import pack
+from symtune.tune.step import (
+    accumulate,
+    finite,
+    micro_batches,
+    optimizer_step,
+    prepare,
+    step_documents,
+    token_counts,
+)
+from symtune.tune.stream import PromptStream
 from symtune.tune.validate import validate
-
-
-def build_optimizer(config: TuneConfig, params: list[torch.nn.Parameter]):
-    """Adafactor (the paper's) with a fixed lr, or AdamW."""
-    if config.optimizer == "adafactor":
-        from transformers.optimization import Adafactor
-
-        return Adafactor(
-            params,
-            lr=config.lr,
-            scale_parameter=False,
-            relative_step=False,
-            warmup_init=False,
-            weight_decay=config.weight_decay,
-        )
-    return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
-
-
-def build_schedule(config: TuneConfig, optimizer) -> torch.optim.lr_scheduler.LambdaLR:
-    """Linear warmup, then constant, linear decay to 0, or cosine decay to 0."""
-
-    def factor(step: int) -> float:
-        if step < config.warmup_steps:
-            return (step + 1) / config.warmup_steps
-        if config.schedule == "constant":
-            return 1.0
-        progress = (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps)
-        if config.schedule == "linear":
-            return max(0.0, 1.0 - progress)
-        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
-
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-
-
-def step_documents(
-    prompts: Iterator[Prompt], count: int, tokenizer, config: TuneConfig
-) -> list[Document]:
-    """Tokenize the next `count` prompts of the stream."""
-    docs = []
-    for _ in range(count):
-        prompt = next(prompts)
-        if config.chat_template:
-            prompt = wrap_chat(prompt, tokenizer)
-        docs.append(tokenize_prompt(prompt, tokenizer, config.seen_labels))
-    return docs
-
-
-def micro_batches(rows: list[Row], size: int) -> list[list[Row]]:
-    return [rows[i : i + size] for i in range(0, len(rows), size)]
 
 
 def _provenance(
@@ -186,17 +144,11 @@ def _train(
     # `auto` made concrete first: config.json, checkpoints and resume see the dtype that ran
     dtype = resolve_dtype(config.dtype, accelerator.device.type)
     config = replace(config, dtype=dtype.dtype)
-    model = SupervisedLM(prepare_model(config, accelerator.device.type))
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = build_optimizer(config, params)
-    schedule = build_schedule(config, optimizer)
-    model, optimizer = accelerator.prepare(model, optimizer)
-
+    model, optimizer, schedule = prepare(config, accelerator)
     start = 0
     checkpoint = latest_checkpoint(run) if resume else None
     if checkpoint is not None:
         start = load_checkpoint(checkpoint, model, optimizer, schedule, config, accelerator, inputs)
-
     world, rank = accelerator.num_processes, accelerator.process_index
     if config.batch_size < world:
         raise SymtuneError(f"batch_size={config.batch_size} is smaller than {world} processes")
@@ -208,92 +160,34 @@ def _train(
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=dtype.dtype == "bf16")
 
     board = None
-    pending: list[dict[str, Any]] = []  # validation records made before the run's files exist
-
-    def run_validation(step: int) -> None:
-        if not accelerator.is_main_process:
-            return
-        began = time.perf_counter()
-        with autocast:
-            result = validate(inner_model(model, accelerator), tokenizer, val_prompts, device)
-        record = {"step": step, **result, "val_seconds": time.perf_counter() - began}
-        if (run / "config.json").exists():
-            _append_metrics(run, record)
-        else:
-            pending.append(record)
-        if step >= 1 and result["val_accuracy"] > _best_accuracy(run):
-            save_export(inner_model(model, accelerator), tokenizer, config, TuneRun(run).best)
-            atomic_json(TuneRun(run).best_record, record)
-
+    run_validation = _Validation(run, config, model, tokenizer, val_prompts, accelerator, autocast)
     if val_prompts and start == 0:
         run_validation(0)
     for step in range(start, config.steps):
         began = time.perf_counter()
         docs = step_documents(prompts, config.batch_size, tokenizer, config)
         mine = docs[rank::world]
-        rows = list(pack(mine, config.seq_len, pad_id))
-        counts = torch.tensor(
-            [
-                sum(sum(1 for x in d.labels if x != -100) for d in mine),
-                sum(len(d.input_ids) for d in mine),
-            ],
-            device=device,
-        )
-        supervised_total, tokens_total = (int(v) for v in accelerator.reduce(counts, "sum"))
-        groups = micro_batches(rows, config.micro_batch_rows)
-        loss_sum = torch.zeros((), device=device)
-        for i, group in enumerate(groups):
-            ids, labels, positions = (t.to(device) for t in batch_tensors(group))
-            sync = i == len(groups) - 1
-            context = accelerator.no_sync(model) if not sync else contextlib.nullcontext()
-            with context:
-                with autocast:
-                    loss = model(ids, labels, positions)
-                # DDP averages gradients over processes: scale so the result is the global mean
-                accelerator.backward(loss * world / supervised_total)
-            loss_sum += loss.detach()
-        grad_norm = None
-        if config.grad_clip > 0:
-            grad_norm = float(accelerator.clip_grad_norm_(model.parameters(), config.grad_clip))
-        optimizer.step()
-        schedule.step()
-        optimizer.zero_grad(set_to_none=True)
-        step_loss = float(accelerator.reduce(loss_sum, "sum")) / supervised_total
-        if not math.isfinite(step_loss):
-            raise SymtuneError(
-                f"tune: the loss is {step_loss} at step {step + 1} (training diverged); lower "
-                "--lr or raise --grad-clip; nothing of this step was saved"
-            )
+        supervised_total, tokens_total = token_counts(mine, accelerator)
+        groups = micro_batches(list(pack(mine, config.seq_len, pad_id)), config.micro_batch_rows)
+        loss_sum = accumulate(model, groups, accelerator, autocast, supervised_total)
+        grad_norm = optimizer_step(model, optimizer, schedule, config, accelerator)
+        step_loss = finite(float(accelerator.reduce(loss_sum, "sum")) / supervised_total, step)
         elapsed = time.perf_counter() - began
         record = {
             "step": step + 1,
             "loss": step_loss,
             "lr": schedule.get_last_lr()[0],
             "grad_norm": grad_norm,
-            "tokens": tokens_total,
-            "supervised_tokens": supervised_total,
-            "seconds": elapsed,
-            "tokens_per_s": tokens_total / elapsed,
+            **{"tokens": tokens_total, "supervised_tokens": supervised_total},
+            **{"seconds": elapsed, "tokens_per_s": tokens_total / elapsed},
         }
         if step == start and accelerator.is_main_process:
             # only now: a first step that fails on bad input leaves nothing behind
-            atomic_json(run / "config.json", config.to_dict())
-            atomic_json(run / "provenance.json", _provenance(config, stream, inputs, device, dtype))
-            atomic_json(run / "mixture_manifest.json", stream.manifest)
-            _truncate_metrics(TuneRun(run).metrics, start)
-            for record_made in pending:
-                _append_metrics(run, record_made)
+            provenance = _provenance(config, stream, inputs, device, dtype)
+            made = run_validation.pending
+            _write_run_files(run, config, provenance, stream.manifest, start, made)
         if accelerator.is_main_process:
-            _append_metrics(run, record)
-            board = board or _tensorboard(run)
-            if board is not None:
-                for key in ("loss", "lr", "grad_norm", "tokens_per_s"):
-                    if record[key] is not None:
-                        board.add_scalar(f"train/{key}", record[key], record["step"])
-            if progress is not None and (
-                (step + 1) % config.log_every == 0 or step + 1 == config.steps
-            ):
-                progress(record)
+            board = _log(run, record, board, config, progress)
         last = step + 1 == config.steps
         late = torch.tensor(float(deadline is not None and time.monotonic() > deadline))
         stop = not last and float(accelerator.reduce(late.to(device), "max")) > 0
@@ -306,18 +200,98 @@ def _train(
             break
     else:
         stopped = None
-    if config.keep == "best" and TuneRun(run).best.exists():
+    _finish(run, model, tokenizer, config, accelerator, stopped)
+    return run
+
+
+@dataclass
+class _Validation:
+    """Scores the held-out validation prompts at a step (main process), logs the record, and
+    exports the model to best/ when it is the best so far."""
+
+    run: Path
+    config: TuneConfig
+    model: Any
+    tokenizer: Any
+    prompts: list[Prompt]
+    accelerator: Any
+    autocast: Any
+    pending: list[dict[str, Any]] = field(default_factory=list)
+    """Records made before the run's files exist (written with them)."""
+
+    def __call__(self, step: int) -> None:
+        if not self.accelerator.is_main_process:
+            return
+        began = time.perf_counter()
+        model = inner_model(self.model, self.accelerator)
+        with self.autocast:
+            result = validate(model, self.tokenizer, self.prompts, self.accelerator.device)
+        record = {"step": step, **result, "val_seconds": time.perf_counter() - began}
+        layout = TuneRun(self.run)
+        if layout.config.exists():
+            _append_metrics(self.run, record)
+        else:
+            self.pending.append(record)
+        if step >= 1 and result["val_accuracy"] > _best_accuracy(self.run):
+            save_export(model, self.tokenizer, self.config, layout.best)
+            atomic_json(layout.best_record, record)
+
+
+def _write_run_files(
+    run: Path,
+    config: TuneConfig,
+    provenance: dict[str, Any],
+    manifest: dict[str, Any],
+    start: int,
+    pending: list[dict[str, Any]],
+) -> None:
+    """The run's config, provenance and mixture manifest, and its metrics cut to `start`
+    with the validation records made before them."""
+    layout = TuneRun(run)
+    atomic_json(layout.config, config.to_dict())
+    atomic_json(layout.provenance, provenance)
+    atomic_json(layout.mixture_manifest, manifest)
+    _truncate_metrics(layout.metrics, start)
+    for record in pending:
+        _append_metrics(run, record)
+
+
+def _log(
+    run: Path,
+    record: dict[str, Any],
+    board,
+    config: TuneConfig,
+    progress: Callable[[dict[str, Any]], None] | None,
+):
+    """A step's record to metrics.jsonl and TensorBoard (if installed); to `progress` every
+    `log_every` steps and at the last. Returns the TensorBoard writer."""
+    _append_metrics(run, record)
+    board = board or _tensorboard(run)
+    if board is not None:
+        for key in ("loss", "lr", "grad_norm", "tokens_per_s"):
+            if record[key] is not None:
+                board.add_scalar(f"train/{key}", record[key], record["step"])
+    step = record["step"]
+    if progress is not None and (step % config.log_every == 0 or step == config.steps):
+        progress(record)
+    return board
+
+
+def _finish(run: Path, model, tokenizer, config: TuneConfig, accelerator, stopped) -> None:
+    """final/ (the best-validated step's model with keep=best, else the last), and
+    stopped.json while final/ is not the last step's."""
+    layout = TuneRun(run)
+    if config.keep == "best" and layout.best.exists():
         if accelerator.is_main_process:
-            replace_dir(TuneRun(run).best, TuneRun(run).final, copy=True)
+            replace_dir(layout.best, layout.final, copy=True)
     else:
         export_final(run, model, tokenizer, config, accelerator)
     if accelerator.is_main_process:
         if stopped is not None:
-            atomic_json(TuneRun(run).stopped, stopped)
+            atomic_json(layout.stopped, stopped)
         else:
-            TuneRun(run).stopped.unlink(missing_ok=True)
+            layout.stopped.unlink(missing_ok=True)
     accelerator.wait_for_everyone()
-    return run
 
 
 def _best_accuracy(run: Path) -> float:
