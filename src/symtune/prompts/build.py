@@ -126,18 +126,27 @@ def _seen_flags(answers: Sequence[str]) -> tuple[bool, ...]:
     return tuple(flags)
 
 
+@dataclass(frozen=True)
+class Draw:
+    """A prompt's choices besides its examples: the setting, the format, the string shown
+    for each label, the seed key they were drawn under, and whether the instruction is shown."""
+
+    setting: str
+    format_id: int
+    mapping: tuple[str, ...]
+    seed_key: str
+    instruction: bool
+
+
 def assemble(
     task: TaskData,
     query: Example,
     exemplars: Sequence[Example],
-    mapping: Sequence[str],
-    format_id: int,
-    setting: str,
-    seed_key: str,
-    instruction: bool,
+    draw: Draw,
     dropped: int = 0,
 ) -> Prompt:
     """Render a prompt from chosen parts; the one place prompts are put together."""
+    mapping, format_id, instruction = draw.mapping, draw.format_id, draw.instruction
     answers = [mapping[e.label] for e in exemplars]
     text, target, spans = render(
         FORMATS[format_id],
@@ -148,12 +157,12 @@ def assemble(
     )
     meta = PromptMeta(
         task=task.name,
-        setting=setting,
+        setting=draw.setting,
         format_id=format_id,
-        mapping=tuple(mapping),
+        mapping=mapping,
         exemplar_ids=tuple(e.id for e in exemplars),
         query_id=query.id,
-        seed_key=seed_key,
+        seed_key=draw.seed_key,
         instruction=instruction,
         dropped_exemplars=dropped,
     )
@@ -178,29 +187,22 @@ def _fit(
     task: TaskData,
     query: Example,
     exemplars: Sequence[Example],
-    mapping: Sequence[str],
-    format_id: int,
-    setting: str,
-    seed_key: str,
-    instruction: bool,
+    draw: Draw,
     budget: int | None,
     counter: TokenCounter | None,
 ) -> Prompt | None:
     """Assemble a prompt, applying the length policy when a budget and counter are given."""
     dropped = 0
     if budget is not None and counter is not None:
-        fmt = FORMATS[format_id]
+        fmt, mapping = FORMATS[draw.format_id], draw.mapping
         costs = [counter.pair(fmt, e.text, mapping[e.label]) for e in exemplars]
-        fixed = counter.fixed(
-            fmt, task.spec.instruction if instruction else "", query.text, mapping[query.label]
-        )
+        instruction = task.spec.instruction if draw.instruction else ""
+        fixed = counter.fixed(fmt, instruction, query.text, mapping[query.label])
         fitted = fit_exemplars(exemplars, costs, fixed, budget)
         if fitted is None:
             return None
         exemplars, dropped = fitted
-    return assemble(
-        task, query, exemplars, mapping, format_id, setting, seed_key, instruction, dropped
-    )
+    return assemble(task, query, exemplars, draw, dropped)
 
 
 def class_subset(
@@ -248,9 +250,8 @@ def tuning_prompt(
         setting, instruction = "symbol_tuning", False
     mapping = tuple(m if c in shown else "" for c, m in enumerate(mapping))
 
-    return _fit(
-        task, query, exemplars, mapping, format_id, setting, seed_key, instruction, budget, counter
-    )
+    draw = Draw(setting, format_id, tuple(mapping), seed_key, instruction)
+    return _fit(task, query, exemplars, draw, budget, counter)
 
 
 def eval_mapping(
@@ -303,9 +304,8 @@ def eval_prompt(
     mapping = eval_mapping(task, setting, pool, rng_for(seed_key, "symbols"))
     instruction = SETTINGS[setting][0]
 
-    return _fit(
-        task, query, exemplars, mapping, format_id, setting, seed_key, instruction, budget, counter
-    )
+    draw = Draw(setting, format_id, tuple(mapping), seed_key, instruction)
+    return _fit(task, query, exemplars, draw, budget, counter)
 
 
 def eval_set_prompts(
@@ -350,11 +350,9 @@ def eval_set_prompts(
                 break
             kept.remove(max(kept, key=lambda q: fixed[q.id]))
     chosen = {q.id for q in kept}
+    draw = Draw(setting, format_id, tuple(mapping), seed_key, instruction)
     return [
-        assemble(task, q, exemplars, mapping, format_id, setting, seed_key, instruction, dropped)
-        if q.id in chosen
-        else None
-        for q in queries
+        assemble(task, q, exemplars, draw, dropped) if q.id in chosen else None for q in queries
     ]
 
 
@@ -378,14 +376,5 @@ def rebuild(meta: PromptMeta, task: TaskData) -> Prompt:
         query = by_id[meta.query_id]
     except KeyError as err:
         raise SymtuneError(f"task {task.name}: example id {err.args[0]} not found") from None
-    return assemble(
-        task,
-        query,
-        exemplars,
-        meta.mapping,
-        meta.format_id,
-        meta.setting,
-        meta.seed_key,
-        meta.instruction,
-        meta.dropped_exemplars,
-    )
+    draw = Draw(meta.setting, meta.format_id, meta.mapping, meta.seed_key, meta.instruction)
+    return assemble(task, query, exemplars, draw, meta.dropped_exemplars)
