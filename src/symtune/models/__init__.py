@@ -1,4 +1,5 @@
-"""Models: a registry of built-in model names and loaders for tokenizers (and, later, weights)."""
+"""Models: the registry of built-in names, tokenizers, weights (loaded with no remote code
+unless allowed, fingerprinted by sha256) and what `--dtype auto` means on this machine."""
 
 from symtune.models.loading import fingerprint, load_model, model_source, plain_copy, preflight
 from symtune.models.registry import MODELS, ModelRef, check_model, resolve_model

@@ -1,1 +1,2 @@
-"""Reports: Markdown, PNG figures and one self-contained HTML page from a run directory."""
+"""The report stage: report.md, PNG figures and one self-contained HTML page from a run's files
+(never recomputing), and the model card (`card`)."""

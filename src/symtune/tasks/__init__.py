@@ -1,4 +1,5 @@
-"""Tasks: declarative specs, a registry of built-in tasks and suites, and loaders."""
+"""Tasks: declarative specs, the registry of built-in tasks and suites, their sources, and
+suite resolution (`suites`: a suite name or file to loaded tasks, fetching pinned artifacts)."""
 
 from symtune.tasks.registry import SUITES, TASKS, Suite, get_suite, get_task
 from symtune.tasks.sources import load_task, seeded_split

@@ -1,1 +1,2 @@
-"""Tuning: tokenization with loss masks, packing, the loss, and (next) the training loop."""
+"""The tune stage: a mixture in, final/ out. Config, tokenization with loss masks, packing and
+attention, the loss, one step's parts (`step`), the loop, checkpoints, validation, export."""
