@@ -20,6 +20,7 @@ from pathlib import Path
 
 from symtune.errors import SymtuneError
 from symtune.io import atomic_json, temp_target
+from symtune.ranks import is_main_process
 
 LOCK = ".symtune.lock"
 MARKER = ".symtune.json"
@@ -179,11 +180,6 @@ def _restore(path: Path, found: set[str], created: list[Path]) -> None:
     for name in {LOCK, MARKER} - found:
         with contextlib.suppress(OSError):
             (path / name).unlink()
-
-
-def is_main_process() -> bool:
-    """Rank 0 of a `torchrun`/`accelerate launch` job (or no launcher at all)."""
-    return os.environ.get("RANK", "0") == "0"
 
 
 @contextlib.contextmanager

@@ -41,6 +41,7 @@ def eval_command(
     """Evaluate a base model (and a tuned one, side by side) with the paper's protocol.
     `symtune eval export` writes the same items as lm-evaluation-harness tasks instead."""
     from symtune.evaluate.api import evaluate
+    from symtune.ranks import is_main_process, on_main
 
     if ctx.invoked_subcommand is not None:
         return
@@ -50,9 +51,11 @@ def eval_command(
     config = EvalConfig(**config_values(EvalConfig, fields), tokenizer=model)
     config.validate()
     models = {"base": model, **({"tuned": tuned} if tuned else {})}
-    export_checkpoints(models.values())
-    with progress_bar() as bar:
+    on_main(lambda: export_checkpoints(models.values()))
+    with progress_bar(disable=not is_main_process()) as bar:
         document = evaluate(config, models, out, eval_progress(bar))
+    if not is_main_process():  # rank 0 merged the ranks' results and reports them
+        return
     for mode in config.scoring:
         print_summary(document, mode)
     console.print(f"results: {out / 'results.json'} and {out / 'results.md'}")

@@ -204,7 +204,7 @@ def tune_command(
 ) -> None:
     """Symbol-tune a causal LM on a built mixture (multi-process under `accelerate launch`)."""
     from symtune.errors import SymtuneError
-    from symtune.outdir import is_main_process
+    from symtune.ranks import is_main_process
     from symtune.report.card import write_card
     from symtune.tune.loop import tune
 

@@ -3,6 +3,7 @@ write a self-describing results.json plus a Markdown summary."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -25,6 +26,7 @@ from symtune.evaluate.identity import (
     stored_identity,
 )
 from symtune.evaluate.modes import MODES
+from symtune.evaluate.parallel import cache_path, cached, merged, share
 from symtune.evaluate.protocol import (
     Item,
     classification_items,
@@ -41,6 +43,7 @@ from symtune.io import atomic_json, atomic_write, read_json_object
 from symtune.models.dtype import resolve_dtype
 from symtune.outdir import claim
 from symtune.provenance import package_versions
+from symtune.ranks import is_main_process, on_main, rank, wait_for_everyone, world_size
 from symtune.tasks.algorithmic import (
     LIST_FUNCTIONS,
     TURING_AS2,
@@ -151,12 +154,14 @@ def evaluate(
         preflight(model_location(name), config.trust_remote_code)
     items, notes = built if built is not None else build_items(config)
     identities = {label: model_identity(name) for label, name in models.items()}
-    with claim(out, "eval"):
+    with contextlib.ExitStack() as held:  # rank 0 holds the folder; a refusal reaches all
+        on_main(lambda: held.enter_context(claim(out, "eval")))
         before = {p for p in out.rglob("*")}
         try:
             return _evaluate(config, models, identities, items, notes, out, progress)
         except BaseException:
-            forget_bookkeeping(out, before)
+            if is_main_process():
+                forget_bookkeeping(out, before)
             raise
 
 
@@ -186,16 +191,24 @@ def _evaluate(
     """Record what the caches belong to, score every model, write results.json/.md."""
     import torch
 
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device("cpu")
+    if torch.cuda.is_available():
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
     packing = pack_tokens(device.type)  # checked before anything is written
     dtype = resolve_dtype(config.dtype, device.type)
     config = replace(config, dtype=dtype.dtype)  # caches belong to the dtype that ran
-    _claim_caches(config, identities, out)
+    on_main(lambda: _claim_caches(config, identities, out))
     per_model: dict[str, dict[str, dict[str, Any]]] = {}
     timings: dict[str, float] = {}
+    mine = share(items, rank(), world_size())
     for label, name in models.items():
-        found = _score_model(config, label, name, items, out, device, packing, progress)
+        found = _score_model(config, label, name, mine, out, device, packing, progress)
         per_model[label], timings[label] = found
+    if world_size() > 1:  # rank 0 writes what one process would have
+        wait_for_everyone()
+        if not is_main_process():
+            return {}
+        per_model = {label: merged(out, label, items, config.scoring) for label in models}
     machine = {
         "platform": platform.platform(),
         "threads": torch.get_num_threads(),
@@ -270,7 +283,8 @@ def _score_model(
         pack_tokens=packing,
         greedy=config.greedy,
     )
-    cache = ResultCache(out / "cache" / f"{label}.jsonl")
+    path = cache_path(out, label, rank())
+    cache = ResultCache(path, cached(out, label, skip=path))
     work = sum(1 for i in items for m in config.scoring if MODES[m].applies_to(i))
     callback = progress(label, work) if progress is not None else None
     start = time.perf_counter()

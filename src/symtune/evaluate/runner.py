@@ -21,9 +21,10 @@ class ResultCache:
     """Append-only JSONL of {"key", "result"}; a torn last line (a kill mid-write) is cut off
     before appending; any other damage is a one-line error naming the file and line."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, known: dict[str, dict[str, Any]] | None = None):
+        """`known`: results found elsewhere (other ranks' caches), reused, never rewritten."""
         self.path = path
-        self.done: dict[str, dict[str, Any]] = {}
+        self.done: dict[str, dict[str, Any]] = dict(known or {})
         for number, record in enumerate(repair_jsonl(path), 1):
             if not isinstance(record.get("key"), str) or not isinstance(record.get("result"), dict):
                 raise SymtuneError(f"{path}: record {number} is not a cached result (damaged?)")
