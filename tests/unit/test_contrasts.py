@@ -6,7 +6,6 @@ import math
 import numpy as np
 import pytest
 
-from symtune.arms import Arm, choose, parse_arms, parse_sweep
 from symtune.errors import SymtuneError
 from symtune.evaluate.answer import accuracy_table, contrast_tables, learnable, reading
 from symtune.evaluate.contrasts import (
@@ -20,6 +19,7 @@ from symtune.evaluate.contrasts import (
 )
 from symtune.evaluate.protocol import Item
 from symtune.evaluate.results import compare
+from symtune.pipeline.arms import Arm, choose, parse_arms, parse_sweep
 from symtune.tune.config import TuneConfig
 
 

@@ -1,0 +1,212 @@
+"""A run's configuration: the run YAML (or a preset) parsed, typed and checked across fields
+before anything is written (`load_run_config`), into one `RunConfig`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from symtune.errors import SymtuneError
+from symtune.evaluate.api import task_names
+from symtune.evaluate.config import EvalConfig
+from symtune.layout import RunDir
+from symtune.mixture.config import MixtureConfig
+from symtune.models.registry import DEFAULT_MODEL, check_model
+from symtune.pipeline.arms import SYMBOL, Arm, Sweep, parse_arms, parse_sweep
+from symtune.schema import fields_of
+from symtune.tasks.sources import check_local_files
+from symtune.tune.config import TuneConfig
+
+PRESETS_DIR = Path(__file__).resolve().parents[1] / "presets"
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """One YAML file drives the whole pipeline."""
+
+    name: str
+    model: str
+    suite: str
+    data: MixtureConfig
+    tune: TuneConfig
+    eval: EvalConfig
+    extra_eval: EvalConfig | None = None
+    """A second evaluation of base and every arm (e.g. on the BIG-Bench offline pool), written
+    to RUN/eval-extra/."""
+    arms: tuple[Arm, ...] = (Arm(SYMBOL),)
+    """The tuned variants (default: one arm, symbol); see `symtune.pipeline.arms`."""
+    sweep: Sweep | None = None
+
+    def labels(self) -> list[str]:
+        """Every tuned model's label, arm by arm."""
+        return [label for arm in self.arms for label in arm.labels()]
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {
+            "name": self.name,
+            "model": self.model,
+            "suite": self.suite,
+            "data": self.data.to_dict(),
+            "tune": self.tune.to_dict(),
+            "eval": self.eval.to_dict(),
+            "arms": [
+                {
+                    "name": a.name,
+                    "data": dict(a.data),
+                    "tune": dict(a.tune),
+                    "replicates": a.replicates,
+                }
+                for a in self.arms
+            ],
+        }
+        if self.extra_eval is not None:
+            out["extra_eval"] = self.extra_eval.to_dict()
+        if self.sweep is not None:
+            out["sweep"] = {
+                "grid": {k: list(v) for k, v in self.sweep.grid},
+                "steps": self.sweep.steps,
+            }
+        return out
+
+
+SECTIONS = (
+    "name",
+    "model",
+    "suite",
+    "data",
+    "tune",
+    "eval",
+    "extra_eval",
+    "arms",
+    "control",
+    "replicates",
+    "sweep",
+)
+
+
+def _section(raw: dict[str, Any], key: str, cls: type, where: str) -> dict[str, Any]:
+    """A section's values, typed against `cls` (one-line errors naming `key.field`)."""
+    values = raw.get(key)
+    if values is None:
+        values = {}
+    if not isinstance(values, dict):
+        raise SymtuneError(
+            f"{where}: section {key!r} = {values!r}; expected a mapping of {key} fields"
+        )
+    if cls is TuneConfig and values.get("extra") == {}:  # earlier versions wrote it
+        values = {k: v for k, v in values.items() if k != "extra"}
+    if cls is MixtureConfig and isinstance(values.get("weights"), dict):
+        values = {**values, "weights": [list(kv) for kv in values["weights"].items()]}
+    return fields_of(cls, values, f"{where}: {key}")
+
+
+def load_run_config(path: Path, run_dir: Path, control: bool = False) -> RunConfig:
+    """Parse and validate a pipeline YAML (every field typed and range-checked, every suite,
+    model and arm resolved) before anything is written; paths inside the run directory are
+    filled in. `control` adds the standard control arm (a no-op where the YAML has one)."""
+    from symtune.tasks.suites import suite_specs
+
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (FileNotFoundError, IsADirectoryError):
+        raise SymtuneError(f"run config {path} not found") from None
+    except UnicodeDecodeError:
+        raise SymtuneError(f"run config {path}: not UTF-8 text") from None
+    except yaml.YAMLError as err:
+        raise SymtuneError(
+            f"run config {path}: not valid YAML ({str(err).splitlines()[0]})"
+        ) from None
+    where = str(path)
+    if not isinstance(raw, dict):
+        raise SymtuneError(f"{where}: expected a mapping of sections, got {raw!r}")
+    unknown = sorted(set(raw) - set(SECTIONS))
+    if unknown:
+        raise SymtuneError(
+            f"{where}: unknown section {unknown[0]!r}; expected {', '.join(SECTIONS)}"
+        )
+    for key in ("name", "model", "suite"):
+        if key in raw and not isinstance(raw[key], str):
+            raise SymtuneError(f"{where}: {key} = {raw[key]!r}; expected a string")
+    if control:  # --control: the standard control arm, as `control: true` in the YAML
+        raw = {**raw, "control": True}
+    model = str(raw.get("model", DEFAULT_MODEL))
+    suite_name = str(raw.get("suite", "offline"))
+    suite, _ = suite_specs(suite_name)
+    data = _section(raw, "data", MixtureConfig, where)
+    data.setdefault("tokenizer", model)
+    mixture = MixtureConfig(**{**data, "tasks": suite.tuning, "suite": suite.name})
+    tune_values = _section(raw, "tune", TuneConfig, where)
+    tune = TuneConfig(
+        **{
+            **tune_values,
+            "mixture": str(RunDir(run_dir).data),
+            "out": str(RunDir(run_dir).tune),
+            "model": model,
+        }
+    )
+    eval_values = _section(raw, "eval", EvalConfig, where)
+    evaluation = EvalConfig(**{**eval_values, "suite": suite_name, "tokenizer": model})
+    extra = None
+    if raw.get("extra_eval") is not None:
+        # the main evaluation's values, overridden by the section's (its suite included)
+        values = {**eval_values, **_section(raw, "extra_eval", EvalConfig, where)}
+        extra = EvalConfig(**{"suite": "reachable", **values, "tokenizer": model})
+    mixture.validate()
+    tune.validate()
+    for section, checked in (("eval", evaluation), ("extra_eval", extra)):
+        if checked is not None:
+            try:
+                task_names(checked)
+            except SymtuneError as err:
+                raise SymtuneError(f"{where}: {section}: {err}") from None
+    _, specs = suite_specs(suite_name)
+    used = {*suite.tuning, *task_names(evaluation)}
+    if extra is not None:
+        extra_specs = suite_specs(extra.suite)[1]
+        check_local_files(extra_specs[n] for n in task_names(extra))
+    check_local_files(specs[n] for n in sorted(used))
+    arms = parse_arms(raw, where)
+    sweep = parse_sweep(raw.get("sweep"), where)
+    _check_arms(arms, sweep, mixture, tune)
+    check_model(model)
+    name = str(raw.get("name", path.stem))
+    return RunConfig(name, model, suite_name, mixture, tune, evaluation, extra, tuple(arms), sweep)
+
+
+def _check_arms(
+    arms: list[Arm], sweep: Sweep | None, mixture: MixtureConfig, tune: TuneConfig
+) -> None:
+    """Every arm's (and sweep point's) mixture and tune config valid, before anything runs."""
+    points = sweep.points() if sweep else [{}]
+    if sweep is not None and not (mixture.val_prompts and tune.val_every):
+        raise SymtuneError(
+            "sweep: its rule reads the tuning-side validation; set data.val_prompts and "
+            "tune.val_every above 0"
+        )
+    for arm in arms:
+        try:
+            arm_mixture = arm.mixture(mixture)
+            arm_mixture.validate()
+            for point in points:
+                for k in range(1, arm.replicates + 1):
+                    arm_tune = arm.tune_config(tune, k, point)
+                    arm_tune.validate()
+                    budget = arm_mixture.max_tokens
+                    if budget is not None and arm_tune.seq_len < budget:
+                        raise SymtuneError(
+                            f"tune.seq_len {arm_tune.seq_len} is shorter than data.max_tokens "
+                            f"{budget} (a prompt would not fit a row)"
+                        )
+        except SymtuneError as err:
+            raise SymtuneError(f"arm {arm.name!r}: {err}") from None
+
+
+def preset_path(name: str) -> Path:
+    path = PRESETS_DIR / f"{name}.yaml"
+    if not path.exists():
+        known = sorted(p.stem for p in PRESETS_DIR.glob("*.yaml"))
+        raise SymtuneError(f"preset {name!r} is unknown; expected one of {', '.join(known)}")
+    return path

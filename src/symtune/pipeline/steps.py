@@ -1,0 +1,234 @@
+"""`symtune run CONFIG.yaml` and `symtune demo`: data → base evaluation → tuning → tuned
+evaluation → report, in one run directory, as named steps. Finished stages are not redone on a
+re-run; under a launcher rank 0 holds the folder, builds the data and writes the report, and
+every rank tunes and evaluates."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from symtune.errors import SymtuneError
+from symtune.evaluate.config import EvalConfig
+from symtune.io import atomic_write, read_json_object
+from symtune.layout import RunDir
+from symtune.outdir import claim
+from symtune.pipeline.arms import Arm, choose
+from symtune.pipeline.config import RunConfig
+from symtune.ranks import is_main_process, on_main, wait_for_everyone
+from symtune.tasks import TaskSpec
+from symtune.tune.config import TuneConfig
+
+
+def _record_stage(run_dir: Path, stage: str, seconds: float, extra: dict[str, Any]) -> None:
+    path = RunDir(run_dir).stages
+    stages = read_json_object(path, "stages file") if path.exists() else {}
+    stages[stage] = {"done": True, "seconds": round(seconds, 1), **extra}
+    atomic_write(path, json.dumps(stages, indent=2) + "\n")
+
+
+def _done(run_dir: Path, stage: str) -> bool:
+    path = RunDir(run_dir).stages
+    if not path.exists():
+        return False
+    return bool(read_json_object(path, "stages file").get(stage, {}).get("done", False))
+
+
+def _check_same_run(resolved: Path, text: str, run_dir: Path) -> None:
+    """A run folder holds one config; a changed one is refused, naming the arms if they
+    changed."""
+    if not resolved.exists() or resolved.read_text() == text:
+        return
+    stored = yaml.safe_load(resolved.read_text()) or {}
+    if isinstance(stored.get("tune"), dict) and stored["tune"].get("extra") == {}:
+        del stored["tune"]["extra"]  # recorded by earlier versions, never read
+        if yaml.safe_dump(stored, sort_keys=False) == text:
+            return
+    new = yaml.safe_load(text)
+    if isinstance(stored, dict) and stored.get("arms") != new.get("arms"):
+        was = [a.get("name") for a in stored.get("arms") or [{"name": "tuned"}]]
+        now = [a["name"] for a in new["arms"]]
+        raise SymtuneError(
+            f"{run_dir} holds a run with other arms ({', '.join(was)}; this config: "
+            f"{', '.join(now)}, or their fields differ); choose another --out"
+        )
+    raise SymtuneError(f"{run_dir} holds a run with another config; choose another --out")
+
+
+def run_pipeline(
+    config: RunConfig,
+    run_dir: Path,
+    say: Callable[[str], None] = print,
+    eval_progress: Callable | None = None,
+    tune_progress: Callable | None = None,
+    build_progress: Callable[[int], None] | None = None,
+) -> Path:
+    """Run every stage not yet done (the run folder locked meanwhile); returns the report
+    path."""
+    from symtune.tasks.suites import suite_specs
+
+    resolved = RunDir(run_dir).run_config
+    text = yaml.safe_dump(json.loads(json.dumps(config.to_dict())), sort_keys=False)
+    _, specs = suite_specs(config.suite)
+    with contextlib.ExitStack() as held:  # under a launcher: rank 0 holds the folder
+
+        def hold() -> None:
+            _check_same_run(resolved, text, run_dir)
+            held.enter_context(claim(run_dir, "run"))
+            atomic_write(resolved, text)
+
+        on_main(hold)
+        steps = Steps(
+            config, RunDir(run_dir), specs, say, (eval_progress, tune_progress, build_progress)
+        )
+        return steps.run()
+
+
+@dataclass
+class Steps:
+    """The stages of one run, in order: the mixtures, the sweep, base's evaluation, every arm's
+    tuning, the evaluations of base and every arm, the model cards, the report. A stage done
+    (stages.json) is not redone; an interrupted tuning run resumes from its checkpoint and an
+    evaluation from its per-item caches."""
+
+    config: RunConfig
+    layout: RunDir
+    specs: dict[str, TaskSpec]
+    say: Callable[[str], None]
+    progress: tuple[Callable | None, Callable | None, Callable[[int], None] | None]
+
+    def run(self) -> Path:
+        from symtune.report.report import write_report
+
+        config = self.config
+        for arm in config.arms:
+            self._stage(
+                f"data:{arm.name}" if self._data_of(arm) != self.layout.data else "data",
+                lambda arm=arm: self._build(arm),
+                everyone=False,
+            )
+        chosen = self._sweep() if config.sweep else {}
+        self._stage("eval_base", lambda: self._evaluate(config.eval, self.layout.eval, False))
+        for arm in config.arms:
+            for k, label in enumerate(arm.labels(), start=1):
+                self._stage(
+                    f"tune:{label}", lambda a=arm, k=k, lb=label: self._tune(a, k, lb, chosen)
+                )
+        self._stage("eval", lambda: self._evaluate(config.eval, self.layout.eval, True))
+        if config.extra_eval is not None:
+            self._stage(
+                "eval_extra",
+                lambda: self._evaluate(config.extra_eval, self.layout.extra_eval, True),
+            )
+
+        def report() -> Path:
+            _record_stage(self.layout.root, "report", 0.0, {})
+            start = time.perf_counter()
+            made = write_report(self.layout.root)
+            _record_stage(self.layout.root, "report", time.perf_counter() - start, {})
+            return made
+
+        made = on_main(report)
+        return made if made is not None else self.layout.report / "report.md"
+
+    def _stage(
+        self, name: str, work: Callable[[], dict[str, Any] | None], everyone: bool = True
+    ) -> None:
+        """Run a stage not yet done and record it (rank 0). Under a launcher every rank runs
+        tuning and evaluation together; a stage that is not `everyone`'s runs on rank 0 while
+        the others wait, and its refusal is theirs too."""
+        if _done(self.layout.root, name):
+            self._say(f"{name}: done already")
+            return
+        self._say(f"{name}: running")
+        start = time.perf_counter()
+        extra = (work() if everyone else on_main(work)) or {}
+        if is_main_process():
+            _record_stage(self.layout.root, name, time.perf_counter() - start, extra)
+        wait_for_everyone()
+
+    def _say(self, message: str) -> None:
+        if is_main_process():
+            self.say(message)
+
+    def _data_of(self, arm: Arm) -> Path:
+        same = arm.mixture(self.config.data) == self.config.data
+        return self.layout.data if same else self.layout.arm_data(arm.name)
+
+    def _build(self, arm: Arm) -> dict[str, Any]:
+        from symtune.mixture.build import build_data
+
+        mixture = arm.mixture(self.config.data)
+        manifest = build_data(mixture, self.specs, self._data_of(arm), self.progress[2])
+        return {"prompts": manifest["stats"]["prompts"]}
+
+    def _tune_config(self, arm: Arm, k: int, out: Path, chosen: dict[str, Any]) -> TuneConfig:
+        config = replace(self.config.tune, mixture=str(self._data_of(arm)), out=str(out))
+        return arm.tune_config(config, k, chosen)
+
+    def _tune(self, arm: Arm, k: int, label: str, chosen: dict[str, Any]) -> None:
+        from symtune.tune.loop import tune
+
+        out = self.layout.tune_of(label)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        config = self._tune_config(arm, k, out, chosen)
+        callback = self.progress[1]
+        progress = (lambda r: callback({**r, "label": label})) if callback else None
+        tune(config, resume=(out / "config.json").exists(), progress=progress)
+
+    def _sweep(self) -> dict[str, Any]:
+        """Tune every grid point on the first arm's mixture, then keep the one the rule
+        chooses (sweep/choice.json); the choice is read back on a re-run."""
+        from symtune.io import read_jsonl
+
+        sweep, arm = self.config.sweep, self.config.arms[0]
+        assert sweep is not None
+        choice = self.layout.sweep / "choice.json"
+        points = sweep.points()
+        if not choice.exists():
+            scores: list[float | None] = []
+            for i, point in enumerate(points, start=1):
+                out = self.layout.sweep / str(i)
+                self._stage(f"sweep:{i}", lambda p=point, o=out: self._tune_point(arm, p, o))
+                records = [r for r in read_jsonl(out / "metrics.jsonl") if "val_accuracy" in r]
+                scores.append(records[-1]["val_accuracy"] if records else None)
+            best = choose(scores)
+            document = {
+                "chosen": points[best],
+                "points": [
+                    {"point": p, "val_accuracy": s} for p, s in zip(points, scores, strict=True)
+                ],
+                "rule": "highest last validation accuracy; ties to the earlier point",
+            }
+            on_main(lambda: atomic_write(choice, json.dumps(document, indent=2) + "\n"))
+            wait_for_everyone()
+            self._say(f"sweep: chose {points[best]}")
+        return dict(read_json_object(choice, "sweep choice")["chosen"])
+
+    def _tune_point(self, arm: Arm, point: dict[str, Any], out: Path) -> None:
+        from symtune.tune.loop import tune
+
+        out.parent.mkdir(parents=True, exist_ok=True)
+        config = self._tune_config(arm, 1, out, point)
+        if self.config.sweep and self.config.sweep.steps:
+            config = replace(config, steps=self.config.sweep.steps)
+        tune(config, resume=(out / "config.json").exists())
+
+    def _evaluate(self, evaluation: EvalConfig, where: Path, tuned: bool) -> None:
+        from symtune.evaluate.api import evaluate
+        from symtune.report.card import write_card
+
+        models = {"base": self.config.model}
+        if tuned:
+            models.update({lb: str(self.layout.tune_of(lb)) for lb in self.config.labels()})
+        evaluate(evaluation, models, where, self.progress[0])
+        if tuned and where == self.layout.eval and is_main_process():
+            for label in self.config.labels():
+                write_card(self.layout.tune_of(label), self.layout.results)
