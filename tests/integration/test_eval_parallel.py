@@ -131,3 +131,41 @@ def test_a_refusal_on_rank_0_is_one_line_on_every_rank(tmp_path, tiny_model_dir)
     errors = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
     assert errors and all("not made by symtune" in line for line in errors), done.stderr[-2000:]
     assert sorted(p.name for p in foreign.iterdir()) == ["notes.txt"]
+
+
+def test_symtune_run_under_a_launcher_matches_one_process(tmp_path, tiny_model_dir):
+    """Data and report on rank 0, tuning (DDP) and evaluation (data-parallel) on both ranks:
+    every stage done once, the same predictions as one process, one report."""
+    from test_pipeline import write_suite
+
+    suite_file = write_suite(tmp_path)
+    config = tmp_path / "run.yaml"
+    config.write_text(
+        f"name: launched\nmodel: {tiny_model_dir}\nsuite: {suite_file}\n"
+        "data: {n: 16, max_tokens: 1024}\n"
+        "tune: {steps: 2, batch_size: 4, seq_len: 2048, lr: 0.01, dtype: fp32, optimizer: adamw}\n"
+        "eval: {seeds: [0, 1], max_queries: 6, k: 2, scoring: [rank], "
+        "list_functions: none, turing: false, dtype: fp32}\n"
+    )
+    run_symtune("run", config, "--out", tmp_path / "one", env=ONE_THREAD, ok=True)
+    launched("run", config, "--out", tmp_path / "two")
+    stages = json.loads((tmp_path / "two" / "stages.json").read_text())
+    assert set(stages) == {"data", "eval_base", "tune:symbol", "eval", "report"}
+    assert (tmp_path / "two" / "report" / "report.md").exists()
+    assert (tmp_path / "two" / "eval" / "cache" / "base@1.jsonl").exists()  # rank 1 scored
+    one, two = (
+        json.loads((tmp_path / r / "eval" / "results.json").read_text()) for r in ("one", "two")
+    )
+    assert [i["id"] for i in one["items"]] == [i["id"] for i in two["items"]]
+    for a, b in zip(one["items"], two["items"], strict=True):
+        for label in a["results"]:  # DDP's fp32 sums move tuned scores in the last digits only
+            assert (
+                a["results"][label]["rank"]["prediction"]
+                == b["results"][label]["rank"]["prediction"]
+            )
+            scores = zip(
+                a["results"][label]["rank"]["scores"],
+                b["results"][label]["rank"]["scores"],
+                strict=True,
+            )
+            assert all(abs(x - y) < 1e-3 for x, y in scores)
