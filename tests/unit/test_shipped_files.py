@@ -22,7 +22,11 @@ RUN_YAMLS = [
     "experiments/recipe/replicates-240.yaml",
 ]
 SUITE_YAMLS = ["docs/scan/bigbench/suite.yaml", "docs/scan/families/suite.yaml"]
-ACCELERATE_YAMLS = ["configs/accelerate/ddp_gpu.yaml", "configs/accelerate/fsdp_gpu.yaml"]
+ACCELERATE_YAMLS = [
+    "configs/accelerate/ddp_gpu.yaml",
+    "configs/accelerate/fsdp_gpu.yaml",
+    "configs/accelerate/fsdp_cpu.yaml",
+]
 
 
 def test_the_lists_cover_every_shipped_yaml():
@@ -61,3 +65,9 @@ def test_accelerate_configs_parse(name):
     config = yaml.safe_load((ROOT / name).read_text())
     assert config["distributed_type"] in {"MULTI_GPU", "FSDP"}
     assert config["mixed_precision"] == "no"  # symtune applies bf16 autocast itself
+    if config["distributed_type"] == "FSDP":
+        from transformers.models.llama import modeling_llama
+
+        fsdp = config["fsdp_config"]
+        assert fsdp["fsdp_version"] == 2 and fsdp["fsdp_state_dict_type"] == "FULL_STATE_DICT"
+        assert hasattr(modeling_llama, fsdp["fsdp_transformer_layer_cls_to_wrap"])

@@ -15,6 +15,13 @@ from symtune.artifacts import sha256_file
 from symtune.errors import SymtuneError
 from symtune.io import atomic_json, atomic_write, read_json_object, temp_path
 from symtune.tune.config import TuneConfig
+from symtune.tune.sharding import (
+    full_model_state,
+    load_model_state,
+    load_optimizer_state,
+    optimizer_state,
+    sharded,
+)
 
 CHECKPOINTS = "checkpoints"
 LATEST = "latest"
@@ -59,11 +66,11 @@ def save_checkpoint(
         tmp.mkdir(parents=True)
     accelerator.wait_for_everyone()
     torch.save(torch.get_rng_state(), tmp / f"rng-{rank}.pt")
+    weights = full_model_state(model, accelerator, trainable_only=True)
+    optim = optimizer_state(model, optimizer, accelerator)  # both gathered under FSDP
     if accelerator.is_main_process:
-        save_file(
-            trainable_state(inner_model(model, accelerator)), str(tmp / "trainable.safetensors")
-        )
-        torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
+        save_file(weights, str(tmp / "trainable.safetensors"))
+        torch.save(optim, tmp / "optimizer.pt")
         torch.save(schedule.state_dict(), tmp / "schedule.pt")
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
@@ -72,6 +79,7 @@ def save_checkpoint(
             "step": step,
             "position": step * config.batch_size,
             "world_size": accelerator.num_processes,
+            "fsdp": sharded(accelerator),
             "resume_key": config.resume_key(),
             "inputs": inputs,
             "files": files,
@@ -140,16 +148,19 @@ def load_checkpoint(
     from safetensors.torch import load_file
 
     state = check_checkpoint(path, config, inputs)
+    if bool(state.get("fsdp", False)) != sharded(accelerator):
+        made = "with FSDP" if state.get("fsdp") else "without FSDP"
+        raise SymtuneError(
+            f"cannot resume from {path}: it was made {made} (its optimizer state is keyed "
+            "accordingly); resume it under the same kind of launch"
+        )
     weights = load_file(str(path / "trainable.safetensors"))
     unwrapped = inner_model(model, accelerator)
     expected = {n for n, p in unwrapped.named_parameters() if p.requires_grad}
     if set(weights) != expected:
         raise SymtuneError(f"cannot resume from {path}: its weights do not match this model")
-    with torch.no_grad():
-        for name, param in unwrapped.named_parameters():
-            if name in weights:
-                param.copy_(weights[name])
-    optimizer.load_state_dict(_load_tensors(path / "optimizer.pt"))
+    load_model_state(model, accelerator, weights)
+    load_optimizer_state(model, optimizer, accelerator, _load_tensors(path / "optimizer.pt"))
     schedule.load_state_dict(_load_tensors(path / "schedule.pt"))
     rng = path / f"rng-{accelerator.process_index}.pt"
     if rng.exists():

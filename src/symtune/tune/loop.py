@@ -29,8 +29,9 @@ from symtune.tune.checkpoint import (
     save_checkpoint,
 )
 from symtune.tune.config import TuneConfig, resolve_attention
-from symtune.tune.model import export_final, replace_dir, save_export
+from symtune.tune.model import export_final, export_model, replace_dir
 from symtune.tune.packing import pack
+from symtune.tune.sharding import accelerator_for_launch, sharded
 from symtune.tune.step import (
     accumulate,
     finite,
@@ -131,8 +132,6 @@ def _train(
     val_prompts: list[Prompt],
     deadline: float | None = None,
 ) -> Path:
-    from accelerate import Accelerator
-
     from symtune.models import load_tokenizer
 
     inputs = run_inputs(config, stream)
@@ -140,7 +139,7 @@ def _train(
     if config.threads:
         torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
-    accelerator = Accelerator(cpu=not torch.cuda.is_available())
+    accelerator = accelerator_for_launch()
     # `auto` made concrete first: config.json, checkpoints and resume see the dtype that ran
     dtype = resolve_dtype(config.dtype, accelerator.device.type)
     config = replace(config, dtype=dtype.dtype)
@@ -206,8 +205,9 @@ def _train(
 
 @dataclass
 class _Validation:
-    """Scores the held-out validation prompts at a step (main process), logs the record, and
-    exports the model to best/ when it is the best so far."""
+    """Scores the held-out validation prompts at a step, logs the record, and exports the
+    model to best/ when it is the best so far. Rank 0 alone, except under FSDP, where every
+    rank takes part (the forward needs all the shards) and only rank 0 writes."""
 
     run: Path
     config: TuneConfig
@@ -219,22 +219,29 @@ class _Validation:
     pending: list[dict[str, Any]] = field(default_factory=list)
     """Records made before the run's files exist (written with them)."""
 
+    def __post_init__(self) -> None:
+        self.best = _best_accuracy(self.run)
+
     def __call__(self, step: int) -> None:
-        if not self.accelerator.is_main_process:
+        main, everyone = self.accelerator.is_main_process, sharded(self.accelerator)
+        if not (main or everyone):
             return
         began = time.perf_counter()
-        model = inner_model(self.model, self.accelerator)
+        # under FSDP through the wrapper (its root gathers the shards), else the model itself
+        scored = self.model if everyone else inner_model(self.model, self.accelerator)
         with self.autocast:
-            result = validate(model, self.tokenizer, self.prompts, self.accelerator.device)
+            result = validate(scored, self.tokenizer, self.prompts, self.accelerator.device)
         record = {"step": step, **result, "val_seconds": time.perf_counter() - began}
         layout = TuneRun(self.run)
-        if layout.config.exists():
+        if main and layout.config.exists():
             _append_metrics(self.run, record)
-        else:
+        elif main:
             self.pending.append(record)
-        if step >= 1 and result["val_accuracy"] > _best_accuracy(self.run):
-            save_export(model, self.tokenizer, self.config, layout.best)
-            atomic_json(layout.best_record, record)
+        if step >= 1 and result["val_accuracy"] > self.best:
+            self.best = result["val_accuracy"]
+            export_model(self.model, self.tokenizer, self.config, self.accelerator, layout.best)
+            if main:
+                atomic_json(layout.best_record, record)
 
 
 def _write_run_files(

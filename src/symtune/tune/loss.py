@@ -38,6 +38,17 @@ class SupervisedLM(torch.nn.Module):
         self.model = model
 
     def forward(
-        self, input_ids: torch.Tensor, labels: torch.Tensor, position_ids: torch.Tensor
-    ) -> torch.Tensor:
+        self,
+        input_ids: torch.Tensor,
+        labels: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+    ):
+        """The loss; without labels, the model's own output (validation through the wrapper,
+        which FSDP needs: its root gathers the shards)."""
+        if labels is None:
+            return self.model(
+                input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids
+            )
+        assert position_ids is not None
         return supervised_loss(self.model, input_ids, labels, position_ids)[0]

@@ -16,6 +16,7 @@ from symtune.tune.attention import NAME as PACKED
 from symtune.tune.attention import register as register_packed_attention
 from symtune.tune.checkpoint import check_checkpoint, inner_model
 from symtune.tune.config import TuneConfig, resolve_attention
+from symtune.tune.sharding import full_model_state, sharded
 
 
 def prepare_model(config: TuneConfig, device_type: str = "cpu"):
@@ -54,10 +55,25 @@ def prepare_model(config: TuneConfig, device_type: str = "cpu"):
 
 def export_final(run: Path, model, tokenizer, config: TuneConfig, accelerator) -> Path:
     """Save the tuned model as a plain transformers checkpoint (LoRA merged if configured)."""
-    final = TuneRun(run).final
-    if not accelerator.is_main_process:
-        return final
-    return save_export(inner_model(model, accelerator), tokenizer, config, final)
+    return export_model(model, tokenizer, config, accelerator, TuneRun(run).final)
+
+
+def export_model(model, tokenizer, config: TuneConfig, accelerator, target: Path) -> Path:
+    """The model being trained as a plain checkpoint in `target` (rank 0 writes). Under FSDP
+    every rank calls this: the full weights are gathered, then loaded into an unsharded copy."""
+    if not sharded(accelerator):
+        if accelerator.is_main_process:
+            save_export(inner_model(model, accelerator), tokenizer, config, target)
+        return target
+    weights = full_model_state(model, accelerator, trainable_only=False)
+    if accelerator.is_main_process:
+        plain = prepare_model(config)
+        missing, unexpected = plain.load_state_dict(weights, strict=False)
+        tied = {n for n in missing if n.endswith("lm_head.weight")}
+        if set(missing) - tied or unexpected:
+            raise RuntimeError(f"FSDP export lost weights: {missing} / {unexpected}")
+        save_export(plain, tokenizer, config, target)
+    return target
 
 
 def export_checkpoint(checkpoint: Path) -> Path:

@@ -106,6 +106,7 @@ def finite(loss: float, step: int) -> float:
 def prepare(config: TuneConfig, accelerator):
     """The model (loss on the answer), its optimizer and schedule, prepared by Accelerate."""
     model = SupervisedLM(prepare_model(config, accelerator.device.type))
+    check_wrapping(model, accelerator, config.model)
     optimizer = build_optimizer(config, [p for p in model.parameters() if p.requires_grad])
     schedule = build_schedule(config, optimizer)
     model, optimizer = accelerator.prepare(model, optimizer)
@@ -129,3 +130,20 @@ def accumulate(model, groups, accelerator, autocast, supervised_total: int) -> t
             accelerator.backward(loss * world / supervised_total)
         loss_sum += loss.detach()
     return loss_sum
+
+
+def check_wrapping(model, accelerator, name: str) -> None:
+    """Under FSDP, the layer classes the config wraps must be the model's (every rank finds
+    the same, so every rank says the same one line)."""
+    plugin = getattr(accelerator.state, "fsdp_plugin", None)
+    if plugin is None or not getattr(accelerator, "is_fsdp2", False):
+        return
+    wanted = plugin.transformer_cls_names_to_wrap or []
+    present = {type(m).__name__ for m in model.modules()}
+    missing = [cls for cls in wanted if cls not in present]
+    if missing:
+        layers = sorted(c for c in present if c.endswith(("Layer", "Block")))
+        raise SymtuneError(
+            f"FSDP config: layer class {missing[0]!r} is not in model {name} (its layer "
+            f"classes: {', '.join(layers) or 'none'}); set fsdp_transformer_layer_cls_to_wrap"
+        )
