@@ -172,3 +172,12 @@ def pytest_collection_modifyitems(config, items):
         for folder, marker in (("integration", "integration"), ("slow", "slow"), ("gpu", "gpu")):
             if folder in parts[-2:-1]:
                 item.add_marker(getattr(pytest.mark, marker))
+
+
+def free_port() -> int:
+    """A free TCP port on localhost, for a launcher's rendezvous."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

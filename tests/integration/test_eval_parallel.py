@@ -5,16 +5,9 @@ cut short (a killed rank) resumes from the caches to the same results."""
 from __future__ import annotations
 
 import json
-import socket
 import sys
 
-from conftest import run_symtune
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from conftest import free_port, run_symtune
 
 
 def suite(tmp_path) -> str:

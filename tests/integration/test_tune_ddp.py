@@ -1,21 +1,14 @@
 """2 CPU processes (gloo, through torchrun + Accelerate) give the 1-process result."""
 
 import json
-import socket
 import subprocess
 import sys
 
 from safetensors.torch import load_file
 
-from conftest import make_task
+from conftest import free_port, make_task
 from symtune.mixture.build import build_mixture
 from symtune.mixture.config import MixtureConfig
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_two_processes_match_one(tmp_path, tiny_model_dir):

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -15,19 +14,13 @@ from pathlib import Path
 import pytest
 from safetensors.torch import load_file
 
-from conftest import make_task, run_symtune
+from conftest import free_port, make_task, run_symtune
 from symtune.mixture.build import build_mixture
 from symtune.mixture.config import MixtureConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 FSDP_CPU = ROOT / "configs" / "accelerate" / "fsdp_cpu.yaml"
 ONE_THREAD = {"OMP_NUM_THREADS": "1"}  # as each launched process gets
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def fsdp(*args, config: Path = FSDP_CPU) -> subprocess.CompletedProcess:
