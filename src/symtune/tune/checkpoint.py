@@ -17,6 +17,7 @@ from symtune.io import atomic_json, atomic_write, read_json_object, temp_path
 from symtune.tune.config import TuneConfig
 from symtune.tune.sharding import (
     full_model_state,
+    inner_model,
     load_model_state,
     load_optimizer_state,
     optimizer_state,
@@ -25,18 +26,6 @@ from symtune.tune.sharding import (
 
 CHECKPOINTS = "checkpoints"
 LATEST = "latest"
-
-
-def inner_model(model, accelerator):
-    """The transformers (or peft) model inside the accelerate-wrapped loss module."""
-    return accelerator.unwrap_model(model).model
-
-
-def trainable_state(model) -> dict[str, torch.Tensor]:
-    """Trainable parameters by name (tied weights appear once)."""
-    return {
-        n: p.detach().clone().contiguous() for n, p in model.named_parameters() if p.requires_grad
-    }
 
 
 def checkpoint_dirs(run: Path) -> list[Path]:

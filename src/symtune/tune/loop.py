@@ -23,7 +23,6 @@ from symtune.outdir import check_target, claim_main
 from symtune.prompts.build import Prompt
 from symtune.provenance import package_versions
 from symtune.tune.checkpoint import (
-    inner_model,
     latest_checkpoint,
     load_checkpoint,
     save_checkpoint,
@@ -31,7 +30,7 @@ from symtune.tune.checkpoint import (
 from symtune.tune.config import TuneConfig, resolve_attention
 from symtune.tune.model import export_final, export_model, replace_dir
 from symtune.tune.packing import pack
-from symtune.tune.sharding import accelerator_for_launch, sharded
+from symtune.tune.sharding import accelerator_for_launch, inner_model, sharded
 from symtune.tune.step import (
     accumulate,
     finite,

@@ -14,9 +14,9 @@ from symtune.io import read_json_object, temp_path
 from symtune.layout import Checkpoint, TuneRun
 from symtune.tune.attention import NAME as PACKED
 from symtune.tune.attention import register as register_packed_attention
-from symtune.tune.checkpoint import check_checkpoint, inner_model
+from symtune.tune.checkpoint import check_checkpoint
 from symtune.tune.config import TuneConfig, resolve_attention
-from symtune.tune.sharding import full_model_state, sharded
+from symtune.tune.sharding import full_model_state, inner_model, sharded
 
 
 def prepare_model(config: TuneConfig, device_type: str = "cpu"):

@@ -41,6 +41,11 @@ def accelerator_for_launch():
     return accelerator
 
 
+def inner_model(model, accelerator):
+    """The transformers (or peft) model inside the accelerate-wrapped loss module."""
+    return accelerator.unwrap_model(model).model
+
+
 def sharded(accelerator) -> bool:
     return bool(getattr(accelerator, "is_fsdp2", False))
 
@@ -59,9 +64,9 @@ def full_model_state(model, accelerator, trainable_only: bool) -> dict[str, torc
     """The transformers model's parameters by name (trainable ones only, or all) as full
     tensors, from the prepared loss module `model`; under FSDP gathered to rank 0 (other ranks
     get an empty dict)."""
-    inner = accelerator.unwrap_model(model).model
+    inner = inner_model(model, accelerator)
     names = {n for n, p in inner.named_parameters() if p.requires_grad or not trainable_only}
-    if not sharded(accelerator):
+    if not sharded(accelerator):  # tied weights appear once
         return {
             n: p.detach().clone().contiguous() for n, p in inner.named_parameters() if n in names
         }
@@ -76,7 +81,7 @@ def load_model_state(model, accelerator, weights: dict[str, torch.Tensor]) -> No
     """Put full tensors (on every rank) into the transformers model's parameters, sharded or
     not."""
     if not sharded(accelerator):
-        inner = accelerator.unwrap_model(model).model
+        inner = inner_model(model, accelerator)
         with torch.no_grad():
             for name, param in inner.named_parameters():
                 if name in weights:
