@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from symtune.evaluate.protocol import Item
+from symtune.evaluate.runner import results_from
 from symtune.io import read_jsonl
 
 
@@ -56,11 +57,4 @@ def merged(
     out: Path, label: str, items: Sequence[Item], scoring: Sequence[str]
 ) -> dict[str, dict[str, Any]]:
     """Every item's results for `label`, from all ranks' caches (what one process returns)."""
-    done = cached(out, label)
-    results: dict[str, dict[str, Any]] = {}
-    for item in items:
-        for mode in scoring:
-            found = done.get(f"{mode}|{item.id}")
-            if found is not None:
-                results.setdefault(item.id, {})[mode] = found
-    return results
+    return results_from(items, scoring, cached(out, label))

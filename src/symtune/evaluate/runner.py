@@ -72,7 +72,6 @@ def score_items(
     shared exemplar set, or prompts of one group, task and seed side by side: rank scores,
     greedy by verification, the rest decoded together); on a GPU, rank scoring packs many
     prompts per forward. Other generation is batched over items of one group and task."""
-    results: dict[str, dict[str, Any]] = {}
     batch: list[Item] = []
 
     def flush() -> None:
@@ -111,9 +110,17 @@ def score_items(
                 flush()
     if batch:
         flush()
+    return results_from(items, scoring, cache.done)
+
+
+def results_from(
+    items: Sequence[Item], scoring: Sequence[str], done: dict[str, dict[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    """Results per item id and scoring mode, from cached results keyed "mode|id"."""
+    results: dict[str, dict[str, Any]] = {}
     for item in items:
         for mode in scoring:
-            found = cache.done.get(f"{mode}|{item.id}")
+            found = done.get(f"{mode}|{item.id}")
             if found is not None:
                 results.setdefault(item.id, {})[mode] = found
     return results
