@@ -343,3 +343,14 @@ def test_scoring_modes_know_their_items_and_answers():
     assert EXACT.tracks_invalid and not RANK.tracks_invalid
     assert first_mode(["rank", "exact"]) == "exact" and first_mode(["rank"]) == "rank"
     assert tuple(MODES) == ("exact", "rank")
+
+
+def test_another_ranks_cache_without_a_model_record_is_refused(tmp_path):
+    from symtune.evaluate.identity import check_cache_owner
+
+    (tmp_path / "cache").mkdir()
+    identity = {"name": "m", "weights": "w", "tokenizer": "t", "config": "c", "files": {}}
+    check_cache_owner(tmp_path, "base", identity)  # nothing cached: nothing to check
+    (tmp_path / "cache" / "base@1.jsonl").write_text('{"key": "rank|x", "result": {}}\n')
+    with pytest.raises(SymtuneError, match="no record of the model"):
+        check_cache_owner(tmp_path, "base", identity)

@@ -12,6 +12,7 @@ from typing import Any
 
 from symtune.errors import SymtuneError
 from symtune.evaluate.config import EvalConfig
+from symtune.evaluate.parallel import cache_files
 from symtune.io import read_json_object
 from symtune.layout import Checkpoint, TuneRun, model_dir
 
@@ -60,9 +61,8 @@ def model_record(name: str, identity: Mapping[str, Any]) -> dict[str, Any]:
 def check_cache_owner(out: Path, label: str, identity: Mapping[str, Any]) -> None:
     """Refuse to reuse a label's cached predictions made by another model or other weights."""
     owner = out / "cache" / f"{label}.model"
-    predictions = out / "cache" / f"{label}.jsonl"
     if not owner.exists():
-        if predictions.exists() and predictions.stat().st_size:
+        if any(p.stat().st_size for p in cache_files(out, label)):  # any rank's
             raise SymtuneError(
                 f"{out}: label {label!r} has cached predictions but no record of the model that "
                 f"made them ({owner} is missing), so they cannot be checked; choose another --out"
