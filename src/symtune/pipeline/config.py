@@ -134,7 +134,7 @@ def load_run_config(path: Path, run_dir: Path, control: bool = False) -> RunConf
         raw = {**raw, "control": True}
     model = str(raw.get("model", DEFAULT_MODEL))
     suite_name = str(raw.get("suite", "offline"))
-    suite, _ = suite_specs(suite_name)
+    suite, specs = suite_specs(suite_name)
     data = _section(raw, "data", MixtureConfig, where)
     data.setdefault("tokenizer", model)
     mixture = MixtureConfig(**{**data, "tasks": suite.tuning, "suite": suite.name})
@@ -156,18 +156,15 @@ def load_run_config(path: Path, run_dir: Path, control: bool = False) -> RunConf
         extra = EvalConfig(**{"suite": "reachable", **values, "tokenizer": model})
     mixture.validate()
     tune.validate()
+    check_local_files(specs[n] for n in suite.tuning)
     for section, checked in (("eval", evaluation), ("extra_eval", extra)):
         if checked is not None:
             try:
-                task_names(checked)
+                names = task_names(checked)
             except SymtuneError as err:
                 raise SymtuneError(f"{where}: {section}: {err}") from None
-    _, specs = suite_specs(suite_name)
-    used = {*suite.tuning, *task_names(evaluation)}
-    if extra is not None:
-        extra_specs = suite_specs(extra.suite)[1]
-        check_local_files(extra_specs[n] for n in task_names(extra))
-    check_local_files(specs[n] for n in sorted(used))
+            found = specs if checked.suite == suite_name else suite_specs(checked.suite)[1]
+            check_local_files(found[n] for n in names)
     arms = parse_arms(raw, where)
     sweep = parse_sweep(raw.get("sweep"), where)
     _check_arms(arms, sweep, mixture, tune)
