@@ -20,7 +20,7 @@ from pathlib import Path
 
 from symtune.errors import SymtuneError
 from symtune.io import atomic_json, temp_target
-from symtune.ranks import is_main_process
+from symtune.ranks import on_main
 
 LOCK = ".symtune.lock"
 MARKER = ".symtune.json"
@@ -184,9 +184,8 @@ def _restore(path: Path, found: set[str], created: list[Path]) -> None:
 
 @contextlib.contextmanager
 def claim_main(path: Path, kind: str) -> Iterator[Path]:
-    """`claim` on the main process of a distributed job; the other ranks only wait for it."""
-    if is_main_process():
-        with claim(path, kind):
-            yield path
-    else:
+    """`claim` held by rank 0 of a distributed job (or the only process); the other ranks go
+    on without it, and a refusal on rank 0 is the same one-line error on every rank."""
+    with contextlib.ExitStack() as held:
+        on_main(lambda: held.enter_context(claim(path, kind)))
         yield path

@@ -3,7 +3,6 @@ write a self-describing results.json plus a Markdown summary."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import platform
@@ -41,7 +40,7 @@ from symtune.evaluate.scoring import Scorer
 from symtune.evaluate.tables import results_markdown
 from symtune.io import atomic_json, atomic_write, read_json_object
 from symtune.models.dtype import resolve_dtype
-from symtune.outdir import claim
+from symtune.outdir import claim_main
 from symtune.provenance import package_versions
 from symtune.ranks import is_main_process, on_main, rank, wait_for_everyone, world_size
 from symtune.tasks.algorithmic import (
@@ -154,8 +153,7 @@ def evaluate(
         preflight(model_location(name), config.trust_remote_code)
     items, notes = built if built is not None else build_items(config)
     identities = {label: model_identity(name) for label, name in models.items()}
-    with contextlib.ExitStack() as held:  # rank 0 holds the folder; a refusal reaches all
-        on_main(lambda: held.enter_context(claim(out, "eval")))
+    with claim_main(out, "eval"):
         before = {p for p in out.rglob("*")}
         try:
             return _evaluate(config, models, identities, items, notes, out, progress)

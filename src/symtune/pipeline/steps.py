@@ -5,7 +5,6 @@ every rank tunes and evaluates."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import time
 from collections.abc import Callable
@@ -19,7 +18,7 @@ from symtune.errors import SymtuneError
 from symtune.evaluate.config import EvalConfig
 from symtune.io import atomic_write, read_json_object
 from symtune.layout import RunDir
-from symtune.outdir import claim
+from symtune.outdir import claim_main
 from symtune.pipeline.arms import Arm, choose
 from symtune.pipeline.config import RunConfig
 from symtune.ranks import is_main_process, on_main, wait_for_everyone
@@ -77,14 +76,9 @@ def run_pipeline(
     resolved = RunDir(run_dir).run_config
     text = yaml.safe_dump(json.loads(json.dumps(config.to_dict())), sort_keys=False)
     _, specs = suite_specs(config.suite)
-    with contextlib.ExitStack() as held:  # under a launcher: rank 0 holds the folder
-
-        def hold() -> None:
-            _check_same_run(resolved, text, run_dir)
-            held.enter_context(claim(run_dir, "run"))
-            atomic_write(resolved, text)
-
-        on_main(hold)
+    on_main(lambda: _check_same_run(resolved, text, run_dir))
+    with claim_main(run_dir, "run"):  # under a launcher: rank 0 holds the folder
+        on_main(lambda: atomic_write(resolved, text))
         steps = Steps(
             config, RunDir(run_dir), specs, say, (eval_progress, tune_progress, build_progress)
         )
