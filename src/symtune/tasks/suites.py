@@ -7,17 +7,33 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from symtune.artifacts import artifact_record, bigbench_tasks_dir
+from symtune.artifacts import artifact_record
 from symtune.tasks.registry import Suite, get_suite, get_task
 from symtune.tasks.sources import load_task
 from symtune.tasks.spec import BigBenchSource, FamilySource, TaskData, TaskSpec
 
 
 def load_tasks(specs: Sequence[TaskSpec]) -> list[TaskData]:
-    """Load task specs, extracting the BIG-Bench ones from the pinned sdist in one pass."""
+    """Load task specs, reading the BIG-Bench ones from the user's verified copy in one pass."""
+    from symtune.tasks import bigbench
+
     paths = [s.source.path for s in specs if isinstance(s.source, BigBenchSource)]
-    bigbench_dir: Path | None = bigbench_tasks_dir(paths) if paths else None
+    bigbench_dir: Path | None = bigbench.tasks_dir(paths, _needing(specs)) if paths else None
     return [load_task(spec, bigbench_dir) for spec in specs]
+
+
+def _needing(specs: Sequence[TaskSpec]) -> str:
+    first = next(s.name for s in specs if isinstance(s.source, BigBenchSource))
+    return f"task {first!r}"
+
+
+def check_bigbench(specs: Sequence[TaskSpec], what: str) -> None:
+    """A one-line error, before anything is written, when `specs` read BIG-Bench and the user
+    has not pointed symtune at a copy."""
+    if any(isinstance(s.source, BigBenchSource) for s in specs):
+        from symtune.tasks import bigbench
+
+        bigbench.require(f"{what} ({_needing(specs)})")
 
 
 def load_named(names: Sequence[str]) -> list[TaskData]:
@@ -34,7 +50,7 @@ def artifacts_for(specs: Sequence[TaskSpec]) -> dict[str, dict[str, str]]:
     for spec in specs:
         if isinstance(spec.source, FamilySource):
             reads = get_family(spec.source.family).reads
-            names += [reads] if reads in ARTIFACTS else []
+            names += [r for r in reads if r in ARTIFACTS]
     return artifact_record(names)
 
 
@@ -43,6 +59,9 @@ def suite_specs(suite: str) -> tuple[Suite, dict[str, TaskSpec]]:
     from symtune.tasks.config import load_suite_file
 
     if suite.endswith((".yaml", ".yml")):
-        return load_suite_file(Path(suite))
-    found = get_suite(suite)
-    return found, {n: get_task(n) for n in (*found.tuning, *found.evaluation)}
+        found, specs = load_suite_file(Path(suite))
+    else:
+        found = get_suite(suite)
+        specs = {n: get_task(n) for n in (*found.tuning, *found.evaluation)}
+    check_bigbench(list(specs.values()), f"suite {found.name!r}")
+    return found, specs
