@@ -535,3 +535,21 @@ def test_f13_ctrl_c_ends_the_command_even_where_the_interrupt_is_swallowed(tmp_p
     code, output, took = _interrupt([sys.executable, "-c", script], 1.5)
     assert code == 130 and output.strip().endswith("Aborted"), output
     assert took < ABORT_GRACE_S + 10
+
+
+@pytest.mark.parametrize("suite", ["offline", "scan"])
+def test_a_command_needing_bigbench_without_a_copy_is_one_line_and_writes_nothing(
+    tmp_path, capsys, monkeypatch, tiny_model_dir, suite
+):
+    """Issue 32: the offline suite (eval) and BIG-Bench algorithmic tasks name the ways to
+    supply BIG-Bench, exit 2, and leave no folder behind."""
+    monkeypatch.delenv("SYMTUNE_BIGBENCH", raising=False)
+    out = tmp_path / "eval"
+    if suite == "offline":
+        args = eval_args(out, "offline", tiny_model_dir)
+    else:  # the default suite, BIG-Bench's algorithmic tasks
+        args = eval_args(out, "reachable", tiny_model_dir, "--algorithmic", "bigbench")
+        args = [a for a in args if a != "--no-turing"]
+    code, err = cli(capsys, *args)
+    one_line_error(code, err, "needs BIG-Bench", "SYMTUNE_BIGBENCH", "git checkout")
+    assert not out.exists()

@@ -51,7 +51,7 @@ def test_two_tuning_steps_on_smollm2_then_reload_with_plain_transformers(tmp_pat
     from symtune.tune.config import TuneConfig
     from symtune.tune.loop import tune
 
-    names = ("navigate", "snarks")
+    names = ("verse/testament", "pos/lemminflect")
     config = MixtureConfig(tasks=names, n=8, seed=0, max_tokens=512)
     build_mixture(config, load_named(names), tmp_path / "mix", token_counter(config.tokenizer))
     run = tune(

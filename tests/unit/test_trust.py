@@ -234,7 +234,7 @@ def test_run_yaml_with_wrong_types_is_one_line(tmp_path):
 
 VALID_RUN = """name: fuzz
 model: smollm2-135m-instruct
-suite: offline
+suite: reachable
 data: {n: 40, seed: 1, max_tokens: 512, symbol_kinds: [integer, word], weights: {}}
 tune: {steps: 3, batch_size: 4, lr: 0.0001, dtype: fp32, lora: {r: 4, alpha: 8}}
 eval: {seeds: [0, 1], settings: [neither], max_queries: 5, batch_size: 4, dtype: fp32}

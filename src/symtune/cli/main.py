@@ -84,7 +84,7 @@ def data_build(
     out: Annotated[Path, typer.Option(help="Output directory (created; resumes if present).")],
     suite: Annotated[
         str, typer.Option(help="Built-in suite name or a suite YAML file.")
-    ] = "offline",
+    ] = "reachable",
     json_out: JsonOption = False,
     **fields: Any,
 ) -> None:

@@ -133,7 +133,7 @@ def load_run_config(path: Path, run_dir: Path, control: bool = False) -> RunConf
     if control:  # --control: the standard control arm, as `control: true` in the YAML
         raw = {**raw, "control": True}
     model = str(raw.get("model", DEFAULT_MODEL))
-    suite_name = str(raw.get("suite", "offline"))
+    suite_name = str(raw.get("suite", "reachable"))
     suite, specs = suite_specs(suite_name)
     data = _section(raw, "data", MixtureConfig, where)
     data.setdefault("tokenizer", model)

@@ -110,33 +110,39 @@ def extract(sdist: Path, tasks: Iterable[str], root: Path, sha256: str = BIGBENC
             f"of {BIGBENCH.filename}; refusing another copy"
         )
     missing = [t for t in sorted(set(tasks)) if not (root / t / ".extracted").exists()]
-    prefixes = tuple(TASKS_PREFIX + t.rstrip("/") + "/" for t in missing)
     found: set[str] = set()
     try:
-        archive = tarfile.open(sdist, "r:gz")
-    except (tarfile.TarError, OSError) as err:
+        with tarfile.open(sdist, "r:gz") as archive:
+            _extract_members(archive, missing, root, found)
+    except (tarfile.TarError, EOFError) as err:
         raise SymtuneError(f"BIG-Bench sdist {sdist}: cannot be read ({err})") from None
-    with archive:
-        for member in archive:
-            name = member.name
-            if not (member.isfile() and name.endswith("/task.json") and name.startswith(prefixes)):
-                continue
-            relative = name[len(TASKS_PREFIX) :]
-            target = root / relative
-            target.parent.mkdir(parents=True, exist_ok=True)
-            handle = archive.extractfile(member)
-            assert handle is not None
-            tmp = target.with_suffix(".json.tmp")
-            with tmp.open("wb") as out:
-                shutil.copyfileobj(handle, out)
-            os.replace(tmp, target)
-            found.update(t for t in missing if relative.startswith(t.rstrip("/") + "/"))
     absent = [t for t in missing if t not in found]
     if absent:
         raise SymtuneError(f"BIG-Bench task {absent[0]!r} not found in {sdist}")
     for task in missing:
         (root / task / ".extracted").touch()
     return root
+
+
+def _extract_members(
+    archive: tarfile.TarFile, missing: list[str], root: Path, found: set[str]
+) -> None:
+    """Copy the task.json members of the `missing` task paths into `root` (atomic writes)."""
+    prefixes = tuple(TASKS_PREFIX + t.rstrip("/") + "/" for t in missing)
+    for member in archive:
+        name = member.name
+        if not (member.isfile() and name.endswith("/task.json") and name.startswith(prefixes)):
+            continue
+        relative = name[len(TASKS_PREFIX) :]
+        target = root / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        handle = archive.extractfile(member)
+        assert handle is not None
+        tmp = target.with_suffix(".json.tmp")
+        with tmp.open("wb") as out:
+            shutil.copyfileobj(handle, out)
+        os.replace(tmp, target)
+        found.update(t for t in missing if relative.startswith(t.rstrip("/") + "/"))
 
 
 def tasks_dir(tasks: Iterable[str], what: str = "this command") -> Path:
@@ -161,12 +167,12 @@ def record(sdist: Path, out: Path = MANIFEST) -> int:
 
     with tarfile.open(sdist, "r:gz") as archive:
         for member in archive:
-            if member.isfile() and member.name.startswith(TASKS_PREFIX):
-                if member.name.endswith("/task.json"):
-                    handle = archive.extractfile(member)
-                    assert handle is not None
-                    digest = hashlib.sha256(handle.read()).hexdigest()
-                    files[member.name[len(TASKS_PREFIX) :]] = digest
+            name = member.name
+            if member.isfile() and name.startswith(TASKS_PREFIX) and name.endswith("/task.json"):
+                handle = archive.extractfile(member)
+                assert handle is not None
+                digest = hashlib.sha256(handle.read()).hexdigest()
+                files[name[len(TASKS_PREFIX) :]] = digest
     body = {
         "source": BIGBENCH.filename,
         "sha256": BIGBENCH.sha256,

@@ -53,11 +53,11 @@ def _cut(xs: Ints, i: int) -> Ints:
 
 
 def _insert(xs: Ints, value: int, i: int) -> Ints:
-    return xs[: i - 1] + [value] + xs[i - 1 :]
+    return [*xs[: i - 1], value, *xs[i - 1 :]]
 
 
 def _replace(xs: Ints, i: int, value: int) -> Ints:
-    return xs[: i - 1] + [value] + xs[i:]
+    return [*xs[: i - 1], value, *xs[i:]]
 
 
 def _swap(xs: Ints, i: int, j: int) -> Ints:

@@ -1,5 +1,5 @@
-"""Loaders: BIG-Bench JSON (the user's verified copy), Hugging Face `datasets`, local CSV/JSONL files.
-Each returns a `TaskData` with "train" and "validation" splits."""
+"""Loaders: BIG-Bench JSON (the user's verified copy), Hugging Face `datasets`, local CSV/JSONL
+files. Each returns a `TaskData` with "train" and "validation" splits."""
 
 from __future__ import annotations
 
