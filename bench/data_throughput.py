@@ -1,5 +1,5 @@
-"""Prompts built per second for the offline mixture (tokenization for the length policy
-included, one core) and peak memory of a streamed 100k-prompt build.
+"""Prompts built per second for the default mixture (the `reachable` tuning side; tokenization
+for the length policy included, one core) and peak memory of a streamed 100k-prompt build.
 
     .venv/bin/python bench/data_throughput.py [--n 5000] [--build-n 100000]
 
@@ -41,7 +41,7 @@ def main() -> None:
     parser.add_argument("--build-n", type=int, default=100_000, help="prompts in the memory run")
     args = parser.parse_args()
     os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core
-    suite = get_suite("offline")
+    suite = get_suite("reachable")
     tasks = load_named(suite.tuning)
     count = token_counter("smollm2-135m-instruct")
     config = MixtureConfig(tasks=suite.tuning, n=args.n, seed=1)

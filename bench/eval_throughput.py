@@ -1,4 +1,5 @@
-"""Evaluation throughput on SmolLM2-135M-Instruct over the offline evaluation pool: prompts/s for
+"""Evaluation throughput on SmolLM2-135M-Instruct over the default evaluation pool (`reachable`):
+prompts/s for
 rank classification (prompt encoded once, KV cache shared by the candidates) and for greedy
 exact-match generation, against a peer measured in the same run (one full forward per
 candidate, no shared prefix); and the projected wall time of a full 4-setting pass

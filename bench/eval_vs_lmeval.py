@@ -68,7 +68,7 @@ def main() -> None:
     sample = random.Random(1).sample(items, args.sample)
     requests = [RankRequest(i.context, tuple(" " + c for c in i.candidates)) for i in sample]
     print(
-        f"{len(requests)} prompts from the offline 4-setting pass, "
+        f"{len(requests)} prompts from the default (reachable) 4-setting pass, "
         f"{sum(len(r.continuations) for r in requests)} candidates; "
         f"{torch.get_num_threads()} threads; batch size {args.batch_size}"
     )

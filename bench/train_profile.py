@@ -44,7 +44,7 @@ def main() -> None:
     args = parser.parse_args()
     dtype = resolve_dtype(args.dtype, "cpu")
     peak = matmul_peak(torch.bfloat16 if dtype.dtype == "bf16" else torch.float32)
-    suite = get_suite("offline")
+    suite = get_suite("reachable")
     with tempfile.TemporaryDirectory() as tmp:
         mixture = Path(tmp) / "mix"
         mix = MixtureConfig(

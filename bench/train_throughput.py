@@ -87,7 +87,7 @@ def main() -> None:
     print(
         f"measured bf16 matmul peak: {peak / 1e12:.3f} TFLOP/s ({torch.get_num_threads()} threads)"
     )
-    suite = get_suite("offline")
+    suite = get_suite("reachable")
     steps = args.steps + 1
     with tempfile.TemporaryDirectory() as tmp:
         mixture = Path(tmp) / "mix"

@@ -33,7 +33,7 @@ def main() -> None:
     parser.add_argument("--seq-len", type=int, default=1024)
     parser.add_argument("--lr", type=float, default=1e-4)
     args = parser.parse_args()
-    suite = get_suite("offline")
+    suite = get_suite("reachable")
     with tempfile.TemporaryDirectory() as tmp:
         mixture = Path(tmp) / "mix"
         mix = MixtureConfig(
