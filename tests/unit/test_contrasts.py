@@ -128,17 +128,23 @@ def _document(delta, ci):
     }
 
 
-def test_only_an_interval_above_zero_against_the_control_belongs_to_the_symbols():
-    above = {"delta": 0.05, "ci": [0.01, 0.09]}
-    across = {"delta": 0.05, "ci": [-0.01, 0.11]}
-    below = {"delta": -0.05, "ci": [-0.09, -0.01]}
-    assert reading("symbol − control", above) == "belongs to the symbols"
+def test_a_reading_agrees_with_the_p_shown_and_says_which_arm_moved():
+    above = {"delta": 0.05, "ci": [0.01, 0.09], "p": 0.01, "p_holm": 0.02}
+    above_not_holm = {"delta": 0.05, "ci": [0.01, 0.09], "p": 0.018, "p_holm": 0.053}
+    across = {"delta": 0.05, "ci": [-0.01, 0.11], "p": 0.2, "p_holm": 0.4}
+    below = {"delta": -0.05, "ci": [-0.09, -0.01], "p": 0.01, "p_holm": 0.02}
+    assert reading("symbol − control", above) == "symbol − control only"
     assert reading("symbol − control", across) == "within noise"
     assert reading("symbol − control", below) == "control better"
     assert reading("symbol − base", above) == "gain"
+    assert reading("symbol − base", above_not_holm) == "not after Holm"  # p 0.053: no "gain"
+    fell = {"symbol − base": across, "control − base": below}
+    assert reading("symbol − control", above, fell) == "control fell, symbol held"
+    rose = {"symbol − base": above, "control − base": across}
+    assert reading("symbol − control", above, rose) == "symbol rose"
     caption, header, rows = contrast_tables(_document(0.054, [0.007, 0.103]), "rank")[0]
     assert caption == "symbol − control (points)"
-    assert rows == [["flipped", "+5.4 [+0.7, +10.3]", "5.0", "0.020", "belongs to the symbols"]]
+    assert rows == [["flipped", "+5.4 [+0.7, +10.3]", "5.0", "0.020", "symbol − control only"]]
     assert all(len(" │ ".join(r)) < 72 for r in [header, *rows])  # fits an 80-column log
     _, header, rows = accuracy_table(_document(0.0, [0, 0]), "rank")
     assert header == ["setting", "n", "base", "symbol", "chance"]
@@ -215,9 +221,42 @@ def test_the_answer_leads_with_the_suite_base_can_do_and_reads_the_control_contr
     headings = [b[2] for b in blocks if b[0] == "h"]
     assert headings[1:] == ["Suite s", "Suite s — base at chance here"]
     text = " ".join(str(b[1]) for b in blocks if b[0] == "p")
-    assert "no setting's interval lies above 0, so nothing here belongs to the symbols" in text
-    assert "interval above 0 on labels only — belongs to the symbols" in text
+    assert "no setting shows an effect (interval above 0 and Holm p < .05), so nothing here" in text
+    assert "symbol − control is above 0 on labels only" in text
     assert "Intervals cover evaluation noise only" in text
     none = answer_blocks([("answer", at_chance)], {})
     assert "not above chance with relevant labels on any suite evaluated" in none[1][1]
     assert answer_blocks([("answer", {**at_chance, "contrasts": {}})], {}) == []
+
+
+def test_the_verdict_says_the_control_fell_and_every_table_shows_one_p_per_contrast():
+    from symtune.evaluate.answer import verdict
+    from symtune.evaluate.tables import p_text, table1_rows
+
+    assert p_text(0.0004) == "< 0.001" and p_text(0.0532) == "0.053"
+    sym_con = {"delta": 0.16, "ci": [0.10, 0.21], "mde": 0.077, "p": 1e-6, "p_holm": 3e-6}
+    sym_base = {"delta": 0.057, "ci": [0.0, 0.113], "mde": 0.08, "p": 0.018, "p_holm": 0.053}
+    con_base = {"delta": -0.10, "ci": [-0.16, -0.04], "mde": 0.08, "p": 1e-3, "p_holm": 2e-3}
+    document = {
+        "contrasts": {
+            "rank": {
+                "symbol − control": {"flipped": sym_con},
+                "symbol − base": {"flipped": sym_base},
+                "control − base": {"flipped": con_base},
+            }
+        }
+    }
+    text = verdict(document, "rank")
+    assert "comes from the control falling below base" in text
+    assert "not from the symbol arm rising" in text
+    rows = contrast_tables(document, "rank")
+    assert [r[0][3:] for _, _, r in rows] == [
+        ["< 0.001", "control fell, symbol held"],
+        ["0.053", "within noise"],
+        ["0.002", "loss"],
+    ]
+    summary = {"average": 0.5, "chance": 0.5, "n": 336}
+    _, table = table1_rows(
+        {"base": {"flipped": summary}, "symbol": {"flipped": summary}}, {"flipped": sym_base}
+    )
+    assert "p(Holm) 0.053" in table[2][1]  # the same p as the contrast table, not McNemar's

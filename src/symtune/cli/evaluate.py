@@ -178,7 +178,7 @@ def _print_table(caption: str, header: list[str], rows: list[list[str]]) -> None
 def print_answer(document: dict, mode: str, title: str = "") -> None:
     """The answer (accuracy per arm, every contrast with its reading, the label-set mass) in
     tables that fit an 80-column log, then the legend; Table 1 where a run has no arms."""
-    from symtune.evaluate.answer import LEGEND, answer_tables, learnable, noise_note
+    from symtune.evaluate.answer import LEGEND, answer_tables, learnable, noise_note, verdict
 
     if not (document.get("contrasts") or {}).get(mode):
         print_summary(document, mode, title)
@@ -191,6 +191,7 @@ def print_answer(document: dict, mode: str, title: str = "") -> None:
         )
     for caption, header, rows in answer_tables(document, mode):
         _print_table(caption, header, rows)
+    console.print(verdict(document, mode))
     console.print(noise_note(document["contrasts"][mode]))
     console.print(LEGEND)
 

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from symtune.evaluate.contrasts import CONTROL, ICL_GROUPS
-from symtune.evaluate.tables import Table, interval, pct
+from symtune.evaluate.tables import Table, interval, p_text, pct, shown_p
 
 SHORT = {
     "instr_labels": "instr+labels",
@@ -38,17 +38,45 @@ def learnable(summary: Mapping[str, Mapping[str, Any]]) -> bool:
     )
 
 
-def reading(name: str, c: Mapping[str, Any]) -> str:
-    """One line per contrast row; "belongs to the symbols" only where an arm − control
-    interval lies above 0."""
+ALPHA = 0.05
+
+
+def shown(c: Mapping[str, Any]) -> int:
+    """+1 / -1 where a contrast is shown as an effect (its interval excludes 0 and the p it
+    shows, Holm-adjusted, is below ALPHA), else 0: the reading always agrees with the p."""
+    if shown_p(c) >= ALPHA:
+        return 0
+    return 1 if c["ci"][0] > 0 else -1 if c["ci"][1] < 0 else 0
+
+
+def reading(
+    name: str, c: Mapping[str, Any], setting: Mapping[str, Mapping[str, Any]] | None = None
+) -> str:
+    """One line per contrast row. An arm − control effect says which arm moved, from the
+    arm − base and control − base rows of the same setting (`setting`: contrast name -> row)."""
     arm, other = name.split(" − ")
-    if c["ci"][0] > 0:
-        if other == CONTROL:
-            return "belongs to the symbols" if arm == "symbol" else f"belongs to {arm}"
-        return "gain"
-    if c["ci"][1] < 0:
-        return f"{other} better" if other == CONTROL else "loss"
-    return "within noise"
+    sign = shown(c)
+    if sign == 0:
+        return "within noise" if c["ci"][0] <= 0 <= c["ci"][1] else "not after Holm"
+    if other != CONTROL:
+        return "gain" if sign > 0 else "loss"
+    if sign < 0:
+        return f"{other} better"
+    rows = setting or {}
+    arm_moved = shown(rows[f"{arm} − base"]) if f"{arm} − base" in rows else 0
+    control_moved = shown(rows[f"{CONTROL} − base"]) if f"{CONTROL} − base" in rows else 0
+    if control_moved < 0 and arm_moved <= 0:
+        return f"control fell, {arm} held"
+    if arm_moved > 0 and control_moved >= 0:
+        return f"{arm} rose"
+    if arm_moved > 0:
+        return f"{arm} rose, control fell"
+    return f"{arm} − control only"
+
+
+def by_setting(contrasts: Mapping[str, Mapping[str, Any]], g: str) -> dict[str, Any]:
+    """Every contrast's row for setting g."""
+    return {name: con[g] for name, con in contrasts.items() if g in con}
 
 
 def noise_note(contrasts: Mapping[str, Mapping[str, Any]]) -> str:
@@ -94,14 +122,15 @@ def accuracy_table(document: Mapping[str, Any], mode: str) -> Table:
 def contrast_tables(document: Mapping[str, Any], mode: str) -> list[Table]:
     """One table per contrast (arm − control first): Δ [95% CI], MDE, p (Holm), reading."""
     tables = []
-    for name, con in ((document.get("contrasts") or {}).get(mode) or {}).items():
+    every = (document.get("contrasts") or {}).get(mode) or {}
+    for name, con in every.items():
         rows = [
             [
                 SHORT[g],
                 interval(con[g]),
                 f"{100 * con[g]['mde']:.1f}",
-                f"{con[g].get('p_holm', con[g]['p']):.3f}",
-                reading(name, con[g]),
+                p_text(shown_p(con[g])),
+                reading(name, con[g], by_setting(every, g)),
             ]
             for g in ICL_GROUPS
             if g in con
@@ -132,3 +161,54 @@ def answer_tables(document: Mapping[str, Any], mode: str) -> list[Table]:
     tables = [accuracy_table(document, mode), *contrast_tables(document, mode)]
     mass = mass_table(document) if mode == "rank" else None
     return tables + ([mass] if mass else [])
+
+
+def _which_moved(arm: str, g: str, contrasts: Mapping[str, Mapping[str, Any]]) -> str:
+    """For an arm − control effect in setting g: which arm moved against base, in words."""
+    a = contrasts.get(f"{arm} − base", {}).get(g)
+    b = contrasts.get(f"{CONTROL} − base", {}).get(g)
+    if a is None or b is None:
+        return SHORT[g]
+    text = f"{SHORT[g]} ({arm} − base {interval(a)}, {CONTROL} − base {interval(b)})"
+    arm_moved, control_moved = shown(a), shown(b)
+    if control_moved < 0 and arm_moved <= 0:
+        return (
+            text + ": it comes from the control falling below base (tuned with relevant labels, "
+            f"it lost what base did), not from the {arm} arm rising"
+        )
+    if arm_moved > 0 and control_moved >= 0:
+        return text + f": the {arm} arm rose above base"
+    if arm_moved > 0:
+        return text + f": the {arm} arm rose and the control fell"
+    return text + ": neither arm moved from base on its own"
+
+
+def verdict(document: Mapping[str, Any], mode: str) -> str:
+    """One paragraph: for each arm − control, the settings where an effect is shown (interval
+    above 0, Holm p < .05) and which arm moved, or that none was shown."""
+    contrasts = document["contrasts"][mode]
+    arms = [n for n in contrasts if n.endswith(f" − {CONTROL}")]
+    if not arms:
+        return (
+            "No control arm in this run: a difference to base cannot be told from more tuning "
+            "on this format (`control: true` adds the control arm)."
+        )
+    parts = []
+    for name in arms:
+        con = contrasts[name]
+        arm = name.split(" − ")[0]
+        found = [g for g in ICL_GROUPS if g in con and shown(con[g]) > 0]
+        worse = [SHORT[g] for g in ICL_GROUPS if g in con and shown(con[g]) < 0]
+        mdes = [100 * con[g]["mde"] for g in ICL_GROUPS if g in con]
+        if found:
+            where = "; ".join(_which_moved(arm, g, contrasts) for g in found)
+            parts.append(f"{name} is above 0 on {where}.")
+        else:
+            parts.append(
+                f"{name}: no setting shows an effect (interval above 0 and Holm p < .05), so "
+                f"nothing here belongs to {'the symbols' if arm == 'symbol' else arm} at this n "
+                f"(MDE {min(mdes):.1f}–{max(mdes):.1f} points)."
+            )
+        if worse:
+            parts.append(f"The control is ahead on {', '.join(worse)}.")
+    return " ".join(parts)

@@ -18,6 +18,17 @@ def pct(x: float) -> str:
     return f"{100 * x:.1f}"
 
 
+def p_text(p: float) -> str:
+    """A p-value as the tables print it: three decimals, "< 0.001" below that (never 0.000)."""
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def shown_p(c: Mapping[str, Any]) -> float:
+    """The one p a contrast shows everywhere: Holm-adjusted over the settings where it has one
+    (arm contrasts), else its McNemar p."""
+    return float(c.get("p_holm", c.get("mcnemar_p", c.get("p", 1.0))))
+
+
 def interval(c: Mapping[str, Any]) -> str:
     """A paired difference and its 95% interval, in points: "+3.1 [-0.4, +6.6]"."""
     return f"{100 * c['delta']:+.1f} [{100 * c['ci'][0]:+.1f}, {100 * c['ci'][1]:+.1f}]"
@@ -40,7 +51,8 @@ def table1_rows(
             [f"{arm} − base [95% CI], MDE"]
             + [
                 f"{interval(comparison[g])} "
-                f"p={comparison[g].get('mcnemar_p', comparison[g].get('p', 1.0)):.2g} "
+                f"p{'(Holm)' if 'p_holm' in comparison[g] else ''} "
+                f"{p_text(shown_p(comparison[g]))} "
                 f"MDE {100 * comparison[g].get('mde', mde(comparison[g]['ci'])):.1f}"
                 + (
                     f" deff {comparison[g]['design_effect']:.2f}"

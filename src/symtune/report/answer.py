@@ -15,9 +15,9 @@ from symtune.evaluate.answer import (
     answer_tables,
     learnable,
     noise_note,
-    reading,
+    verdict,
 )
-from symtune.evaluate.contrasts import CONTROL, ICL_GROUPS, arms_of
+from symtune.evaluate.contrasts import ICL_GROUPS, arms_of
 from symtune.evaluate.modes import first_mode
 from symtune.evaluate.tables import readings_tables
 from symtune.report.render import Block
@@ -100,36 +100,6 @@ def answer_figure(document: dict[str, Any], path: Path) -> Path | None:
     return path
 
 
-def _verdict(document: dict[str, Any], mode: str) -> str:
-    """One sentence: where an effect belongs to the symbols, or that none was shown."""
-    contrasts = document["contrasts"][mode]
-    symbol = [n for n in contrasts if n.endswith(f" − {CONTROL}")]
-    if not symbol:
-        return (
-            "No control arm in this run: a difference to base cannot be told from more tuning "
-            "on this format (`control: true` adds the control arm)."
-        )
-    parts = []
-    for name in symbol:
-        con = contrasts[name]
-        found = [g for g in ICL_GROUPS if g in con and con[g]["ci"][0] > 0]
-        worse = [SHORT[g] for g in ICL_GROUPS if g in con and con[g]["ci"][1] < 0]
-        mdes = [100 * con[g]["mde"] for g in ICL_GROUPS if g in con]
-        arm = name.split(" − ")[0]
-        if found:
-            names = ", ".join(SHORT[g] for g in found)
-            parts.append(f"{name}: interval above 0 on {names} — {reading(name, con[found[0]])}.")
-        else:
-            parts.append(
-                f"{name}: no setting's interval lies above 0, so nothing here belongs to "
-                f"{'the symbols' if arm == 'symbol' else arm} at this n (MDE "
-                f"{min(mdes):.1f}–{max(mdes):.1f} points)."
-            )
-        if worse:
-            parts.append(f"The control is ahead on {', '.join(worse)}.")
-    return " ".join(parts)
-
-
 def _evaluation_blocks(name: str, document: dict[str, Any], figures: dict[str, Path]) -> list:
     mode = mode_of(document)
     config = document["config"]
@@ -160,7 +130,7 @@ def _evaluation_blocks(name: str, document: dict[str, Any], figures: dict[str, P
         )
     if name in figures:
         blocks.append(("img", name, "Accuracy per arm (left) and paired differences (right)."))
-    blocks.append(("p", "**" + _verdict(document, mode) + "**"))
+    blocks.append(("p", "**" + verdict(document, mode) + "**"))
     for caption, header, rows in answer_tables(document, mode):
         blocks += [("p", caption), ("table", header, rows)]
     following = readings_tables(
