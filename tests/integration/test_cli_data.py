@@ -25,7 +25,7 @@ def suite_file(tmp_path):
         "tuning:\n  - name: reviews\n"
         f"    local: {tmp_path}/reviews_{{split}}.jsonl\n"
         "    input_fields: [text]\n"
-        "evaluation:\n  - irony_identification\n"
+        "evaluation:\n  - number/sign\n"
     )
     return path
 
@@ -79,7 +79,7 @@ def test_build_then_show(tmp_path, suite_file):
             "error: unknown suite 'ofline'; did you mean 'offline'?",
         ),
         (
-            ["data", "build", "--n", "0", "--out", "x", "--suite", "offline"],
+            ["data", "build", "--n", "0", "--out", "x", "--suite", "reachable"],
             "error: mixture config: n=0; expected a positive number of prompts",
         ),
         (

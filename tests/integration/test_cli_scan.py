@@ -16,7 +16,7 @@ def run(*args):
 def test_scan_writes_table_json_and_a_loadable_suite(tmp_path, tiny_model_dir):
     suite = tmp_path / "mine.yaml"
     suite.write_text(
-        "tuning: [hyperbaton]\n"
+        "tuning: [word_sentiment]\n"
         "evaluation:\n"
         "  - {name: signs, family: number, rule: sign, instruction: Compare with zero.}\n"
         "  - number/parity\n"
@@ -36,7 +36,7 @@ def test_scan_writes_table_json_and_a_loadable_suite(tmp_path, tiny_model_dir):
     # a random model passes nothing at n = 3; the suite keeps the tuning side as it was
     assert scan["passed"] == [] and "| signs | 3 | 50.0 |" in (out / "scan.md").read_text()
     written = yaml.safe_load((out / "suite.yaml").read_text())
-    assert written == {"tuning": ["hyperbaton"], "evaluation": []}
+    assert written == {"tuning": ["word_sentiment"], "evaluation": []}
     # new thresholds on the same --out re-score nothing (the eval cache) and rewrite the scan
     before = (out / "eval" / "cache" / "base.jsonl").read_text()
     rest = ["--seeds", "0", "--max-queries", "3", "--dtype", "fp32"]
@@ -53,7 +53,7 @@ def test_scan_writes_table_json_and_a_loadable_suite(tmp_path, tiny_model_dir):
     ]
     assert scan["passed"] == expected
     loaded, _ = load_suite_file(out / "suite.yaml")
-    assert list(loaded.evaluation) == expected and loaded.tuning == ("hyperbaton",)
+    assert list(loaded.evaluation) == expected and loaded.tuning == ("word_sentiment",)
 
 
 def test_scan_bad_input_is_one_line(tmp_path):
