@@ -116,7 +116,9 @@ def _header_blocks(run: Path, results: dict[str, Any]) -> list[Block]:
             + f". Suite: {config['suite']}. Seeds: {list(config['seeds'])}; "
             f"k = {config['k']} exemplars per class; at most {config['max_queries']} "
             "queries per task. Accuracy in %, averaged over tasks; n = scored prompts; "
-            "intervals are paired 95% bootstrap intervals, p from exact McNemar tests.",
+            "intervals are paired 95% bootstrap intervals, p from exact McNemar tests "
+            "(Holm-adjusted over the settings where a row says p(Holm): the same p as the "
+            "contrast tables).",
         )
     )
     total_n = {

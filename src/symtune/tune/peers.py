@@ -21,9 +21,11 @@ def trl_run(
     model_name: str = "smollm2-135m-instruct",
     device: str = "cpu",
     attention: str | None = None,
+    bf16: bool = True,
 ):
     """(tokens fed, seconds, loss per step) of TRL's SFTTrainer on the mixture's first prompts;
-    `attention` sets the model's transformers attention implementation (default: its own)."""
+    `attention` sets the model's transformers attention implementation (default: its own);
+    `bf16` bf16 autocast over fp32 weights (as symtune's bf16), else fp32 throughout."""
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
@@ -38,7 +40,7 @@ def trl_run(
         lr_scheduler_type="constant",
         optim="adafactor",
         max_grad_norm=1.0,
-        bf16=True,
+        bf16=bf16,
         use_cpu=device == "cpu",
         logging_steps=1,
         report_to="none",
