@@ -74,3 +74,34 @@ def test_the_default_needs_no_bigbench_and_every_artifact_says_what_needs_it():
     default = {n for n, a in artifacts.ARTIFACTS.items() if a.default}
     assert "bigbench" not in default and {"smollm2", "vadersentiment"} <= default
     assert all(a.needed_by and a.licence for a in artifacts.ARTIFACTS.values())
+
+
+def test_fetch_check_prints_every_artifact_and_fails_when_a_default_one_is_gone(monkeypatch):
+    from typer.testing import CliRunner
+
+    from symtune.cli.main import app
+
+    def fake_status(artifact, cache=None, index=None):
+        gone = artifact.project == "wonderwords"
+        return {
+            "artifact": artifact.requirement,
+            "file": artifact.filename,
+            "cached": False,
+            "registry": "gone" if gone or not artifact.default else "served",
+            "default": artifact.default,
+            "needed_by": artifact.needed_by,
+        }
+
+    monkeypatch.setattr(artifacts, "status", fake_status)
+    result = CliRunner().invoke(app, ["fetch", "--check", "--json"])
+    assert result.exit_code == 1, result.output
+    import json
+
+    body = json.loads(result.output)
+    assert len(body["artifacts"]) == len(artifacts.ARTIFACTS) and body["default_served"] is False
+    monkeypatch.setattr(
+        artifacts,
+        "status",
+        lambda a, cache=None, index=None: {**fake_status(a), "registry": "served"},
+    )
+    assert CliRunner().invoke(app, ["fetch", "--check", "--json"]).exit_code == 0
