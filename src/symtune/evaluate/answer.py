@@ -62,16 +62,37 @@ def reading(
         return "gain" if sign > 0 else "loss"
     if sign < 0:
         return f"{other} better"
-    rows = setting or {}
+    return MOVED[movement(arm, setting or {})].format(arm=arm)
+
+
+MOVED = {
+    "control": "control fell, {arm} held",
+    "arm": "{arm} rose",
+    "both": "{arm} rose, control fell",
+    "neither": "{arm} − control only",
+}
+MOVED_LONG = {
+    "control": (
+        ": it comes from the control falling below base (tuned with relevant labels, it lost "
+        "what base did), not from the {arm} arm rising"
+    ),
+    "arm": ": the {arm} arm rose above base",
+    "both": ": the {arm} arm rose and the control fell",
+    "neither": ": neither arm moved from base on its own",
+}
+
+
+def movement(arm: str, rows: Mapping[str, Mapping[str, Any]]) -> str:
+    """Where arm − control is above 0, which arm moved against base in that setting (`rows`:
+    contrast name -> row): "control" (it fell, the arm did not rise), "arm" (it rose, the
+    control did not fall), "both" or "neither"."""
     arm_moved = shown(rows[f"{arm} − base"]) if f"{arm} − base" in rows else 0
     control_moved = shown(rows[f"{CONTROL} − base"]) if f"{CONTROL} − base" in rows else 0
     if control_moved < 0 and arm_moved <= 0:
-        return f"control fell, {arm} held"
-    if arm_moved > 0 and control_moved >= 0:
-        return f"{arm} rose"
+        return "control"
     if arm_moved > 0:
-        return f"{arm} rose, control fell"
-    return f"{arm} − control only"
+        return "arm" if control_moved >= 0 else "both"
+    return "neither"
 
 
 def by_setting(contrasts: Mapping[str, Mapping[str, Any]], g: str) -> dict[str, Any]:
@@ -165,22 +186,12 @@ def answer_tables(document: Mapping[str, Any], mode: str) -> list[Table]:
 
 def _which_moved(arm: str, g: str, contrasts: Mapping[str, Mapping[str, Any]]) -> str:
     """For an arm − control effect in setting g: which arm moved against base, in words."""
-    a = contrasts.get(f"{arm} − base", {}).get(g)
-    b = contrasts.get(f"{CONTROL} − base", {}).get(g)
+    rows = by_setting(contrasts, g)
+    a, b = rows.get(f"{arm} − base"), rows.get(f"{CONTROL} − base")
     if a is None or b is None:
         return SHORT[g]
     text = f"{SHORT[g]} ({arm} − base {interval(a)}, {CONTROL} − base {interval(b)})"
-    arm_moved, control_moved = shown(a), shown(b)
-    if control_moved < 0 and arm_moved <= 0:
-        return (
-            text + ": it comes from the control falling below base (tuned with relevant labels, "
-            f"it lost what base did), not from the {arm} arm rising"
-        )
-    if arm_moved > 0 and control_moved >= 0:
-        return text + f": the {arm} arm rose above base"
-    if arm_moved > 0:
-        return text + f": the {arm} arm rose and the control fell"
-    return text + ": neither arm moved from base on its own"
+    return text + MOVED_LONG[movement(arm, rows)].format(arm=arm)
 
 
 def verdict(document: Mapping[str, Any], mode: str) -> str:
