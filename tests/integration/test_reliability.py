@@ -508,11 +508,13 @@ def _interrupt(args: list[str], after: float) -> tuple[int, str, float]:
     return job.returncode, output, time.monotonic() - sent
 
 
-@pytest.mark.parametrize("after", [0.1, 0.4, 1.0])
+@pytest.mark.parametrize("after", [0.1, 0.4, 1.0, 1.3])
 def test_f13_ctrl_c_during_start_up_says_aborted(tmp_path, after):
     code, output, _ = _interrupt([sys.executable, "-m", "symtune", "list", "tasks"], after)
     if code == 0:  # finished before the signal: a fast machine
         return
+    if code == -signal.SIGINT and output.rstrip().endswith("┘") and "Aborted" not in output:
+        return  # the whole table was out: the signal met the interpreter's teardown (a shell's 130)
     assert code == 130 and "Aborted" in output and "Traceback" not in output, output
 
 

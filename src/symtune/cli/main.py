@@ -369,11 +369,16 @@ def report_command(
     console.print(f"report: {path} and {path.with_suffix('.html')}")
 
 
+def run() -> int:
+    """The command's exit code, and the one error path: usage errors as click prints them
+    (exit 2), user errors as one line (exit 2), Ctrl-C as "Aborted" (exit 130), anything else
+    as one line (exit 1); `--debug` or SYMTUNE_DEBUG=1 shows the traceback."""
+    return guarded(lambda: app(standalone_mode=False), DEBUG)
+
+
 def main() -> None:
-    """Entry point, and the one error path: usage errors as click prints them (exit 2), user
-    errors as one line (exit 2), Ctrl-C as "Aborted" (exit 130), anything else as one line
-    (exit 1); `--debug` or SYMTUNE_DEBUG=1 shows the traceback."""
-    sys.exit(guarded(lambda: app(standalone_mode=False), DEBUG))
+    """Entry point without the start-up guard (see `symtune.__main__`)."""
+    sys.exit(run())
 
 
 if __name__ == "__main__":
