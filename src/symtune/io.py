@@ -1,6 +1,7 @@
 """File I/O at the edges: atomic writes (a temp file unique to its writer, fsynced, renamed over
-the target, so a kill leaves the old file or the new one, never half of one), and readers of
-JSON / JSONL that name the file and line on damage instead of raising a bare decode error."""
+the target, so a kill leaves the old file or the new one, never half of one), readers of
+JSON / JSONL that name the file and line on damage instead of raising a bare decode error, and
+a YAML reader that a hostile file cannot exhaust (no aliases, bounded size, depth and nodes)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import re
 import secrets
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from symtune.errors import SymtuneError
 
@@ -119,3 +122,77 @@ def repair_jsonl(path: Path) -> list[dict[str, Any]]:
         with path.open("ab") as handle:
             handle.write(b"\n")
     return records
+
+
+YAML_MAX_BYTES = 1 << 20
+"""Largest YAML file read (1 MiB): a run, suite or sweep config is a few kilobytes."""
+YAML_MAX_DEPTH = 32
+"""Deepest nesting of lists and mappings accepted (the project's own configs use 4)."""
+YAML_MAX_NODES = 100_000
+"""Most YAML nodes (scalars, lists, mappings) in one file."""
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """The safe loader, refusing aliases (an alias bomb expands 9 lines into 10^8 strings) and
+    counting depth and nodes while composing, before anything is built."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.depth = 0
+        self.nodes = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()
+        line = f"line {event.start_mark.line + 1}"
+        if isinstance(event, yaml.AliasEvent):
+            raise _Refused(
+                f"{line}: YAML alias *{event.anchor} refused (aliases are not accepted; "
+                "write the value out)"
+            )
+        self.nodes += 1
+        if self.nodes > YAML_MAX_NODES:
+            raise _Refused(f"{line}: more than {YAML_MAX_NODES:,} YAML nodes")
+        self.depth += 1
+        if self.depth > YAML_MAX_DEPTH:
+            raise _Refused(f"{line}: nested deeper than {YAML_MAX_DEPTH} levels")
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+
+class _Refused(Exception):
+    pass
+
+
+def parse_yaml(text: str, where: str) -> Any:
+    """The value of one YAML document (None when empty), read safely: plain data only, no
+    aliases, at most `YAML_MAX_DEPTH` levels and `YAML_MAX_NODES` nodes; anything else is a
+    one-line error naming `where`."""
+    if len(text) > YAML_MAX_BYTES:
+        raise SymtuneError(f"{where}: {len(text):,} characters; at most {YAML_MAX_BYTES:,} read")
+    loader = _BoundedLoader(text)
+    try:
+        return loader.get_single_data()
+    except _Refused as err:
+        raise SymtuneError(f"{where}: {err}") from None
+    except yaml.YAMLError as err:
+        raise SymtuneError(f"{where}: not valid YAML ({str(err).splitlines()[0]})") from None
+    finally:
+        loader.dispose()
+
+
+def read_yaml(path: Path, what: str) -> Any:
+    """`parse_yaml` of a file; a missing, oversized or non-UTF-8 file is a one-line error."""
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(YAML_MAX_BYTES + 1)
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        raise SymtuneError(f"{what} {path} not found") from None
+    if len(raw) > YAML_MAX_BYTES:
+        raise SymtuneError(f"{what} {path}: over {YAML_MAX_BYTES:,} bytes; not a config file?")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SymtuneError(f"{what} {path}: not UTF-8 text") from None
+    return parse_yaml(text, f"{what} {path}")

@@ -57,9 +57,9 @@ class RunDir:
         """Every finished or started tuning run in the folder, by model label (sweep points
         excluded), arm by arm in the order the run's config lists them (then by name): the
         arms', or the one of an earlier version's run as "tuned"."""
-        import yaml
+        from symtune.io import read_yaml
 
-        stored = yaml.safe_load(self.run_config.read_text()) if self.run_config.exists() else {}
+        stored = read_yaml(self.run_config, "run config") if self.run_config.exists() else {}
         order = [a.get("name") for a in (stored or {}).get("arms") or []]
         found = []  # (arm, label, path)
         if (self.tune / "config.json").exists():

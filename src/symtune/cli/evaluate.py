@@ -22,7 +22,14 @@ from symtune.cli.options import config_options, config_values
 from symtune.errors import SymtuneError
 from symtune.evaluate.config import EvalConfig
 from symtune.evaluate.scan import ScanConfig
+from symtune.io import read_yaml
 from symtune.models.registry import DEFAULT_MODEL
+
+
+def _read_suite_file(suite: str) -> None:
+    """A suite YAML is read (a hostile one refused) before the scoring engines are imported."""
+    if suite.endswith((".yaml", ".yml")):
+        read_yaml(Path(suite), "suite file")
 
 
 @config_options(EvalConfig, skip=("tokenizer",))
@@ -40,9 +47,6 @@ def eval_command(
 ) -> None:
     """Evaluate a base model (and a tuned one, side by side) with the paper's protocol.
     `symtune eval export` writes the same items as lm-evaluation-harness tasks instead."""
-    from symtune.evaluate.api import evaluate
-    from symtune.ranks import is_main_process, on_main
-
     if ctx.invoked_subcommand is not None:
         return
     if out is None:
@@ -50,6 +54,10 @@ def eval_command(
     json_mode(json_out)
     config = EvalConfig(**config_values(EvalConfig, fields), tokenizer=model)
     config.validate()
+    _read_suite_file(config.suite)
+    from symtune.evaluate.api import evaluate
+    from symtune.ranks import is_main_process, on_main
+
     models = {"base": model, **({"tuned": tuned} if tuned else {})}
     on_main(lambda: export_checkpoints(models.values()))
     with progress_bar(disable=not is_main_process()) as bar:
@@ -81,11 +89,12 @@ def eval_export_command(
 ) -> None:
     """Write the evaluation items as an lm-evaluation-harness task group (YAML + JSONL):
     multiple_choice tasks for rank scoring, generate_until for exact match."""
+    config = EvalConfig(**config_values(EvalConfig, fields), tokenizer=model)
+    config.validate()
+    _read_suite_file(config.suite)
     from symtune.evaluate.api import build_items
     from symtune.evaluate.lm_eval_export import export_tasks
 
-    config = EvalConfig(**config_values(EvalConfig, fields), tokenizer=model)
-    config.validate()
     if out.exists():
         raise SymtuneError(f"--out {out} exists; choose a new folder for the export")
     with console.status("building the evaluation items…"):

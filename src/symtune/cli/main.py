@@ -273,6 +273,9 @@ def card_command(
 
 
 def _run_with_progress(config_path: Path, out: Path, control: bool = False) -> None:
+    from symtune.io import read_yaml
+
+    read_yaml(config_path, "run config")  # a hostile file is refused before the heavy imports
     from symtune.pipeline import load_run_config, run_pipeline
 
     config = load_run_config(config_path, out, control)

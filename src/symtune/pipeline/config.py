@@ -7,11 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from symtune.errors import SymtuneError
 from symtune.evaluate.api import task_names
 from symtune.evaluate.config import EvalConfig
+from symtune.io import read_yaml
 from symtune.layout import RunDir
 from symtune.mixture.config import MixtureConfig
 from symtune.models.registry import DEFAULT_MODEL, check_model
@@ -109,17 +108,13 @@ def load_run_config(path: Path, run_dir: Path, control: bool = False) -> RunConf
     filled in. `control` adds the standard control arm (a no-op where the YAML has one)."""
     from symtune.tasks.suites import suite_specs
 
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (FileNotFoundError, IsADirectoryError):
-        raise SymtuneError(f"run config {path} not found") from None
-    except UnicodeDecodeError:
-        raise SymtuneError(f"run config {path}: not UTF-8 text") from None
-    except yaml.YAMLError as err:
-        raise SymtuneError(
-            f"run config {path}: not valid YAML ({str(err).splitlines()[0]})"
-        ) from None
+    raw = read_yaml(path, "run config")
     where = str(path)
+    if raw is None or raw == {}:
+        raise SymtuneError(
+            f"{where}: empty; expected a mapping of sections ({', '.join(SECTIONS)}); "
+            "examples in experiments/recipe/"
+        )
     if not isinstance(raw, dict):
         raise SymtuneError(f"{where}: expected a mapping of sections, got {raw!r}")
     unknown = sorted(set(raw) - set(SECTIONS))

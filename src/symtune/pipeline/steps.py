@@ -16,7 +16,7 @@ import yaml
 
 from symtune.errors import SymtuneError
 from symtune.evaluate.config import EvalConfig
-from symtune.io import atomic_write, read_json_object
+from symtune.io import atomic_write, parse_yaml, read_json_object, read_yaml
 from symtune.layout import RunDir
 from symtune.outdir import claim_main
 from symtune.pipeline.arms import Arm, choose
@@ -45,12 +45,12 @@ def _check_same_run(resolved: Path, text: str, run_dir: Path) -> None:
     changed."""
     if not resolved.exists() or resolved.read_text() == text:
         return
-    stored = yaml.safe_load(resolved.read_text()) or {}
+    stored = read_yaml(resolved, "run config") or {}
     if isinstance(stored.get("tune"), dict) and stored["tune"].get("extra") == {}:
         del stored["tune"]["extra"]  # recorded by earlier versions, never read
         if yaml.safe_dump(stored, sort_keys=False) == text:
             return
-    new = yaml.safe_load(text)
+    new = parse_yaml(text, "this run's config")
     if isinstance(stored, dict) and stored.get("arms") != new.get("arms"):
         was = [a.get("name") for a in stored.get("arms") or [{"name": "tuned"}]]
         now = [a["name"] for a in new["arms"]]

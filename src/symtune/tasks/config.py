@@ -19,9 +19,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from symtune.errors import SymtuneError
+from symtune.io import read_yaml
 from symtune.tasks.registry import Suite, get_task
 from symtune.tasks.spec import FamilySource, HFSource, LocalSource, TaskSpec
 
@@ -193,14 +192,7 @@ def check_sides(suite: Suite, specs: dict[str, TaskSpec], where: str) -> None:
 
 def load_suite_file(path: Path) -> tuple[Suite, dict[str, TaskSpec]]:
     """A user suite from YAML: the Suite and the specs of every task it names."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (FileNotFoundError, IsADirectoryError):
-        raise SymtuneError(f"suite file {path} not found") from None
-    except UnicodeDecodeError:
-        raise SymtuneError(f"suite file {path}: not UTF-8 text") from None
-    except yaml.YAMLError as err:
-        raise SymtuneError(f"suite file {path}: not valid YAML ({err})".splitlines()[0]) from None
+    data = read_yaml(path, "suite file")
     if not isinstance(data, dict) or (not data.get("tuning") and not data.get("evaluation")):
         raise SymtuneError(f"suite file {path}: expected keys 'tuning' and/or 'evaluation'")
     unknown = sorted(set(data) - {"tuning", "evaluation"})

@@ -1,0 +1,88 @@
+"""Reliability round 3 (issue 33): each group of the probe of ae4da2d closed by a named test,
+through the real CLI where the probe used it."""
+
+from __future__ import annotations
+
+import resource
+import time
+
+import pytest
+from conftest import run_symtune
+
+from symtune.errors import SymtuneError
+from symtune.io import YAML_MAX_DEPTH, YAML_MAX_NODES, parse_yaml
+
+# G1 ----------------------------------------------------------------------------------------
+
+
+def alias_bomb(levels: int = 9, width: int = 9) -> str:
+    """`levels` lists of `width` aliases of the one before: width**levels strings when expanded."""
+    names = [f"l{i}" for i in range(levels)]
+    parts = [f"&{names[0]} [" + ", ".join(['"lol"'] * width) + "]"]
+    for before, name in zip(names, names[1:], strict=False):
+        parts.append(f"&{name} [" + ", ".join([f"*{before}"] * width) + "]")
+    return "[" + ", ".join(parts) + "]"
+
+
+def deep(levels: int = 5000) -> str:
+    return "[" * levels + "]" * levels
+
+
+def _capped(limit_bytes: int):
+    def cap() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (limit_bytes, limit_bytes))
+
+    return cap
+
+
+@pytest.mark.parametrize(
+    "value, needle",
+    [(alias_bomb(), "YAML alias *l0 refused"), (deep(), f"deeper than {YAML_MAX_DEPTH} levels")],
+    ids=["alias-bomb", "5000-deep"],
+)
+def test_g1_a_hostile_yaml_is_refused_in_one_line_by_every_command_that_reads_one(
+    tmp_path, value, needle
+):
+    """The probe's 9x9 alias bomb (7.6-8.7 GB, no output in 60 s) and 5,000-deep nesting (the
+    bug path) in a run YAML's name and a suite YAML's input_fields: one line, exit 2, quickly,
+    under a 1 GiB address-space cap, nothing written."""
+    run_yaml = tmp_path / "run.yaml"
+    run_yaml.write_text(f"name: {value}\n")
+    suite_yaml = tmp_path / "suite.yaml"
+    suite_yaml.write_text(f"evaluation:\n  - name: ev\n    input_fields: {value}\n")
+    out = tmp_path / "out"
+    commands = [
+        ("run", run_yaml, "--out", out),
+        ("data", "build", "--suite", suite_yaml, "--n", "16", "--out", out),
+        ("eval", "--suite", suite_yaml, "--out", out),
+        ("eval", "export", "--suite", suite_yaml, "--out", out),
+        ("scan", "--suite", suite_yaml, "--out", out),
+    ]
+    for command in commands:
+        started = time.monotonic()
+        result = run_symtune(*command, preexec_fn=_capped(1 << 30), timeout=60)
+        took = time.monotonic() - started
+        lines = result.stderr.strip().splitlines()
+        assert result.returncode == 2, (command, result.stderr[-500:])
+        assert len(lines) == 1 and needle in lines[0] and "(a bug" not in lines[0], lines
+        assert took < 15, (command, took)  # ~0.7 s on a 2-core EPYC; CI is slower
+        assert not out.exists()
+
+
+def test_g1_yaml_bounds_are_counted_before_anything_is_built():
+    assert parse_yaml("a: [1, {b: 2}]\nc: x\n", "f") == {"a": [1, {"b": 2}], "c": "x"}
+    assert parse_yaml("a: &x 1\n", "f") == {"a": 1}  # an anchor alone expands nothing
+    assert parse_yaml("", "f") is None
+    nested = "v"
+    for _ in range(YAML_MAX_DEPTH - 1):
+        nested = f"[{nested}]"
+    parse_yaml(nested, "f")  # the deepest accepted
+    with pytest.raises(SymtuneError, match=f"f: line 1: nested deeper than {YAML_MAX_DEPTH}"):
+        parse_yaml(f"[{nested}]", "f")
+    wide = "[" + ", ".join(["1"] * YAML_MAX_NODES) + "]"  # the list itself is one more node
+    with pytest.raises(SymtuneError, match=f"more than {YAML_MAX_NODES:,} YAML nodes"):
+        parse_yaml(wide, "f")
+    with pytest.raises(SymtuneError, match="line 2: YAML alias \\*x refused"):
+        parse_yaml("a: &x [1]\nb: *x\n", "f")
+    with pytest.raises(SymtuneError, match="f: not valid YAML .*constructor"):
+        parse_yaml("a: !!python/object/apply:os.system [ls]\n", "f")
