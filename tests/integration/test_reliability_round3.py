@@ -3,12 +3,14 @@ through the real CLI where the probe used it."""
 
 from __future__ import annotations
 
+import itertools
+import re
 import resource
 import time
 
 import pytest
-from conftest import run_symtune
 
+from conftest import run_symtune
 from symtune.errors import SymtuneError
 from symtune.io import YAML_MAX_DEPTH, YAML_MAX_NODES, parse_yaml
 
@@ -19,7 +21,7 @@ def alias_bomb(levels: int = 9, width: int = 9) -> str:
     """`levels` lists of `width` aliases of the one before: width**levels strings when expanded."""
     names = [f"l{i}" for i in range(levels)]
     parts = [f"&{names[0]} [" + ", ".join(['"lol"'] * width) + "]"]
-    for before, name in zip(names, names[1:], strict=False):
+    for before, name in itertools.pairwise(names):
         parts.append(f"&{name} [" + ", ".join([f"*{before}"] * width) + "]")
     return "[" + ", ".join(parts) + "]"
 
@@ -86,3 +88,58 @@ def test_g1_yaml_bounds_are_counted_before_anything_is_built():
         parse_yaml("a: &x [1]\nb: *x\n", "f")
     with pytest.raises(SymtuneError, match="f: not valid YAML .*constructor"):
         parse_yaml("a: !!python/object/apply:os.system [ls]\n", "f")
+
+
+# G2 ----------------------------------------------------------------------------------------
+
+
+def _run_yaml(tmp_path, body: str):
+    path = tmp_path / "run.yaml"
+    path.write_text("model: smollm2-135m-instruct\nsuite: reachable\n" + body)
+    return path
+
+
+@pytest.mark.parametrize(
+    "body, needle",
+    [
+        ("data: {n: 1000000000000}\n", "n=1000000000000; expected 1 to 1,000,000 prompts"),
+        ("data: {n: 99999999999999999999999999999999}\n", "expected 1 to 1,000,000 prompts"),
+        ("tune: {batch_size: 1000000000}\n", "batch_size=1000000000; expected 1 to 65,536"),
+        ("tune: {seq_len: 1000000000000}\n", "seq_len=1000000000000; expected 16 to 65,536"),
+        ("tune: {steps: 1000000000}\n", "steps=1000000000; expected 1 to 1,000,000"),
+        ("eval: {max_queries: 1000000000}\n", "max_queries=1000000000; expected 1 to 100,000"),
+        ("eval: {seeds: [-1]}\n", "seeds=[-1]; expected seeds >= 0"),
+        ("data: {max_tokens: 9000}\ntune: {seq_len: 9000}\n", "more than the model's 8,192"),
+        (
+            "data: {val_prompts: 8}\ntune: {val_every: 1}\n"
+            "sweep: {grid: {lr: [" + ", ".join(f"{i}.0e-5" for i in range(1, 101)) + "], "
+            "weight_decay: [" + ", ".join(f"{i}.0e-3" for i in range(1, 101)) + "]}}\n",
+            "sweep.grid has 10,000 points",
+        ),
+        (
+            "data: {val_prompts: 8}\ntune: {val_every: 1}\nsweep: {grid: {lr: [0.1, 0.1]}}\n",
+            "sweep.grid.lr lists 0.1 twice",
+        ),
+    ],
+    ids=[
+        "n",
+        "n-huge",
+        "batch",
+        "seq_len",
+        "steps",
+        "max_queries",
+        "seed",
+        "positions",
+        "grid",
+        "grid-twice",
+    ],
+)
+def test_g2_unbounded_sizes_are_refused_naming_field_and_bound_before_anything_is_written(
+    tmp_path, body, needle
+):
+    from symtune.pipeline import load_run_config
+
+    with pytest.raises(SymtuneError, match=re.escape(needle)) as caught:
+        load_run_config(_run_yaml(tmp_path, body), tmp_path / "out")
+    assert "\n" not in str(caught.value)
+    assert not (tmp_path / "out").exists()

@@ -70,7 +70,9 @@ def test_validation_names_every_bad_field_at_once():
     with pytest.raises(SymtuneError) as caught:
         TuneConfig(mixture="m", out="o", steps=0, lr=-1.0, dtype="fp16").validate()
     message = str(caught.value)
-    assert "\n" not in message and message.startswith("tune config: steps=0; expected at least 1")
+    assert "\n" not in message and message.startswith(
+        "tune config: steps=0; expected 1 to 1,000,000"
+    )
     assert "lr=-1.0; expected a learning rate in (0, 1]" in message and "dtype=fp16" in message
     with pytest.raises(SymtuneError, match=r"mixture config: n=0; .*; cap=0; expected"):
         MixtureConfig(tasks=("a",), n=0, cap=0).validate()
@@ -83,5 +85,5 @@ def test_eval_validation_names_every_bad_field_at_once():
         EvalConfig(k=0, batch_size=0, seeds=(1, 1), dtype="fp16").validate()
     message = str(caught.value)
     assert "\n" not in message and message.startswith("eval config: seeds=[1, 1]")
-    for part in ("k=0; expected at least 1", "batch_size=0", "dtype='fp16'"):
+    for part in ("k=0; expected 1 to 1,000", "batch_size=0", "dtype='fp16'"):
         assert part in message

@@ -119,7 +119,7 @@ def test_another_config_in_the_same_directory_is_refused(tmp_path, tasks):
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"n": 0}, "mixture config: n=0; expected a positive number of prompts"),
+        ({"n": 0}, "mixture config: n=0; expected 1 to 1,000,000 prompts"),
         ({"min_per_class": 1}, "min_per_class/max_per_class=1/10; expected 2 <= min <= max"),
         ({"relevant_ratio": 1.5}, "relevant_ratio=1.5; expected a share between 0 and 1"),
         ({"weights": (("nope", 1.0),)}, "weights name task 'nope' not in the mixture"),

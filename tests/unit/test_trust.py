@@ -222,7 +222,7 @@ def test_run_yaml_with_wrong_types_is_one_line(tmp_path):
         ("data: {n: abc}", "data.n = 'abc': expected an integer"),
         ("tune: {lora: 5}", "tune.lora = 5: expected a mapping"),
         ("tune: {lora: {r: x}}", "tune.lora.r = 'x': expected an integer"),
-        ("eval: {batch_size: -2}", "batch_size=-2; expected at least 1"),
+        ("eval: {batch_size: -2}", "batch_size=-2; expected 1 to 65,536"),
         ("- just\n- a list", "expected a mapping of sections"),
     ]:
         path = tmp_path / "run.yaml"

@@ -20,6 +20,14 @@ GREEDY_CHOICES = ("verify", "generate")
 NOT_IDENTITY = ("greedy", "trust_remote_code")
 
 
+MAX_K = 1_000
+"""Most in-context examples per class (the paper uses 1 to 16 in all)."""
+MAX_QUERIES = 100_000
+"""Most queries per task and setting."""
+MAX_SEEDS = 100
+"""Most exemplar seeds (each repeats the whole evaluation)."""
+
+
 @dataclass(frozen=True)
 class EvalConfig:
     """What `symtune eval` runs."""
@@ -110,17 +118,24 @@ class EvalConfig:
                 (not twice, name, list(values), f"each value once ({twice[:1]} listed twice)")
                 for name, (values, twice) in repeated.items()
             ),
-            (self.k >= 1, "k", self.k, "at least 1"),
-            (self.max_queries >= 1, "max_queries", self.max_queries, "at least 1"),
+            (1 <= self.k <= MAX_K, "k", self.k, f"1 to {MAX_K:,}"),
             (
-                self.list_function_queries >= 1,
+                1 <= self.max_queries <= MAX_QUERIES,
+                "max_queries",
+                self.max_queries,
+                f"1 to {MAX_QUERIES:,}",
+            ),
+            (len(self.seeds) <= MAX_SEEDS, "seeds", len(self.seeds), f"at most {MAX_SEEDS}"),
+            (all(s >= 0 for s in self.seeds), "seeds", list(self.seeds), "seeds >= 0"),
+            (
+                1 <= self.list_function_queries <= MAX_QUERIES,
                 "list_function_queries",
                 self.list_function_queries,
-                "at least 1",
+                f"1 to {MAX_QUERIES:,}",
             ),
-            (self.batch_size >= 1, "batch_size", self.batch_size, "at least 1"),
+            (1 <= self.batch_size <= 65_536, "batch_size", self.batch_size, "1 to 65,536"),
             (
-                self.exemplar_sets >= 0,
+                0 <= self.exemplar_sets <= MAX_QUERIES,
                 "exemplar_sets",
                 self.exemplar_sets,
                 "0 (one draw per query, the paper's design) or a number of shared sets",

@@ -10,6 +10,9 @@ from symtune.models.registry import DEFAULT_MODEL
 from symtune.prompts.symbols import check_kinds
 from symtune.schema import non_finite
 
+MAX_PROMPTS = 1_000_000
+"""Most prompts in one mixture (the paper's is 128k: 4,000 steps of 32); it is built in memory."""
+
 
 @dataclass(frozen=True)
 class MixtureConfig:
@@ -57,7 +60,7 @@ class MixtureConfig:
         if problems := non_finite(self):
             raise SymtuneError("mixture config: " + "; ".join(problems))
         checks = [
-            (self.n >= 1, "n", self.n, "a positive number of prompts"),
+            (1 <= self.n <= MAX_PROMPTS, "n", self.n, f"1 to {MAX_PROMPTS:,} prompts"),
             (self.cap >= 1, "cap", self.cap, "a positive per-task cap"),
             (
                 2 <= self.min_per_class <= self.max_per_class,

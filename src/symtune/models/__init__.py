@@ -2,7 +2,7 @@
 unless allowed, fingerprinted by sha256) and what `--dtype auto` means on this machine."""
 
 from symtune.models.loading import fingerprint, load_model, model_source, plain_copy, preflight
-from symtune.models.registry import MODELS, ModelRef, check_model, resolve_model
+from symtune.models.registry import MODELS, ModelRef, check_model, model_positions, resolve_model
 from symtune.models.tokenizer import load_tokenizer, token_counter
 
 __all__ = [
@@ -12,6 +12,7 @@ __all__ = [
     "fingerprint",
     "load_model",
     "load_tokenizer",
+    "model_positions",
     "model_source",
     "plain_copy",
     "preflight",

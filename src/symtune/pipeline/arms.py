@@ -8,6 +8,7 @@ validation is applied to every arm. Parsing and expansion only: no I/O."""
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from dataclasses import dataclass, replace
 from typing import Any
@@ -20,6 +21,8 @@ from symtune.tune.config import TuneConfig
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 CONTROL = "control"
 SYMBOL = "symbol"
+MAX_SWEEP_POINTS = 64
+"""Most points in a sweep grid: each is a tuning run, run one after another."""
 ARM_KEYS = ("name", "data", "tune", "replicates")
 SWEEP_KEYS = ("grid", "steps")
 RUN_SET_TUNE = ("mixture", "out", "model")
@@ -156,7 +159,18 @@ def parse_sweep(raw: Any, where: str) -> Sweep | None:
         if name in RUN_SET_TUNE:
             raise SymtuneError(f"{where}: sweep.grid.{name} is set by the run; it cannot be swept")
         checked = [fields_of(TuneConfig, {name: v}, f"{where}: sweep.grid")[name] for v in values]
+        twice = [v for i, v in enumerate(checked) if v in checked[:i]]
+        if twice:
+            raise SymtuneError(
+                f"{where}: sweep.grid.{name} lists {twice[0]!r} twice; each value once"
+            )
         typed.append((name, tuple(checked)))
+    points = math.prod(len(values) for _, values in typed)
+    if points > MAX_SWEEP_POINTS:
+        raise SymtuneError(
+            f"{where}: sweep.grid has {points:,} points (the product of its lists' lengths); "
+            f"at most {MAX_SWEEP_POINTS}, each one a tuning run"
+        )
     steps = raw.get("steps", 0)
     if not isinstance(steps, int) or isinstance(steps, bool) or steps < 0:
         raise SymtuneError(

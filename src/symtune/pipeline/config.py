@@ -13,7 +13,7 @@ from symtune.evaluate.config import EvalConfig
 from symtune.io import read_yaml
 from symtune.layout import RunDir
 from symtune.mixture.config import MixtureConfig
-from symtune.models.registry import DEFAULT_MODEL, check_model
+from symtune.models.registry import DEFAULT_MODEL, check_model, model_positions
 from symtune.pipeline.arms import SYMBOL, Arm, Sweep, parse_arms, parse_sweep
 from symtune.schema import fields_of
 from symtune.tasks.sources import check_local_files
@@ -162,16 +162,21 @@ def load_run_config(path: Path, run_dir: Path, control: bool = False) -> RunConf
             check_local_files(found[n] for n in names)
     arms = parse_arms(raw, where)
     sweep = parse_sweep(raw.get("sweep"), where)
-    _check_arms(arms, sweep, mixture, tune)
     check_model(model)
+    _check_arms(arms, sweep, mixture, tune, model_positions(model))
     name = str(raw.get("name", path.stem))
     return RunConfig(name, model, suite_name, mixture, tune, evaluation, extra, tuple(arms), sweep)
 
 
 def _check_arms(
-    arms: list[Arm], sweep: Sweep | None, mixture: MixtureConfig, tune: TuneConfig
+    arms: list[Arm],
+    sweep: Sweep | None,
+    mixture: MixtureConfig,
+    tune: TuneConfig,
+    positions: int | None = None,
 ) -> None:
-    """Every arm's (and sweep point's) mixture and tune config valid, before anything runs."""
+    """Every arm's (and sweep point's) mixture and tune config valid, before anything runs:
+    a prompt fits a row and the model's `positions`."""
     points = sweep.points() if sweep else [{}]
     if sweep is not None and not (mixture.val_prompts and tune.val_every):
         raise SymtuneError(
@@ -191,6 +196,11 @@ def _check_arms(
                         raise SymtuneError(
                             f"tune.seq_len {arm_tune.seq_len} is shorter than data.max_tokens "
                             f"{budget} (a prompt would not fit a row)"
+                        )
+                    if budget is not None and positions is not None and budget > positions:
+                        raise SymtuneError(
+                            f"data.max_tokens {budget:,} is more than the model's "
+                            f"{positions:,} positions (a prompt would not fit the model)"
                         )
         except SymtuneError as err:
             raise SymtuneError(f"arm {arm.name!r}: {err}") from None

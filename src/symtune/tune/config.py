@@ -18,6 +18,15 @@ restarting position ids; "auto" picks flex_attention on CUDA and symtune_packed 
 SCHEDULES = ("constant", "linear", "cosine")
 
 
+MAX_STEPS = 1_000_000
+"""Most optimizer steps (the paper tuned for 4,000)."""
+MAX_BATCH = 65_536
+"""Most prompts per step (the paper used 32; a bigger batch is a typo, not a plan)."""
+MAX_SEQ_LEN = 65_536
+"""Longest packed row in tokens. Prompts in a row restart their positions, so a row may be
+longer than the model's positions (each prompt may not: see the mixture's max_tokens)."""
+
+
 @dataclass(frozen=True)
 class LoraConfig:
     """LoRA adapters (peft) instead of full fine-tuning."""
@@ -108,10 +117,25 @@ class TuneConfig:
         """Raise a one-line error naming every bad field (then the first of the checks that
         depend on others)."""
         checks = [
-            (self.steps >= 1, "steps", self.steps, "at least 1"),
-            (self.batch_size >= 1, "batch_size", self.batch_size, "at least 1"),
-            (self.seq_len >= 16, "seq_len", self.seq_len, "at least 16"),
-            (self.micro_batch_rows >= 1, "micro_batch_rows", self.micro_batch_rows, "at least 1"),
+            (1 <= self.steps <= MAX_STEPS, "steps", self.steps, f"1 to {MAX_STEPS:,}"),
+            (
+                1 <= self.batch_size <= MAX_BATCH,
+                "batch_size",
+                self.batch_size,
+                f"1 to {MAX_BATCH:,} prompts per step",
+            ),
+            (
+                16 <= self.seq_len <= MAX_SEQ_LEN,
+                "seq_len",
+                self.seq_len,
+                f"16 to {MAX_SEQ_LEN:,} tokens",
+            ),
+            (
+                1 <= self.micro_batch_rows <= MAX_BATCH,
+                "micro_batch_rows",
+                self.micro_batch_rows,
+                f"1 to {MAX_BATCH:,}",
+            ),
             (self.data_order >= 0, "data_order", self.data_order, "0 (the mixture's) or a seed"),
             (self.optimizer in OPTIMIZERS, "optimizer", self.optimizer, " or ".join(OPTIMIZERS)),
             (self.schedule in SCHEDULES, "schedule", self.schedule, ", ".join(SCHEDULES)),

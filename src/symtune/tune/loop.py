@@ -87,7 +87,7 @@ def tune(
     processes share them (rank r takes prompts r, r+W, …), pack their share into rows, and
     accumulate gradients over micro-batches. The loss is the mean cross-entropy over every
     supervised token of the step, across all processes."""
-    from symtune.models import check_model, preflight
+    from symtune.models import check_model, model_positions, preflight
 
     config.validate()
     check_model(config.model)
@@ -98,6 +98,12 @@ def tune(
         raise SymtuneError(
             f"seq-len {config.seq_len} is shorter than the mixture's prompt budget of {budget} "
             "tokens; raise --seq-len or rebuild the mixture with --max-tokens"
+        )
+    positions = model_positions(config.model)
+    if budget is not None and positions is not None and budget > positions:
+        raise SymtuneError(
+            f"the mixture's prompts of up to {budget:,} tokens ({config.mixture}) are longer "
+            f"than the model's {positions:,} positions; rebuild it with --max-tokens"
         )
     run = Path(config.out)
     check_target(run, "tune")  # a mixture or eval folder is named as such
