@@ -143,3 +143,36 @@ def test_g2_unbounded_sizes_are_refused_naming_field_and_bound_before_anything_i
         load_run_config(_run_yaml(tmp_path, body), tmp_path / "out")
     assert "\n" not in str(caught.value)
     assert not (tmp_path / "out").exists()
+
+
+# G3 ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "body, needle",
+    [
+        ("eval: {k: 20}\n", "heldout: label 'red' has 15 examples in split 'train'; expected"),
+        ("eval: {exemplar_sets: 7}\n", "task 'heldout' has only 6 queries"),
+        ("", "empty; expected a mapping of sections"),
+    ],
+    ids=["k-above-a-class", "sets-above-queries", "empty-yaml"],
+)
+def test_g3_late_failures_are_found_before_the_run_folder_is_made(
+    tmp_path, tiny_model_dir, body, needle
+):
+    """The probe found these only after run_config.yaml was written, so the corrected YAML was
+    then refused on the same --out; now the first run writes nothing and the fix just runs."""
+    from test_pipeline import write_suite
+
+    suite = write_suite(tmp_path)
+    config = tmp_path / "run.yaml"
+    head = (
+        f"model: {tiny_model_dir}\nsuite: {suite}\ndata: {{n: 8, max_tokens: 512}}\n"
+        "tune: {steps: 1, batch_size: 4, seq_len: 512, dtype: fp32}\n"
+    )
+    config.write_text(head + body if body else "")
+    out = tmp_path / "run"
+    result = run_symtune("run", config, "--out", out)
+    assert result.returncode == 2 and needle in result.stderr, result.stderr[-600:]
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not out.exists()

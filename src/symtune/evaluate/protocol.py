@@ -58,10 +58,10 @@ def classification_items(
     shortened = 0
     skipped: dict[str, int] = {}
     groups = list(config.settings) + (["flipped"] if config.flipped else [])
+    check_tasks(tasks, config)
     for task in tasks:
-        check_exemplar_supply(task, config.k)
         queries = eval_queries(task, config.max_queries)
-        sets = _check_sets(task.name, len(queries), config.exemplar_sets)
+        sets = config.exemplar_sets
         for seed in config.seeds:
             for group in groups:
                 if group == "flipped" and len(task.labels) != 2:
@@ -90,15 +90,18 @@ def classification_items(
     return items, {"prompts_with_dropped_exemplars": shortened, "skipped_too_long": skipped}
 
 
-def _check_sets(task: str, queries: int, sets: int) -> int:
-    """The number of shared exemplar sets, checked against the task's queries (each set needs
-    at least one)."""
-    if sets > queries:
-        raise SymtuneError(
-            f"--exemplar-sets {sets}: task {task!r} has only {queries} queries (each set needs "
-            f"at least one); expected at most {queries}"
-        )
-    return sets
+def check_tasks(tasks: list[TaskData], config: EvalConfig) -> None:
+    """What the tasks' data must hold for `config`, checked before anything is built (and by
+    `symtune run` before anything is written): k exemplars per class in the train split, and
+    a query for each shared exemplar set."""
+    for task in tasks:
+        check_exemplar_supply(task, config.k)
+        queries = len(eval_queries(task, config.max_queries))
+        if config.exemplar_sets > queries:
+            raise SymtuneError(
+                f"--exemplar-sets {config.exemplar_sets}: task {task.name!r} has only "
+                f"{queries} queries (each set needs at least one); expected at most {queries}"
+            )
 
 
 def _prompts(

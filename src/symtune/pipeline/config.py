@@ -10,6 +10,7 @@ from typing import Any
 from symtune.errors import SymtuneError
 from symtune.evaluate.api import task_names
 from symtune.evaluate.config import EvalConfig
+from symtune.evaluate.protocol import check_tasks
 from symtune.io import read_yaml
 from symtune.layout import RunDir
 from symtune.mixture.config import MixtureConfig
@@ -106,7 +107,7 @@ def load_run_config(path: Path, run_dir: Path, control: bool = False) -> RunConf
     """Parse and validate a pipeline YAML (every field typed and range-checked, every suite,
     model and arm resolved) before anything is written; paths inside the run directory are
     filled in. `control` adds the standard control arm (a no-op where the YAML has one)."""
-    from symtune.tasks.suites import suite_specs
+    from symtune.tasks.suites import load_tasks, suite_specs
 
     raw = read_yaml(path, "run config")
     where = str(path)
@@ -152,14 +153,17 @@ def load_run_config(path: Path, run_dir: Path, control: bool = False) -> RunConf
     mixture.validate()
     tune.validate()
     check_local_files(specs[n] for n in suite.tuning)
+    load_tasks([specs[n] for n in suite.tuning])  # their data can be had (fetched, read)
     for section, checked in (("eval", evaluation), ("extra_eval", extra)):
         if checked is not None:
+            found = specs if checked.suite == suite_name else suite_specs(checked.suite)[1]
             try:
                 names = task_names(checked)
+                check_local_files(found[n] for n in names)
+                if checked.settings or checked.flipped:  # k and the sets fit every task's data
+                    check_tasks(load_tasks([found[n] for n in names]), checked)
             except SymtuneError as err:
                 raise SymtuneError(f"{where}: {section}: {err}") from None
-            found = specs if checked.suite == suite_name else suite_specs(checked.suite)[1]
-            check_local_files(found[n] for n in names)
     arms = parse_arms(raw, where)
     sweep = parse_sweep(raw.get("sweep"), where)
     check_model(model)
