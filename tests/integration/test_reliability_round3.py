@@ -176,3 +176,38 @@ def test_g3_late_failures_are_found_before_the_run_folder_is_made(
     assert result.returncode == 2 and needle in result.stderr, result.stderr[-600:]
     assert len(result.stderr.strip().splitlines()) == 1
     assert not out.exists()
+
+
+# G4 ----------------------------------------------------------------------------------------
+
+
+def test_g4_a_run_folder_resumes_however_out_is_spelled_and_after_a_move(tmp_path, tiny_model_dir):
+    from test_pipeline import write_suite
+
+    suite = write_suite(tmp_path)
+    config = tmp_path / "R.yaml"
+    config.write_text(
+        f"model: {tiny_model_dir}\nsuite: {suite}\ndata: {{n: 8, max_tokens: 512}}\n"
+        "tune: {steps: 1, batch_size: 4, seq_len: 512, dtype: fp32}\n"
+        "eval: {seeds: [0], max_queries: 2, k: 1, settings: [neither], scoring: [rank], "
+        "list_functions: none, turing: false, dtype: fp32}\n"
+    )
+    (tmp_path / "elsewhere").mkdir()
+    run_symtune("run", "R.yaml", "--out", "P1", cwd=tmp_path, ok=True)
+    assert "mixture" not in (tmp_path / "P1" / "run_config.yaml").read_text()
+    spellings = [
+        (tmp_path, "R.yaml", tmp_path / "P1"),  # absolute --out
+        (tmp_path / "elsewhere", config, "../P1"),  # from another directory
+    ]
+    for cwd, yaml_path, out in spellings:
+        result = run_symtune("run", yaml_path, "--out", out, cwd=cwd, ok=True)
+        assert "tune:symbol: done already" in result.stdout, result.stdout
+    (tmp_path / "P1").rename(tmp_path / "P1b")
+    result = run_symtune("run", config, "--out", tmp_path / "P1b", ok=True)
+    assert "eval: done already" in result.stdout
+    (tmp_path / "v2").mkdir()
+    changed = tmp_path / "v2" / "R.yaml"  # the name (the file's stem) is the same
+    changed.write_text(config.read_text().replace("steps: 1,", "steps: 2,"))
+    result = run_symtune("run", changed, "--out", tmp_path / "P1b")
+    assert result.returncode == 2
+    assert "another config (tune.steps: 1 there, 2 here)" in result.stderr, result.stderr

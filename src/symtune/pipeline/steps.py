@@ -40,16 +40,32 @@ def _done(run_dir: Path, stage: str) -> bool:
     return bool(read_json_object(path, "stages file").get(stage, {}).get("done", False))
 
 
+LOCATION_FIELDS = ("mixture", "out")
+"""tune fields that say where the run folder is (set from --out), not what the run is: left
+out of run_config.yaml, so a moved or re-spelled folder is the same run."""
+
+
+def stored_form(config: RunConfig) -> str:
+    """run_config.yaml's text: the resolved config, without where the folder is."""
+    values = json.loads(json.dumps(config.to_dict()))
+    for key in LOCATION_FIELDS:
+        values["tune"].pop(key, None)
+    return yaml.safe_dump(values, sort_keys=False)
+
+
 def _check_same_run(resolved: Path, text: str, run_dir: Path) -> None:
-    """A run folder holds one config; a changed one is refused, naming the arms if they
-    changed."""
+    """A run folder holds one config; a changed one is refused, naming the first field that
+    differs (and the arms if they changed)."""
     if not resolved.exists() or resolved.read_text() == text:
         return
     stored = read_yaml(resolved, "run config") or {}
-    if isinstance(stored.get("tune"), dict) and stored["tune"].get("extra") == {}:
-        del stored["tune"]["extra"]  # recorded by earlier versions, never read
-        if yaml.safe_dump(stored, sort_keys=False) == text:
-            return
+    if isinstance(stored.get("tune"), dict):  # as earlier versions recorded it
+        for key in LOCATION_FIELDS:
+            stored["tune"].pop(key, None)
+        if stored["tune"].get("extra") == {}:
+            del stored["tune"]["extra"]  # never read
+    if yaml.safe_dump(stored, sort_keys=False) == text:
+        return
     new = parse_yaml(text, "this run's config")
     if isinstance(stored, dict) and stored.get("arms") != new.get("arms"):
         was = [a.get("name") for a in stored.get("arms") or [{"name": "tuned"}]]
@@ -58,7 +74,20 @@ def _check_same_run(resolved: Path, text: str, run_dir: Path) -> None:
             f"{run_dir} holds a run with other arms ({', '.join(was)}; this config: "
             f"{', '.join(now)}, or their fields differ); choose another --out"
         )
-    raise SymtuneError(f"{run_dir} holds a run with another config; choose another --out")
+    field, was, now = _first_difference(stored, new)
+    raise SymtuneError(
+        f"{run_dir} holds a run with another config ({field}: {was!r} there, {now!r} here); "
+        "choose another --out, or rerun with the config it holds"
+    )
+
+
+def _first_difference(old: Any, new: Any, where: str = "") -> tuple[str, Any, Any]:
+    """The first (dotted) field where two configs differ, with both values."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        for key in [*old, *(k for k in new if k not in old)]:
+            if old.get(key) != new.get(key):
+                return _first_difference(old.get(key), new.get(key), f"{where}{key}.")
+    return where.rstrip(".") or "the config", old, new
 
 
 def run_pipeline(
@@ -74,7 +103,7 @@ def run_pipeline(
     from symtune.tasks.suites import suite_specs
 
     resolved = RunDir(run_dir).run_config
-    text = yaml.safe_dump(json.loads(json.dumps(config.to_dict())), sort_keys=False)
+    text = stored_form(config)
     _, specs = suite_specs(config.suite)
     on_main(lambda: _check_same_run(resolved, text, run_dir))
     with claim_main(run_dir, "run"):  # under a launcher: rank 0 holds the folder
