@@ -211,3 +211,43 @@ def test_g4_a_run_folder_resumes_however_out_is_spelled_and_after_a_move(tmp_pat
     result = run_symtune("run", changed, "--out", tmp_path / "P1b")
     assert result.returncode == 2
     assert "another config (tune.steps: 1 there, 2 here)" in result.stderr, result.stderr
+
+
+# G5 ----------------------------------------------------------------------------------------
+
+
+def test_g5_a_done_stage_whose_outputs_are_gone_is_run_again(tmp_path, tiny_model_dir):
+    """stages.json says done; the files decide: a deleted final/, a deleted replicate folder
+    and a deleted results.json are rebuilt (each with a line saying so), to the same weights."""
+    import hashlib
+    import shutil
+
+    from test_pipeline import write_suite
+
+    def weights(run):
+        return {
+            str(p.relative_to(run)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(run.glob("arms/*/tune*/final/*.safetensors"))
+        }
+
+    suite = write_suite(tmp_path)
+    config = tmp_path / "R.yaml"
+    config.write_text(
+        f"model: {tiny_model_dir}\nsuite: {suite}\ndata: {{n: 8, max_tokens: 512}}\n"
+        "tune: {steps: 2, batch_size: 4, seq_len: 512, dtype: fp32, checkpoint_every: 1}\n"
+        "eval: {seeds: [0], max_queries: 2, k: 1, settings: [neither], scoring: [rank], "
+        "list_functions: none, turing: false, dtype: fp32}\nreplicates: 2\n"
+    )
+    run = tmp_path / "run"
+    run_symtune("run", config, "--out", run, ok=True)
+    first = weights(run)
+    assert len(first) == 2
+    shutil.rmtree(run / "arms" / "symbol" / "tune-r2" / "final")
+    shutil.rmtree(run / "arms" / "symbol" / "tune-r1")
+    (run / "eval" / "results.json").unlink()
+    result = run_symtune("run", config, "--out", run, ok=True)
+    for stage in ("tune:symbol.r1", "tune:symbol.r2", "eval"):
+        assert f"{stage}: recorded as done, but" in result.stdout, result.stdout
+    assert "eval_base: recorded as done, but" in result.stdout  # results.json held base too
+    assert weights(run) == first
+    assert (run / "eval" / "results.json").is_file()

@@ -17,7 +17,7 @@ import yaml
 from symtune.errors import SymtuneError
 from symtune.evaluate.config import EvalConfig
 from symtune.io import atomic_write, parse_yaml, read_json_object, read_yaml
-from symtune.layout import RunDir
+from symtune.layout import RunDir, TuneRun
 from symtune.outdir import claim_main
 from symtune.pipeline.arms import Arm, choose
 from symtune.pipeline.config import RunConfig
@@ -168,14 +168,41 @@ class Steps:
         tuning and evaluation together; a stage that is not `everyone`'s runs on rank 0 while
         the others wait, and its refusal is theirs too."""
         if _done(self.layout.root, name):
-            self._say(f"{name}: done already")
-            return
-        self._say(f"{name}: running")
+            missing = self._missing(name)
+            if missing is None:
+                self._say(f"{name}: done already")
+                return
+            self._say(f"{name}: recorded as done, but {missing} is gone; running it again")
+        else:
+            self._say(f"{name}: running")
         start = time.perf_counter()
         extra = (work() if everyone else on_main(work)) or {}
         if is_main_process():
             _record_stage(self.layout.root, name, time.perf_counter() - start, extra)
         wait_for_everyone()
+
+    def _missing(self, name: str) -> str | None:
+        """What a done stage made that is no longer there (None: all of it is): stages.json
+        says a stage finished, the files say whether its work is still in the folder."""
+        kind, _, what = name.partition(":")
+        if kind == "data":
+            arm = next(a for a in self.config.arms if a.name == what) if what else None
+            manifest = (self._data_of(arm) if arm else self.layout.data) / "manifest.json"
+            return None if manifest.is_file() else str(manifest)
+        if kind in ("tune", "sweep"):
+            out = self.layout.tune_of(what) if kind == "tune" else self.layout.sweep / what
+            final = TuneRun(out).final
+            weights = list(final.glob("*.safetensors")) if final.is_dir() else []
+            return None if TuneRun(out).finished() and weights else f"{final}'s model"
+        results = {"eval_base": self.layout.results, "eval": self.layout.results}.get(
+            kind, self.layout.extra_results
+        )
+        labels = ["base"] if kind == "eval_base" else ["base", *self.config.labels()]
+        if not results.is_file():
+            return str(results)
+        models = read_json_object(results, "results").get("models")
+        gone = [lb for lb in labels if not isinstance(models, list) or lb not in models]
+        return f"{', '.join(gone)} in {results}" if gone else None
 
     def _say(self, message: str) -> None:
         if is_main_process():
