@@ -61,7 +61,7 @@ LEGACY = {
             "report",
         ),
     ),
-    "report": (("report.md",), ("report.md", "report.html", "*.png")),
+    "report": (("report.md", "report.html"), ("report.md", "report.html", "*.png")),
 }
 """Folders made before markers existed: (files that must all be there, the only names allowed
 there). A folder holding anything else is not taken for symtune's."""

@@ -216,20 +216,12 @@ def test_g4_a_run_folder_resumes_however_out_is_spelled_and_after_a_move(tmp_pat
 # G5 ----------------------------------------------------------------------------------------
 
 
-def test_g5_a_done_stage_whose_outputs_are_gone_is_run_again(tmp_path, tiny_model_dir):
-    """stages.json says done; the files decide: a deleted final/, a deleted replicate folder
-    and a deleted results.json are rebuilt (each with a line saying so), to the same weights."""
-    import hashlib
-    import shutil
-
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory, tiny_model_dir):
+    """A finished two-replicate run of the tiny model on a local suite: (YAML, run folder)."""
     from test_pipeline import write_suite
 
-    def weights(run):
-        return {
-            str(p.relative_to(run)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(run.glob("arms/*/tune*/final/*.safetensors"))
-        }
-
+    tmp_path = tmp_path_factory.mktemp("round3")
     suite = write_suite(tmp_path)
     config = tmp_path / "R.yaml"
     config.write_text(
@@ -240,6 +232,24 @@ def test_g5_a_done_stage_whose_outputs_are_gone_is_run_again(tmp_path, tiny_mode
     )
     run = tmp_path / "run"
     run_symtune("run", config, "--out", run, ok=True)
+    return config, run
+
+
+def test_g5_a_done_stage_whose_outputs_are_gone_is_run_again(tmp_path, tiny_run):
+    """stages.json says done; the files decide: a deleted final/, a deleted replicate folder
+    and a deleted results.json are rebuilt (each with a line saying so), to the same weights."""
+    import hashlib
+    import shutil
+
+    def weights(run):
+        return {
+            str(p.relative_to(run)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(run.glob("arms/*/tune*/final/*.safetensors"))
+        }
+
+    config, finished = tiny_run
+    run = tmp_path / "run"
+    shutil.copytree(finished, run)
     first = weights(run)
     assert len(first) == 2
     shutil.rmtree(run / "arms" / "symbol" / "tune-r2" / "final")
@@ -251,3 +261,16 @@ def test_g5_a_done_stage_whose_outputs_are_gone_is_run_again(tmp_path, tiny_mode
     assert "eval_base: recorded as done, but" in result.stdout  # results.json held base too
     assert weights(run) == first
     assert (run / "eval" / "results.json").is_file()
+
+
+# G6 ----------------------------------------------------------------------------------------
+
+
+def test_g6_report_out_never_takes_a_folder_holding_only_the_users_report_md(tmp_path, tiny_run):
+    mine = tmp_path / "F2"
+    mine.mkdir()
+    (mine / "report.md").write_text("mine\n")
+    result = run_symtune("report", tiny_run[1], "--out", mine)
+    assert result.returncode == 2 and "not made by symtune" in result.stderr, result.stderr
+    assert [p.name for p in mine.iterdir()] == ["report.md"]
+    assert (mine / "report.md").read_text() == "mine\n"

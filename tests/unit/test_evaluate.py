@@ -276,7 +276,15 @@ def test_evaluate_writes_self_describing_results_and_resumes(tmp_path, tiny_mode
         evaluate(EvalConfig(**{**config.to_dict(), "k": 3}), models, tmp_path / "ev")
     other = tmp_path / "other-model"
     shutil.copytree(tiny_model_dir, other)
-    with pytest.raises(SymtuneError, match="label 'tuned' was evaluated with model"):
+    moved = evaluate(config, {"tuned": str(other)}, tmp_path / "ev")  # same files, other path
+    assert moved["summary"]["rank"]["tuned"] == document["summary"]["rank"]["tuned"]  # cached
+    from safetensors.torch import load_file, save_file
+
+    weights = load_file(other / "model.safetensors")
+    first = next(iter(weights))
+    weights[first] = weights[first] + 1.0
+    save_file(weights, other / "model.safetensors")
+    with pytest.raises(SymtuneError, match="label 'tuned' was evaluated with weights"):
         evaluate(config, {"tuned": str(other)}, tmp_path / "ev")
 
 

@@ -78,8 +78,7 @@ def check_cache_owner(out: Path, label: str, identity: Mapping[str, Any]) -> Non
             "its model's sha256s (weights, tokenizer, config), so its cached predictions cannot "
             "be checked; choose another --out"
         )
-    for key, what in (
-        ("name", "model"),
+    for key, what in (  # not the name: the same files under another path (a moved run)
         ("weights", "weights"),
         ("tokenizer", "tokenizer"),
         ("config", "model config"),

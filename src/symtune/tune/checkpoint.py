@@ -107,6 +107,7 @@ def check_checkpoint(path: Path, config: TuneConfig, inputs: dict[str, Any]) -> 
     theirs, ours = dict(state["resume_key"]), config.resume_key()
     if theirs.get("extra") == {}:  # a field earlier versions recorded and never read
         del theirs["extra"]
+    theirs.pop("mixture", None)  # recorded by earlier versions; its sha256 is in `inputs`
     if theirs != ours:
         field = next(k for k in sorted(set(theirs) | set(ours)) if theirs.get(k) != ours.get(k))
         raise SymtuneError(

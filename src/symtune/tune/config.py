@@ -192,9 +192,11 @@ class TuneConfig:
         return TuneConfig(**values)
 
     def resume_key(self) -> dict[str, Any]:
-        """Fields a resumed run must share with the checkpoint (what changes the trajectory)."""
+        """Fields a resumed run must share with the checkpoint (what changes the trajectory).
+        Where the mixture is (a moved run folder) is free: its content is checked by sha256."""
         data = self.to_dict()
-        free_fields = ("out", "checkpoint_every", "keep_checkpoints", "log_every", "threads")
+        free_fields = ("out", "mixture", "checkpoint_every", "keep_checkpoints", "log_every")
+        data.pop("threads")
         data.pop("trust_remote_code")
         for free in (*free_fields, "val_every", "keep", "attention"):
             data.pop(free)
