@@ -231,8 +231,8 @@ def tiny_run(tmp_path_factory, tiny_model_dir):
         "list_functions: none, turing: false, dtype: fp32}\nreplicates: 2\n"
     )
     run = tmp_path / "run"
-    run_symtune("run", config, "--out", run, ok=True)
-    return config, run
+    result = run_symtune("run", config, "--out", run, env={"SYMTUNE_PROGRESS_EVERY": "0"}, ok=True)
+    return config, run, result.stdout
 
 
 def test_g5_a_done_stage_whose_outputs_are_gone_is_run_again(tmp_path, tiny_run):
@@ -247,7 +247,7 @@ def test_g5_a_done_stage_whose_outputs_are_gone_is_run_again(tmp_path, tiny_run)
             for p in sorted(run.glob("arms/*/tune*/final/*.safetensors"))
         }
 
-    config, finished = tiny_run
+    config, finished, _ = tiny_run
     run = tmp_path / "run"
     shutil.copytree(finished, run)
     first = weights(run)
@@ -274,3 +274,38 @@ def test_g6_report_out_never_takes_a_folder_holding_only_the_users_report_md(tmp
     assert result.returncode == 2 and "not made by symtune" in result.stderr, result.stderr
     assert [p.name for p in mine.iterdir()] == ["report.md"]
     assert (mine / "report.md").read_text() == "mine\n"
+
+
+# Item 9: the stage ETA -------------------------------------------------------------------------
+
+
+def test_the_eta_of_a_tuning_stage_counts_that_stage_only(monkeypatch):
+    """The probe saw "2/30 (7%), ~8,209 s left, 586 s elapsed" at the start of a stage that took
+    ~240 s: the clock was the run's. After a reset the rate counts the new stage's steps."""
+    import io
+
+    from rich.console import Console
+
+    from symtune.cli import console as module
+
+    now = {"t": 0.0}
+    monkeypatch.setattr(module.time, "monotonic", lambda: now["t"])
+    out = io.StringIO()
+    bar = module.PlainProgress(Console(file=out, width=200), every=0)
+    job = bar.add_task("tune", total=30)
+    for step in range(1, 31):  # the first stage: 30 steps of 20 s
+        now["t"] += 20
+        bar.update(job, completed=step)
+    now["t"] += 60  # evaluation, another stage's start-up
+    bar.reset(job, total=30, completed=1)  # the second stage's first step arrives
+    bar.update(job, completed=1, description="tune control")
+    for step in (2, 3):
+        now["t"] += 10
+        bar.update(job, completed=step)
+    last = out.getvalue().strip().splitlines()[-1]
+    assert last == "tune control: 3/30 (10%), ~270 s left, 20 s elapsed", last
+
+
+def test_each_tuning_stage_of_a_run_starts_its_own_clock(tiny_run):
+    lines = [ln for ln in tiny_run[2].splitlines() if ln.startswith("tune symbol.r2")]
+    assert lines and lines[0].endswith(", 0 s elapsed"), tiny_run[2]

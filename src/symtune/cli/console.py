@@ -28,6 +28,8 @@ class _Job:
     description: str
     total: float | None
     completed: float = 0.0
+    base: float = 0.0
+    """`completed` when the clock started: the rate counts only the work done since."""
     started: float = field(default_factory=time.monotonic)
     printed: float = 0.0
     finished: bool = False
@@ -54,6 +56,22 @@ class PlainProgress:
     def add_task(self, description: str, total: float | None = None, **_: Any) -> int:
         self.jobs.append(_Job(description, total))
         return len(self.jobs) - 1
+
+    def reset(
+        self,
+        task_id: int,
+        *,
+        total: float | None = None,
+        completed: float = 0,
+        description: str | None = None,
+        **_: Any,
+    ) -> None:
+        """Start the job's clock again (a new stage in the same bar), from `completed`."""
+        job = self.jobs[task_id]
+        job.total = total if total is not None else job.total
+        job.completed = job.base = completed
+        job.description = description if description is not None else job.description
+        job.started, job.printed, job.finished = time.monotonic(), 0.0, False
 
     def advance(self, task_id: int, advance: float = 1) -> None:
         self.update(task_id, advance=advance)
@@ -88,8 +106,9 @@ class PlainProgress:
         if job.total:
             share = job.completed / job.total
             line += f"/{job.total:,.0f} ({100 * share:.0f}%)"
-            if 0 < share < 1:
-                line += f", ~{elapsed * (1 - share) / share:,.0f} s left"
+            rate = (job.completed - job.base) / elapsed if elapsed > 0 else 0.0
+            if 0 < share < 1 and rate > 0:
+                line += f", ~{(job.total - job.completed) / rate:,.0f} s left"
         self.console.print(f"{line}, {elapsed:,.0f} s elapsed", markup=False, highlight=False)
 
 

@@ -287,14 +287,15 @@ def _run_with_progress(config_path: Path, out: Path, control: bool = False) -> N
             bar.advance(data_job, k)
 
         tune_job = bar.add_task("tune", total=config.tune.steps)
+        stage = {"label": None}
 
         def tune_progress(record: dict) -> None:
             label = record.get("label", "")
-            bar.update(
-                tune_job,
-                completed=record["step"],
-                description=f"tune {label} · loss {record['loss']:.3f}",
-            )
+            description = f"tune {label} · loss {record['loss']:.3f}"
+            if label != stage["label"]:  # a new tuning stage: its own clock, rate and ETA
+                stage["label"] = label
+                bar.reset(tune_job, total=config.tune.steps, completed=record["step"])
+            bar.update(tune_job, completed=record["step"], description=description)
 
         report = run_pipeline(
             config,
