@@ -93,6 +93,11 @@ def owner_kind(path: Path) -> str | None:
 
 def check_target(path: Path, kind: str) -> None:
     """Raise unless `path` is absent, empty, or an earlier `kind` job's folder."""
+    if path.is_symlink() and not path.exists():
+        raise SymtuneError(
+            f"--out {path} is a symbolic link to {os.readlink(path)}, which does not exist; "
+            "create its target or choose another folder"
+        )
     if not path.exists():
         return
     if not path.is_dir():

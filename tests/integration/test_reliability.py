@@ -371,6 +371,7 @@ def test_f8_wrong_json_and_broken_models_are_named_in_one_line(
     torch.save({"x": object}, model / "pytorch_model.bin")  # a pickle, not tensors
     code, err = cli(capsys, *eval_args(tmp_path / "ev", world["suite"], model))
     assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "a pickle that holds more than tensors" in err, err  # a whole message (G7)
     assert not (tmp_path / "ev").exists()
 
 

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import run_symtune
+from conftest import binary_eval_suite, run_symtune
 from symtune.errors import SymtuneError
 from symtune.io import YAML_MAX_DEPTH, YAML_MAX_NODES, parse_yaml
 
@@ -309,3 +309,53 @@ def test_the_eta_of_a_tuning_stage_counts_that_stage_only(monkeypatch):
 def test_each_tuning_stage_of_a_run_starts_its_own_clock(tiny_run):
     lines = [ln for ln in tiny_run[2].splitlines() if ln.startswith("tune symbol.r2")]
     assert lines and lines[0].endswith(", 0 s elapsed"), tiny_run[2]
+
+
+# G7 ----------------------------------------------------------------------------------------
+
+
+def test_g7_minor_messages_say_what_is_wrong(tmp_path, tiny_run, tiny_model_dir):
+    _, run, _ = tiny_run
+    link = tmp_path / "LNK3"
+    link.symlink_to(tmp_path / "gone")
+    suite = binary_eval_suite(tmp_path)
+    checks = [
+        (
+            ("eval", "--model", tiny_model_dir, "--suite", suite, "--out", link),
+            f"is a symbolic link to {tmp_path / 'gone'}, which does not exist",
+        ),
+        (
+            (
+                "eval",
+                "--model",
+                tiny_model_dir,
+                "--tuned",
+                run,
+                "--suite",
+                suite,
+                "--out",
+                tmp_path / "e1",
+            ),
+            f"a `symtune run` folder, not one model; name one of its tuning runs ({run}/arms/",
+        ),
+        (
+            (
+                "eval",
+                "--model",
+                tiny_model_dir,
+                "--suite",
+                suite,
+                "--seeds",
+                "-1",
+                "--out",
+                tmp_path / "e2",
+            ),
+            "seeds=[-1]; expected seeds >= 0",
+        ),
+    ]
+    for args, needle in checks:
+        result = run_symtune(*args)
+        lines = result.stderr.strip().splitlines()
+        assert result.returncode == 2 and len(lines) == 1 and needle in lines[0], result.stderr
+    assert not (tmp_path / "e1").exists() and not (tmp_path / "e2").exists()
+    assert link.is_symlink() and not link.exists()

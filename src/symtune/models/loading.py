@@ -200,13 +200,30 @@ def load_model(name: str, dtype: str = "bf16", trust_remote_code: bool = False):
             source, dtype=torch_dtype, trust_remote_code=trust_remote_code
         )
     except (OSError, ValueError, RuntimeError) as err:
-        first = str(err).strip().splitlines()[0][:160] if str(err).strip() else ""
         raise SymtuneError(
-            f"model {name!r} not found or not loadable ({type(err).__name__}: {first})"
+            f"model {name!r} not found or not loadable "
+            f"({type(err).__name__}: {first_sentence(err)})"
         ) from None
     except Exception as err:  # safetensors' and pickle's own errors: a damaged weights file
         if type(err).__name__ not in ("SafetensorError", "UnpicklingError"):
             raise
-        first = str(err).strip().splitlines()[0][:160] if str(err).strip() else ""
-        raise SymtuneError(f"model {name!r}: its weights cannot be read ({first})") from None
+        if "Weights only load failed" in str(err):
+            raise SymtuneError(
+                f"model {name!r}: its weights file is a pickle that holds more than tensors; "
+                "symtune loads pickled weights only with weights_only=True (no code runs). "
+                "Convert it to safetensors with a tool you trust"
+            ) from None
+        raise SymtuneError(
+            f"model {name!r}: its weights cannot be read ({first_sentence(err)})"
+        ) from None
     return model
+
+
+def first_sentence(err: BaseException, limit: int = 160) -> str:
+    """An error's first line, cut at a sentence's end (never mid-word) when over `limit`."""
+    text = str(err).strip()
+    first = text.splitlines()[0] if text else type(err).__name__
+    if len(first) <= limit:
+        return first
+    end = first.rfind(". ", 0, limit)
+    return first[: end + 1] if end > 0 else first[:limit].rsplit(" ", 1)[0] + " …"

@@ -10,7 +10,7 @@ from urllib.parse import urlparse
 
 from symtune.errors import SymtuneError
 from symtune.io import read_json_object
-from symtune.layout import Checkpoint, TuneRun
+from symtune.layout import Checkpoint, RunDir, TuneRun
 
 
 @dataclass(frozen=True)
@@ -111,6 +111,13 @@ def _check_local(path: Path, name: str) -> None:
         return
     if (path / "adapter_config.json").exists():
         return
+    run = RunDir(path)
+    if run.run_config.is_file():  # a `symtune run` folder: its models are in arms/ARM/tune*
+        found = [str(p) for p in run.tuning_runs().values()]
+        raise SymtuneError(
+            f"model {name}: a `symtune run` folder, not one model; name one of its tuning runs "
+            f"({', '.join(found) if found else 'none finished yet'})"
+        )
     raise SymtuneError(
         f"model {name}: no config.json in that directory; expected a transformers model, "
         "a symtune run or a tuning checkpoint"
