@@ -5,29 +5,31 @@ import contextlib
 import os
 import sys
 
-from symtune.errors import install_interrupt_guard, say_aborted
+from symtune.errors import Terminated, install_interrupt_guard, say_aborted
 
 
-def _abort() -> None:
-    """End an interrupted command with 130 without the interpreter's teardown: the command has
-    unwound (its own clean-up ran) and a module whose import was cut short (torch, mid-way)
-    can make the teardown die of the signal instead (exit -2, not 130)."""
-    say_aborted()
+def _end(code: int) -> None:
+    """End a command stopped by a signal (exit 128 + its number) without the interpreter's
+    teardown: the command has unwound (its own clean-up ran) and a module whose import was
+    cut short (torch, mid-way) can make the teardown die of the signal instead (-2, not 130)."""
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):
             stream.flush()
-    os._exit(130)
+    os._exit(code)
 
 
 def main() -> None:
     install_interrupt_guard()
     try:
         from symtune.cli.main import run
-    except KeyboardInterrupt:  # nothing written yet
-        _abort()
+    except Terminated as stop:  # nothing written yet
+        _end(128 + stop.signum)
+    except KeyboardInterrupt:
+        say_aborted()
+        _end(130)
     code = run()
-    if code == 130:
-        _abort()
+    if code > 128:
+        _end(code)
     sys.exit(code)
 
 

@@ -3,11 +3,13 @@ expected), and Ctrl-C, which stops any phase within seconds."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator
 
 
 class SymtuneError(Exception):
@@ -44,6 +46,62 @@ def _watch(read_fd: int) -> None:
             os._exit(130)
 
 
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP (a scheduler's notice, a closed terminal): the command unwinds as
+    for Ctrl-C (clean-up runs in `finally` and `except BaseException` blocks) and exits
+    128 + the signal's number; `message` says what was kept. Not a KeyboardInterrupt: click
+    and typer turn those into exit 130 and drop them."""
+
+    def __init__(self, signum: int, message: str = "") -> None:
+        super().__init__(message)
+        self.signum = signum
+        self.message = message or (
+            f"stopped by {signal.Signals(signum).name}; rerun the same command to resume"
+        )
+
+
+_stop: dict[str, int] = {}
+"""The stop signal received while a loop defers it ({"signum": n}), else empty."""
+_deferring = threading.Event()
+
+
+def _on_stop(signum: int, _frame: object) -> None:
+    if not _deferring.is_set():
+        raise Terminated(signum)
+    _stop.setdefault("signum", signum)
+
+
+@contextlib.contextmanager
+def deferred_stop() -> Iterator[None]:
+    """Inside: SIGTERM/SIGHUP only set `stop_signal()`, for a loop that checks it at a safe
+    point (tuning: the end of a step, where it writes a checkpoint); outside, they unwind
+    the command at once. A signal that arrived inside and was not acted on is raised on
+    leaving."""
+    _stop.clear()
+    _deferring.set()
+    try:
+        yield
+    finally:
+        _deferring.clear()
+    if "signum" in _stop:
+        raise Terminated(_stop["signum"])
+
+
+def stop_signal() -> int:
+    """The SIGTERM/SIGHUP received while deferred (0: none)."""
+    return _stop.get("signum", 0)
+
+
+def install_stop_handlers() -> None:
+    """SIGTERM and SIGHUP raise `Terminated` (deferred inside `deferred_stop`), unless the
+    process inherited them ignored (`nohup`)."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(signum) is not signal.SIG_IGN:
+            signal.signal(signum, _on_stop)
+
+
 def install_interrupt_guard() -> None:
     """Make Ctrl-C raise KeyboardInterrupt (the command unwinds and cleans up) and, if the
     process still runs `ABORT_GRACE_S` later, end it with exit 130. The signal reaches a
@@ -52,6 +110,7 @@ def install_interrupt_guard() -> None:
     SIGINT ignored (a shell's background job) keeps ignoring it."""
     if threading.current_thread() is not threading.main_thread():
         return
+    install_stop_handlers()
     if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
         return
     read_fd, write_fd = os.pipe()

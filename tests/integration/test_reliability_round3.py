@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import re
 import resource
+import signal
 import time
 
 import pytest
@@ -359,3 +360,57 @@ def test_g7_minor_messages_say_what_is_wrong(tmp_path, tiny_run, tiny_model_dir)
         assert result.returncode == 2 and len(lines) == 1 and needle in lines[0], result.stderr
     assert not (tmp_path / "e1").exists() and not (tmp_path / "e2").exists()
     assert link.is_symlink() and not link.exists()
+
+
+# Item 7: preemption ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_a_stop_signal_during_tuning_checkpoints_the_step_says_so_and_resumes_exactly(
+    tmp_path, tiny_model_dir, signum
+):
+    """A scheduler's SIGTERM (or a closed terminal's SIGHUP) lost the work since the last
+    checkpoint; now the step in flight ends, its checkpoint is written (checkpoint_every is
+    far away), one line says so, the exit is 128 + the signal, and --resume ends with the
+    uninterrupted run's weights."""
+    import hashlib
+    import os
+    import subprocess
+    import sys
+
+    from conftest import build_tiny_mixture
+
+    mixture = build_tiny_mixture(tmp_path / "mix", n=64)
+    args = ["tune", "--mixture", mixture, "--model", tiny_model_dir, "--steps", "60"]
+    args += ["--batch-size", "4", "--seq-len", "2048", "--lr", "0.01", "--dtype", "fp32"]
+    args += ["--checkpoint-every", "1000"]
+    run_symtune(*args, "--out", tmp_path / "ref", ok=True)
+    cut = tmp_path / "cut"
+    job = subprocess.Popen(
+        [sys.executable, "-m", "symtune", *map(str, args), "--out", str(cut)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "SYMTUNE_PROGRESS_EVERY": "3600"},
+    )
+    metrics = cut / "metrics.jsonl"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and job.poll() is None:
+        if metrics.exists() and metrics.read_text().count("\n") >= 3:
+            break
+        time.sleep(0.01)
+    job.send_signal(signum)
+    _, err = job.communicate(timeout=120)
+    assert job.returncode == 128 + signum, err
+    lines = err.strip().splitlines()
+    name = signal.Signals(signum).name
+    assert len(lines) == 1 and f"stopped by {name} after step " in lines[0], err
+    step = int(lines[0].split("after step ")[1].split()[0])
+    assert 3 <= step < 60 and (cut / "checkpoints" / f"step-{step:06d}").is_dir()
+    assert not (cut / "final").exists()
+    run_symtune(*args, "--out", cut, "--resume", ok=True)
+
+    def sha(run):
+        return hashlib.sha256((run / "final" / "model.safetensors").read_bytes()).hexdigest()
+
+    assert sha(cut) == sha(tmp_path / "ref")

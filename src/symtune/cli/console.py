@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.progress import MofNCompleteColumn, Progress, TimeRemainingColumn
 from rich.table import Table
 
-from symtune.errors import SymtuneError, say_aborted
+from symtune.errors import SymtuneError, Terminated, say_aborted
 
 console = Console()
 PROGRESS_EVERY_S = float(os.environ.get("SYMTUNE_PROGRESS_EVERY", "30"))
@@ -251,6 +251,9 @@ def guarded(run: Callable[[], Any], debug: dict[str, bool]) -> int:
         else:
             err.print(f"error: {error}", markup=False, highlight=False)
         return int(getattr(error, "exit_code", 2))
+    except Terminated as stop:  # SIGTERM / SIGHUP: what was kept, exit 128 + its number
+        err.print(f"error: {stop.message}", markup=False, highlight=False, soft_wrap=True)
+        return 128 + stop.signum
     except (typer.Abort, KeyboardInterrupt):
         code = 130
     except typer.Exit as stop:

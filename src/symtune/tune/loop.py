@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -14,7 +15,7 @@ from typing import Any
 
 import torch
 
-from symtune.errors import SymtuneError
+from symtune.errors import SymtuneError, Terminated, deferred_stop, stop_signal
 from symtune.io import atomic_json, atomic_write, read_json_object, read_jsonl
 from symtune.layout import TuneRun
 from symtune.mixture.read import read_validation
@@ -167,44 +168,58 @@ def _train(
     run_validation = _Validation(run, config, model, tokenizer, val_prompts, accelerator, autocast)
     if val_prompts and start == 0:
         run_validation(0)
-    for step in range(start, config.steps):
-        began = time.perf_counter()
-        docs = step_documents(prompts, config.batch_size, tokenizer, config)
-        mine = docs[rank::world]
-        supervised_total, tokens_total = token_counts(mine, accelerator)
-        groups = micro_batches(list(pack(mine, config.seq_len, pad_id)), config.micro_batch_rows)
-        loss_sum = accumulate(model, groups, accelerator, autocast, supervised_total)
-        grad_norm = optimizer_step(model, optimizer, schedule, config, accelerator)
-        step_loss = finite(float(accelerator.reduce(loss_sum, "sum")) / supervised_total, step)
-        elapsed = time.perf_counter() - began
-        record = {
-            "step": step + 1,
-            "loss": step_loss,
-            "lr": schedule.get_last_lr()[0],
-            "grad_norm": grad_norm,
-            **{"tokens": tokens_total, "supervised_tokens": supervised_total},
-            **{"seconds": elapsed, "tokens_per_s": tokens_total / elapsed},
-        }
-        if step == start and accelerator.is_main_process:
-            # only now: a first step that fails on bad input leaves nothing behind
-            provenance = _provenance(config, stream, inputs, device, dtype)
-            made = run_validation.pending
-            _write_run_files(run, config, provenance, stream.manifest, start, made)
-        if accelerator.is_main_process:
-            board = _log(run, record, board, config, progress)
-        last = step + 1 == config.steps
-        late = torch.tensor(float(deadline is not None and time.monotonic() > deadline))
-        stop = not last and float(accelerator.reduce(late.to(device), "max")) > 0
-        if val_prompts and ((step + 1) % config.val_every == 0 or last or stop):
-            run_validation(step + 1)
-        if (step + 1) % config.checkpoint_every == 0 or last or stop:
-            save_checkpoint(run, step + 1, model, optimizer, schedule, config, accelerator, inputs)
-        if stop:
-            stopped = {"step": step + 1, "steps": config.steps, "reason": "deadline"}
-            break
-    else:
-        stopped = None
-    _finish(run, model, tokenizer, config, accelerator, stopped)
+    with deferred_stop():  # SIGTERM/SIGHUP end the run at the next step boundary
+        for step in range(start, config.steps):
+            began = time.perf_counter()
+            docs = step_documents(prompts, config.batch_size, tokenizer, config)
+            mine = docs[rank::world]
+            supervised_total, tokens_total = token_counts(mine, accelerator)
+            groups = micro_batches(
+                list(pack(mine, config.seq_len, pad_id)), config.micro_batch_rows
+            )
+            loss_sum = accumulate(model, groups, accelerator, autocast, supervised_total)
+            grad_norm = optimizer_step(model, optimizer, schedule, config, accelerator)
+            step_loss = finite(float(accelerator.reduce(loss_sum, "sum")) / supervised_total, step)
+            elapsed = time.perf_counter() - began
+            record = {
+                "step": step + 1,
+                "loss": step_loss,
+                "lr": schedule.get_last_lr()[0],
+                "grad_norm": grad_norm,
+                **{"tokens": tokens_total, "supervised_tokens": supervised_total},
+                **{"seconds": elapsed, "tokens_per_s": tokens_total / elapsed},
+            }
+            if step == start and accelerator.is_main_process:
+                # only now: a first step that fails on bad input leaves nothing behind
+                provenance = _provenance(config, stream, inputs, device, dtype)
+                made = run_validation.pending
+                _write_run_files(run, config, provenance, stream.manifest, start, made)
+            if accelerator.is_main_process:
+                board = _log(run, record, board, config, progress)
+            last = step + 1 == config.steps
+            late = float(deadline is not None and time.monotonic() > deadline)
+            flags = torch.tensor([late, float(stop_signal())], device=device)
+            late, signalled = (float(x) for x in accelerator.reduce(flags, "max"))  # every rank
+            stop, halt = not last and late > 0, not last and signalled > 0
+            if val_prompts and ((step + 1) % config.val_every == 0 or last or stop):
+                run_validation(step + 1)
+            if (step + 1) % config.checkpoint_every == 0 or last or stop or halt:
+                save_checkpoint(
+                    run, step + 1, model, optimizer, schedule, config, accelerator, inputs
+                )
+            if halt:  # SIGTERM/SIGHUP: this step's checkpoint is the run's state; no final/
+                name = signal.Signals(int(signalled)).name
+                raise Terminated(
+                    int(signalled),
+                    f"stopped by {name} after step {step + 1} of {config.steps}: checkpoint "
+                    f"written; rerun with --resume (or the same symtune run) to continue",
+                )
+            if stop:
+                stopped = {"step": step + 1, "steps": config.steps, "reason": "deadline"}
+                break
+        else:
+            stopped = None
+        _finish(run, model, tokenizer, config, accelerator, stopped)
     return run
 
 
