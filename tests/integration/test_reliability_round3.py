@@ -414,3 +414,29 @@ def test_a_stop_signal_during_tuning_checkpoints_the_step_says_so_and_resumes_ex
         return hashlib.sha256((run / "final" / "model.safetensors").read_bytes()).hexdigest()
 
     assert sha(cut) == sha(tmp_path / "ref")
+
+
+# Item 8: memory ----------------------------------------------------------------------------
+
+
+def test_every_stage_records_its_own_peak_memory(tiny_run):
+    import json
+
+    stages = json.loads((tiny_run[1] / "stages.json").read_text())
+    assert {"data", "eval_base", "tune:symbol.r1", "tune:symbol.r2", "eval"} <= set(stages)
+    for name, record in stages.items():
+        if name != "report":
+            assert 100 < record["peak_rss_mb"] < 8000, (name, record)
+
+
+def test_a_stage_peak_is_reset_at_its_start():
+    import numpy as np
+
+    from symtune.pipeline.memory import peak_rss_mb, release, reset_peak
+
+    block = np.ones(40_000_000)  # 320 MB, touched
+    high = peak_rss_mb()
+    del block
+    release()
+    assert reset_peak()  # Linux, as CI
+    assert peak_rss_mb() < high - 200

@@ -21,6 +21,7 @@ from symtune.layout import RunDir, TuneRun
 from symtune.outdir import claim_main
 from symtune.pipeline.arms import Arm, choose
 from symtune.pipeline.config import RunConfig
+from symtune.pipeline.memory import peak_rss_mb, release, reset_peak
 from symtune.ranks import is_main_process, on_main, wait_for_everyone
 from symtune.tasks import TaskSpec
 from symtune.tune.config import TuneConfig
@@ -175,9 +176,12 @@ class Steps:
             self._say(f"{name}: recorded as done, but {missing} is gone; running it again")
         else:
             self._say(f"{name}: running")
+        release()  # the last stage's leftovers are not this one's peak
+        reset_peak()
         start = time.perf_counter()
         extra = (work() if everyone else on_main(work)) or {}
         if is_main_process():
+            extra = {**extra, "peak_rss_mb": round(peak_rss_mb())}  # this process's (rank 0)
             _record_stage(self.layout.root, name, time.perf_counter() - start, extra)
         wait_for_everyone()
 
