@@ -80,7 +80,7 @@ def test_build_then_show(tmp_path, suite_file):
         ),
         (
             ["data", "build", "--n", "0", "--out", "x", "--suite", "reachable"],
-            "error: mixture config: n=0; expected a positive number of prompts",
+            "error: mixture config: n=0; expected 1 to 1,000,000 prompts",
         ),
         (
             ["data", "show", "nowhere"],
