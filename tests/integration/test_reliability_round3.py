@@ -202,7 +202,8 @@ def test_g4_a_run_folder_resumes_however_out_is_spelled_and_after_a_move(tmp_pat
     ]
     for cwd, yaml_path, out in spellings:
         result = run_symtune("run", yaml_path, "--out", out, cwd=cwd, ok=True)
-        assert "tune:symbol: done already" in result.stdout, result.stdout
+        for stage in ("data", "eval_base", "tune:symbol", "eval"):
+            assert f"{stage}: done already" in result.stdout, result.stdout
     (tmp_path / "P1").rename(tmp_path / "P1b")
     result = run_symtune("run", config, "--out", tmp_path / "P1b", ok=True)
     assert "eval: done already" in result.stdout

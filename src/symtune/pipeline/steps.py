@@ -205,7 +205,7 @@ class Steps:
         if not results.is_file():
             return str(results)
         models = read_json_object(results, "results").get("models")
-        gone = [lb for lb in labels if not isinstance(models, list) or lb not in models]
+        gone = [lb for lb in labels if not isinstance(models, dict | list) or lb not in models]
         return f"{', '.join(gone)} in {results}" if gone else None
 
     def _say(self, message: str) -> None:
