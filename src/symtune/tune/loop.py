@@ -158,9 +158,7 @@ def _train(
     if config.batch_size < world:
         raise SymtuneError(f"batch_size={config.batch_size} is smaller than {world} processes")
     prompts = stream.from_position(start * config.batch_size)
-    pad_id = (
-        tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    )
+    pad_id = next(i for i in (tokenizer.pad_token_id, tokenizer.eos_token_id) if i is not None)
     device = accelerator.device
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=dtype.dtype == "bf16")
 
@@ -181,14 +179,10 @@ def _train(
             grad_norm = optimizer_step(model, optimizer, schedule, config, accelerator)
             step_loss = finite(float(accelerator.reduce(loss_sum, "sum")) / supervised_total, step)
             elapsed = time.perf_counter() - began
-            record = {
-                "step": step + 1,
-                "loss": step_loss,
-                "lr": schedule.get_last_lr()[0],
-                "grad_norm": grad_norm,
-                **{"tokens": tokens_total, "supervised_tokens": supervised_total},
-                **{"seconds": elapsed, "tokens_per_s": tokens_total / elapsed},
-            }
+            record = {"step": step + 1, "loss": step_loss, "lr": schedule.get_last_lr()[0]}
+            record |= {"grad_norm": grad_norm, "tokens": tokens_total}
+            record |= {"supervised_tokens": supervised_total, "seconds": elapsed}
+            record["tokens_per_s"] = tokens_total / elapsed
             if step == start and accelerator.is_main_process:
                 # only now: a first step that fails on bad input leaves nothing behind
                 provenance = _provenance(config, stream, inputs, device, dtype)
@@ -197,10 +191,8 @@ def _train(
             if accelerator.is_main_process:
                 board = _log(run, record, board, config, progress)
             last = step + 1 == config.steps
-            late = float(deadline is not None and time.monotonic() > deadline)
-            flags = torch.tensor([late, float(stop_signal())], device=device)
-            late, signalled = (float(x) for x in accelerator.reduce(flags, "max"))  # every rank
-            stop, halt = not last and late > 0, not last and signalled > 0
+            late, signalled = _stop_flags(accelerator, deadline, device)
+            stop, halt = not last and late, not last and signalled > 0
             if val_prompts and ((step + 1) % config.val_every == 0 or last or stop):
                 run_validation(step + 1)
             if (step + 1) % config.checkpoint_every == 0 or last or stop or halt:
@@ -208,12 +200,7 @@ def _train(
                     run, step + 1, model, optimizer, schedule, config, accelerator, inputs
                 )
             if halt:  # SIGTERM/SIGHUP: this step's checkpoint is the run's state; no final/
-                name = signal.Signals(int(signalled)).name
-                raise Terminated(
-                    int(signalled),
-                    f"stopped by {name} after step {step + 1} of {config.steps}: checkpoint "
-                    f"written; rerun with --resume (or the same symtune run) to continue",
-                )
+                raise _halted(signalled, step + 1, config.steps)
             if stop:
                 stopped = {"step": step + 1, "steps": config.steps, "reason": "deadline"}
                 break
@@ -221,6 +208,23 @@ def _train(
             stopped = None
         _finish(run, model, tokenizer, config, accelerator, stopped)
     return run
+
+
+def _stop_flags(accelerator: Any, deadline: float | None, device: Any) -> tuple[bool, int]:
+    """(the deadline passed, the stop signal received) on any rank: every rank agrees."""
+    late = float(deadline is not None and time.monotonic() > deadline)
+    flags = torch.tensor([late, float(stop_signal())], device=device)
+    late, signalled = (float(x) for x in accelerator.reduce(flags, "max"))
+    return late > 0, int(signalled)
+
+
+def _halted(signum: int, step: int, steps: int) -> Terminated:
+    name = signal.Signals(signum).name
+    return Terminated(
+        signum,
+        f"stopped by {name} after step {step} of {steps}: checkpoint written; rerun with "
+        "--resume (or the same symtune run) to continue",
+    )
 
 
 @dataclass
