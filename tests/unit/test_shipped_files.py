@@ -17,6 +17,7 @@ RUN_YAMLS = [
     "docs/results/main.yaml",
     "docs/demo-report/run_config.yaml",
     "docs/replicates-240/run_config.yaml",
+    "docs/replicates-240-families/run_config.yaml",
     "experiments/recipe/cpu-240.yaml",
     "experiments/recipe/cpu-3000.yaml",
     "experiments/recipe/gpu.yaml",

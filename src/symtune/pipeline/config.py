@@ -18,6 +18,7 @@ from symtune.models.registry import DEFAULT_MODEL, check_model, model_positions
 from symtune.pipeline.arms import SYMBOL, Arm, Sweep, parse_arms, parse_sweep
 from symtune.schema import fields_of
 from symtune.tasks.sources import check_local_files
+from symtune.tasks.spec import BigBenchSource, TaskSpec
 from symtune.tune.config import TuneConfig
 
 PRESETS_DIR = Path(__file__).resolve().parents[1] / "presets"
@@ -153,7 +154,7 @@ def load_run_config(path: Path, run_dir: Path, control: bool = False) -> RunConf
     mixture.validate()
     tune.validate()
     check_local_files(specs[n] for n in suite.tuning)
-    load_tasks([specs[n] for n in suite.tuning])  # their data can be had (fetched, read)
+    load_tasks([specs[n] for n in suite.tuning if _readable(specs[n])])  # data can be had
     for section, checked in (("eval", evaluation), ("extra_eval", extra)):
         if checked is not None:
             found = specs if checked.suite == suite_name else suite_specs(checked.suite)[1]
@@ -161,7 +162,8 @@ def load_run_config(path: Path, run_dir: Path, control: bool = False) -> RunConf
                 names = task_names(checked)
                 check_local_files(found[n] for n in names)
                 if checked.settings or checked.flipped:  # k and the sets fit every task's data
-                    check_tasks(load_tasks([found[n] for n in names]), checked)
+                    tasks = [found[n] for n in names if _readable(found[n])]
+                    check_tasks(load_tasks(tasks), checked)
             except SymtuneError as err:
                 raise SymtuneError(f"{where}: {section}: {err}") from None
     arms = parse_arms(raw, where)
@@ -170,6 +172,11 @@ def load_run_config(path: Path, run_dir: Path, control: bool = False) -> RunConf
     _check_arms(arms, sweep, mixture, tune, model_positions(model))
     name = str(raw.get("name", path.stem))
     return RunConfig(name, model, suite_name, mixture, tune, evaluation, extra, tuple(arms), sweep)
+
+
+def _readable(spec: TaskSpec) -> bool:
+    """A task whose data is read up front: not BIG-Bench's (checked file by file when read)."""
+    return not isinstance(spec.source, BigBenchSource)
 
 
 def _check_arms(
