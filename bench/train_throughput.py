@@ -67,7 +67,7 @@ def naive_steps(mixture: Path, config: TuneConfig, steps: int) -> list[tuple[int
                     input_ids=ids, position_ids=positions, labels=labels, use_cache=False
                 ).loss
             (loss / len(rows)).backward()
-            tokens += sum(row.lengths[:-1]) if row.labels[-1] == -100 else len(row.input_ids)
+            tokens += row.tokens
         torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
         optimizer.step()
         optimizer.zero_grad()

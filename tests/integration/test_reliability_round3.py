@@ -428,6 +428,23 @@ def test_every_stage_records_its_own_peak_memory(tiny_run):
     for name, record in stages.items():
         if name != "report":
             assert 100 < record["peak_rss_mb"] < 8000, (name, record)
+            assert 50 < record["start_rss_mb"] <= record["peak_rss_mb"], (name, record)
+
+
+def test_the_data_caches_are_emptied_between_stages():
+    """Word lists and symbol pools built for one stage are not held through the next."""
+    import wordfreq
+
+    from symtune.pipeline.memory import forget_data_caches, release
+    from symtune.prompts.symbols import ranked_words
+
+    ranked_words()
+    assert ranked_words.cache_info().currsize == 1
+    assert wordfreq.get_frequency_list.cache_info().currsize >= 1
+    release()
+    assert ranked_words.cache_info().currsize == 0
+    assert wordfreq.get_frequency_list.cache_info().currsize == 0
+    assert forget_data_caches() >= 4  # ours and wordfreq's, all still registered
 
 
 def test_a_stage_peak_is_reset_at_its_start():

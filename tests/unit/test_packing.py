@@ -9,7 +9,14 @@ from symtune.errors import SymtuneError
 from symtune.prompts.build import FORMATS, Prompt, PromptMeta, render
 from symtune.tune.attention import NAME, document_spans, register
 from symtune.tune.loss import supervised_loss
-from symtune.tune.packing import IGNORE, Document, batch_tensors, pack, tokenize_prompt
+from symtune.tune.packing import (
+    IGNORE,
+    Document,
+    batch_tensors,
+    batch_width,
+    pack,
+    tokenize_prompt,
+)
 
 
 @pytest.fixture(scope="module")
@@ -104,6 +111,37 @@ def test_packed_loss_and_gradients_equal_unpacked(attention):
     assert abs(packed.item() - unpacked.item()) < 1e-4
     for a, b in zip(packed_grads, unpacked_grads, strict=True):
         assert torch.allclose(a, b, atol=1e-5)
+
+
+def test_a_micro_batch_is_cut_to_its_longest_row_rounded_up():
+    rows = list(pack(random_docs(0), 32, pad_id=0))
+    assert [r.tokens for r in rows] == [31, 14] == [sum(r.lengths[:-1]) for r in rows]
+    assert batch_width(rows, 8) == 32 and batch_width(rows[1:], 8) == 16
+    assert batch_width(rows[1:], 1) == 14 and batch_width(rows[1:], 64) == 32
+    ids, labels, positions = batch_tensors(rows[1:], 8)
+    assert ids.shape == labels.shape == positions.shape == (1, 16)
+    assert ids[0, 15].item() == 0 and labels[0, 15].item() == IGNORE
+
+
+@pytest.mark.parametrize("attention", ["sdpa", "eager", NAME])
+def test_cutting_the_padding_changes_neither_loss_nor_gradients(attention):
+    """A row a third full, cut to its documents, trains exactly as the whole row (fp32)."""
+    model = tiny_model(attention)
+    rows = list(pack(random_docs(1)[:3], 64, pad_id=0))
+    assert len(rows) == 1 and rows[0].tokens == 21
+    results = []
+    for multiple in (64, 1, 8):
+        model.zero_grad()
+        ids, labels, positions = batch_tensors(rows, multiple)
+        loss, _ = supervised_loss(model, ids, labels, positions)
+        loss.backward()
+        results.append((ids.shape[1], loss.detach(), [p.grad.clone() for p in model.parameters()]))
+    assert [width for width, _, _ in results] == [64, 21, 24]
+    full = results[0]
+    for _, loss, grads in results[1:]:
+        assert abs(loss.item() - full[1].item()) < 1e-5
+        for a, b in zip(grads, full[2], strict=True):
+            assert torch.allclose(a, b, atol=1e-6)
 
 
 @pytest.mark.parametrize("attention", ["sdpa", NAME])

@@ -126,6 +126,33 @@ def test_packing_and_micro_batches_do_not_change_the_result(tmp_path, mixture, t
     assert len(moved) > len(a) // 2  # a guard: the runs trained, the equality is not vacuous
 
 
+@pytest.mark.parametrize("lora", [None, LoraConfig(r=4, alpha=8, targets=("q_proj", "v_proj"))])
+def test_gradient_checkpointing_trains_the_same_weights(tmp_path, mixture, tiny_model_dir, lora):
+    from symtune.tune.model import prepare_model
+
+    def run(name, checkpointing):
+        config = config_for(
+            tmp_path / name,
+            mixture,
+            tiny_model_dir,
+            steps=2,
+            lora=lora,
+            gradient_checkpointing=checkpointing,
+        )
+        return config, tune(config)
+
+    config, recomputed = run("gc", True)
+    assert prepare_model(config).is_gradient_checkpointing  # it is on, not silently ignored
+    _, kept = run("plain", False)
+    a, b = final_weights(recomputed), final_weights(kept)
+    assert a.keys() == b.keys()
+    for name in a:
+        assert torch.allclose(a[name], b[name], atol=1e-6), name
+    assert losses(recomputed) == pytest.approx(losses(kept), abs=1e-6)
+    resumed = TuneConfig(mixture="m", out="o", gradient_checkpointing=True).resume_key()
+    assert resumed == TuneConfig(mixture="m", out="o").resume_key()  # free to change
+
+
 def test_a_deadline_stops_with_a_model_and_resume_completes(tmp_path, mixture, tiny_model_dir):
     import time
 

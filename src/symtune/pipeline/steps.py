@@ -21,7 +21,7 @@ from symtune.layout import RunDir, TuneRun
 from symtune.outdir import claim_main
 from symtune.pipeline.arms import Arm, choose
 from symtune.pipeline.config import RunConfig
-from symtune.pipeline.memory import peak_rss_mb, release, reset_peak
+from symtune.pipeline.memory import peak_rss_mb, release, reset_peak, rss_mb
 from symtune.ranks import is_main_process, on_main, wait_for_everyone
 from symtune.tasks import TaskSpec
 from symtune.tune.config import TuneConfig
@@ -178,10 +178,11 @@ class Steps:
             self._say(f"{name}: running")
         release()  # the last stage's leftovers are not this one's peak
         reset_peak()
+        held = rss_mb()
         start = time.perf_counter()
         extra = (work() if everyone else on_main(work)) or {}
-        if is_main_process():
-            extra = {**extra, "peak_rss_mb": round(peak_rss_mb())}  # this process's (rank 0)
+        if is_main_process():  # this process's (rank 0): at the start, and its peak
+            extra = {**extra, "start_rss_mb": round(held), "peak_rss_mb": round(peak_rss_mb())}
             _record_stage(self.layout.root, name, time.perf_counter() - start, extra)
         wait_for_everyone()
 

@@ -34,6 +34,14 @@ def prepare_model(config: TuneConfig, device_type: str = "cpu"):
     except (ImportError, ValueError) as err:  # e.g. flash_attention_2 without flash-attn
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise SymtuneError(f"tune config: attention={attention} cannot run here: {first}") from None
+    if config.gradient_checkpointing:
+        if not model.supports_gradient_checkpointing:
+            raise SymtuneError(
+                f"tune config: gradient_checkpointing=true, but model {config.model} does not "
+                "support it (transformers' supports_gradient_checkpointing is False)"
+            )
+        # non-reentrant: works with inputs that need no grad (LoRA) and under DDP/FSDP
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     if config.lora is not None:
         from peft import LoraConfig as PeftLora
         from peft import get_peft_model

@@ -50,12 +50,14 @@ def tokenize_prompt(prompt: Prompt, tokenizer, seen_labels: bool = False) -> Doc
 
 @dataclass(frozen=True)
 class Row:
-    """A packed row of `seq_len` tokens: ids, labels, per-document positions, document sizes."""
+    """A packed row of `seq_len` tokens: ids, labels, per-document positions, document sizes
+    (the padding's run last), and `tokens`, how many of them are documents' (the rest pads)."""
 
     input_ids: tuple[int, ...]
     labels: tuple[int, ...]
     position_ids: tuple[int, ...]
     lengths: tuple[int, ...]
+    tokens: int
 
 
 def pack(documents: Iterable[Document], seq_len: int, pad_id: int) -> Iterator[Row]:
@@ -73,6 +75,7 @@ def pack(documents: Iterable[Document], seq_len: int, pad_id: int) -> Iterator[R
             tuple(labels + [IGNORE] * pad),
             tuple(positions + list(range(pad))),
             tuple(lengths + ([pad] if pad else [])),
+            len(ids),
         )
 
     for doc in documents:
@@ -93,12 +96,27 @@ def pack(documents: Iterable[Document], seq_len: int, pad_id: int) -> Iterator[R
         yield flush()
 
 
-def batch_tensors(rows: Sequence[Row]):
-    """Stack rows into (input_ids, labels, position_ids) long tensors."""
+TRIM_MULTIPLE = 64
+"""Micro-batches are cut to their longest row's documents, rounded up to this many tokens (a
+bounded set of shapes for compiled kernels)."""
+
+
+def batch_width(rows: Sequence[Row], multiple: int = TRIM_MULTIPLE) -> int:
+    """Columns a micro-batch needs: its longest row's document tokens, rounded up to
+    `multiple`, at most the rows' length. The padding cut off is unsupervised and attends only
+    to itself, so the loss and gradients are those of the full rows; the compute and the
+    activations' memory are not (a row half full costs half)."""
+    longest = max(r.tokens for r in rows)
+    return min(len(rows[0].input_ids), -(-longest // multiple) * multiple)
+
+
+def batch_tensors(rows: Sequence[Row], multiple: int = TRIM_MULTIPLE):
+    """Stack rows into (input_ids, labels, position_ids) long tensors of `batch_width`."""
     import torch
 
+    width = batch_width(rows, multiple)
     return (
-        torch.tensor([r.input_ids for r in rows], dtype=torch.long),
-        torch.tensor([r.labels for r in rows], dtype=torch.long),
-        torch.tensor([r.position_ids for r in rows], dtype=torch.long),
+        torch.tensor([r.input_ids[:width] for r in rows], dtype=torch.long),
+        torch.tensor([r.labels[:width] for r in rows], dtype=torch.long),
+        torch.tensor([r.position_ids[:width] for r in rows], dtype=torch.long),
     )
