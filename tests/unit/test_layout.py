@@ -85,3 +85,43 @@ def test_no_function_in_src_is_over_80_lines():
             if function and node.end_lineno - node.lineno + 1 > 80:
                 long.append(f"{path.relative_to(SRC)}:{node.lineno} {node.name}")
     assert not long, long
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(SRC.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Module -> the symtune modules it imports (`from symtune.a.b import x` counts as
+    symtune.a.b, or the nearest package above it that is a file)."""
+    paths = {module_name(p): p for p in SRC.rglob("*.py")}
+    graph = {}
+    for name, path in paths.items():
+        targets = set()
+        for imported in imports_of(path):
+            while imported and imported not in paths:
+                imported = imported.rpartition(".")[0]
+            if imported and imported != name:
+                targets.add(imported)
+        graph[name] = targets
+    return graph
+
+
+def test_no_import_circle_between_modules():
+    """No module reaches itself through imports, at the top or inside a function (imports
+    of a package's __init__, which re-exports its own modules, are not followed)."""
+    graph = import_graph()
+    packages = {module_name(p) for p in SRC.rglob("__init__.py")}
+    circles = []
+    for start in graph:
+        stack, seen = [(start, [start])], set()
+        while stack:
+            node, trail = stack.pop()
+            for nxt in graph[node] - packages:
+                if nxt == start:
+                    circles.append(" -> ".join([*trail, start]))
+                elif nxt not in seen:
+                    seen.add(nxt)
+                    stack.append((nxt, [*trail, nxt]))
+    assert not circles, sorted(set(circles))[:5]

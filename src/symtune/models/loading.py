@@ -4,16 +4,13 @@ load, and every tuned checkpoint, is plain `from_pretrained` material."""
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import json
 import shutil
 from pathlib import Path
-from typing import Any
 
-from symtune.artifacts import cache_dir, sha256_file, smollm2_gguf
+from symtune.artifacts import cache_dir, smollm2_gguf
 from symtune.errors import SymtuneError
 from symtune.io import temp_path
+from symtune.models.files import check_remote_code, check_weights
 from symtune.models.registry import DEFAULT_MODEL, resolve_model
 
 DTYPES = ("bf16", "fp32")
@@ -71,105 +68,6 @@ def model_source(name: str) -> str:
     return str(gguf_checkpoint_dir()) if ref.kind == "gguf-artifact" else ref.location
 
 
-WEIGHT_FILES = ("*.safetensors", "*.bin", "*.pt", "*.gguf")
-CONFIG_FILES = ("config.json", "generation_config.json", "adapter_config.json")
-"""Files besides weights and tokenizer that change a model's outputs (architecture, LoRA)."""
-TOKENIZER_FILES = (
-    "tokenizer.json",
-    "tokenizer_config.json",
-    "special_tokens_map.json",
-    "vocab.*",
-    "merges.txt",
-    "*.model",
-    "chat_template.*",
-)
-
-
-def _file_hashes(directory: Path, patterns: tuple[str, ...]) -> dict[str, str]:
-    """sha256 of each file matching `patterns`, by name."""
-    files = sorted({p for pattern in patterns for p in directory.glob(pattern) if p.is_file()})
-    return {path.name: sha256_file(path) for path in files}
-
-
-def _combined(hashes: dict[str, str]) -> str | None:
-    """One sha256 over files' names and sha256s; None when there are none."""
-    if not hashes:
-        return None
-    lines = "".join(f"{name}\0{digest}\n" for name, digest in sorted(hashes.items()))
-    return hashlib.sha256(lines.encode()).hexdigest()
-
-
-def model_directory(source: str) -> Path | None:
-    """The local folder `from_pretrained(source)` reads: the folder itself, or a hub id's
-    snapshot in the Hugging Face cache (None when it is not cached)."""
-    if Path(source).is_dir():
-        return Path(source)
-    try:
-        from huggingface_hub import snapshot_download
-
-        return Path(snapshot_download(source, local_files_only=True))
-    except Exception:  # not cached, or not a hub id
-        return None
-
-
-def fingerprint(source: str) -> dict[str, Any]:
-    """What a model's results depend on, as sha256s: "weights" over its weight files,
-    "tokenizer" over its tokenizer files, "config" over the files that set its architecture
-    (None for a part that cannot be read locally), and "files", each weight file's sha256."""
-    directory = model_directory(source)
-    if directory is None:
-        return {"weights": None, "tokenizer": None, "config": None, "files": {}}
-    weights = _file_hashes(directory, WEIGHT_FILES)
-    return {
-        "weights": _combined(weights),
-        "tokenizer": _combined(_file_hashes(directory, TOKENIZER_FILES)),
-        "config": _combined(_file_hashes(directory, CONFIG_FILES)),
-        "files": weights,
-    }
-
-
-def check_remote_code(source: str, allowed: bool) -> None:
-    """Refuse a model whose config or tokenizer config names its own Python code (`auto_map`)
-    unless the user allowed it: transformers would otherwise ask mid-output, or run it."""
-    directory = model_directory(source)
-    if directory is None or allowed:
-        return
-    for name in ("config.json", "tokenizer_config.json"):
-        path = directory / name
-        with contextlib.suppress(OSError, ValueError):
-            data = json.loads(path.read_text())
-            if isinstance(data, dict) and data.get("auto_map"):
-                raise SymtuneError(
-                    f"model {directory}: {name} names its own code to run (auto_map); symtune "
-                    "runs a model's code only with --trust-remote-code"
-                )
-
-
-def check_weights(source: str) -> None:
-    """Refuse, before anything is written, a local model folder whose weights cannot load:
-    none there, or a safetensors file whose header or length is damaged."""
-    directory = model_directory(source)
-    if directory is None or not Path(source).is_dir():
-        return
-    files = _file_hashes_names(directory)
-    if not files:
-        raise SymtuneError(
-            f"model {directory}: no weight files (*.safetensors or *.bin); expected a "
-            "transformers model folder"
-        )
-    from safetensors import safe_open
-
-    for path in files:
-        if path.suffix != ".safetensors":
-            continue
-        try:
-            with safe_open(str(path), "pt"):
-                pass
-        except Exception as err:  # safetensors raises its own error type
-            first = str(err).strip().splitlines()[0][:120] if str(err).strip() else ""
-            raise SymtuneError(f"model weights {path}: damaged or truncated ({first})") from None
-
-
 def preflight(name: str, trust_remote_code: bool = False) -> None:
     """Before anything is written: a local model's own code is absent or allowed, and its
     weights readable (built-in and hub models are checked by `check_model`)."""
@@ -178,10 +76,6 @@ def preflight(name: str, trust_remote_code: bool = False) -> None:
         return
     check_remote_code(ref.location, trust_remote_code)
     check_weights(ref.location)
-
-
-def _file_hashes_names(directory: Path) -> list[Path]:
-    return sorted(p for pattern in ("*.safetensors", "*.bin") for p in directory.glob(pattern))
 
 
 def load_model(name: str, dtype: str = "bf16", trust_remote_code: bool = False):

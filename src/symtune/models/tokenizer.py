@@ -10,6 +10,7 @@ from pathlib import Path
 from symtune.artifacts import cache_dir, smollm2_gguf
 from symtune.errors import SymtuneError
 from symtune.io import temp_path
+from symtune.models.files import check_remote_code
 from symtune.models.registry import DEFAULT_MODEL, resolve_model
 
 
@@ -37,8 +38,6 @@ def load_tokenizer(name: str, trust_remote_code: bool = False):  # -> PreTrained
     """A transformers tokenizer for a built-in model name, local path or hub id; its own code
     runs only when `trust_remote_code`."""
     from transformers import AutoTokenizer
-
-    from symtune.models.loading import check_remote_code
 
     ref = resolve_model(name)
     source = str(_gguf_tokenizer_dir()) if ref.kind == "gguf-artifact" else ref.location
