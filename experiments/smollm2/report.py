@@ -10,8 +10,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from symtune.evaluate.results import GROUP_TITLES
-from symtune.evaluate.tables import interval, pct
+from symtune.analysis.summary import GROUP_TITLES
+from symtune.analysis.tables import interval, pct
 from symtune.layout import RunDir
 from symtune.report.read import read_optional, run_summary, tuning_run_of
 from symtune.report.render import Block

@@ -6,9 +6,8 @@ import math
 import numpy as np
 import pytest
 
-from symtune.errors import SymtuneError
-from symtune.evaluate.answer import accuracy_table, contrast_tables, learnable, reading
-from symtune.evaluate.contrasts import (
+from symtune.analysis.answer import accuracy_table, contrast_tables, learnable, reading
+from symtune.analysis.contrasts import (
     arm_of,
     arms_of,
     contrasts,
@@ -17,8 +16,9 @@ from symtune.evaluate.contrasts import (
     pairs,
     replicate_bootstrap,
 )
+from symtune.analysis.summary import compare
+from symtune.errors import SymtuneError
 from symtune.evaluate.protocol import Item
-from symtune.evaluate.results import compare
 from symtune.pipeline.arms import Arm, choose, parse_arms, parse_sweep
 from symtune.tune.config import TuneConfig
 
@@ -230,8 +230,8 @@ def test_the_answer_leads_with_the_suite_base_can_do_and_reads_the_control_contr
 
 
 def test_the_verdict_says_the_control_fell_and_every_table_shows_one_p_per_contrast():
-    from symtune.evaluate.answer import verdict
-    from symtune.evaluate.tables import p_text, table1_rows
+    from symtune.analysis.answer import verdict
+    from symtune.analysis.tables import p_text, table1_rows
 
     assert p_text(0.0004) == "< 0.001" and p_text(0.0532) == "0.053"
     sym_con = {"delta": 0.16, "ci": [0.10, 0.21], "mde": 0.077, "p": 1e-6, "p_holm": 3e-6}

@@ -9,6 +9,7 @@ import torch
 from transformers import AutoModelForCausalLM
 
 from conftest import binary_eval_suite, make_task
+from symtune.analysis.stats import mcnemar_p, paired_bootstrap
 from symtune.errors import SymtuneError
 from symtune.evaluate.api import build_items, evaluate
 from symtune.evaluate.config import EvalConfig
@@ -21,7 +22,6 @@ from symtune.evaluate.protocol import (
 )
 from symtune.evaluate.runner import ResultCache, exact_result, rank_result
 from symtune.evaluate.scoring import GenerateRequest, RankRequest, Scorer
-from symtune.evaluate.stats import mcnemar_p, paired_bootstrap
 from symtune.models import load_tokenizer
 from symtune.tasks.algorithmic import ListFunction
 
@@ -341,7 +341,7 @@ def test_a_marker_written_before_a_field_existed_still_matches(tmp_path, tiny_mo
 
 
 def test_scoring_modes_know_their_items_and_answers():
-    from symtune.evaluate.modes import EXACT, MODES, RANK, first_mode
+    from symtune.analysis.modes import EXACT, MODES, RANK, first_mode
 
     labelled, free = item(), item("[1, 2]", ())
     assert RANK.applies_to(labelled) and not RANK.applies_to(free)
@@ -354,7 +354,7 @@ def test_scoring_modes_know_their_items_and_answers():
 
 
 def test_another_ranks_cache_without_a_model_record_is_refused(tmp_path):
-    from symtune.evaluate.identity import check_cache_owner
+    from symtune.evaluate.store import check_cache_owner
 
     (tmp_path / "cache").mkdir()
     identity = {"name": "m", "weights": "w", "tokenizer": "t", "config": "c", "files": {}}

@@ -213,7 +213,7 @@ def test_the_cluster_bootstrap_widens_intervals_for_clustered_differences():
     design effect well above 1 and a wider interval; independent ones stay near 1."""
     import numpy as np
 
-    from symtune.evaluate.stats import cluster_bootstrap, paired_bootstrap
+    from symtune.analysis.stats import cluster_bootstrap, paired_bootstrap
 
     rng = np.random.default_rng(1)
     clusters = [c for c in range(8) for _ in range(10)]
@@ -247,7 +247,7 @@ def test_one_draw_prompts_scored_side_by_side_equal_each_prompt_alone(tmp_path, 
 def test_intervals_are_never_narrower_than_for_independent_prompts():
     """A design effect below 1 (here: every cluster holds the same mix) keeps the per-example
     interval; the design effect is still reported."""
-    from symtune.evaluate.stats import paired_bootstrap, paired_difference
+    from symtune.analysis.stats import paired_bootstrap, paired_difference
 
     clusters = [c for c in range(6) for _ in range(4)]
     base = [0] * 24

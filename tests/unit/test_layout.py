@@ -28,6 +28,24 @@ def test_evaluation_never_imports_tuning(path):
     assert not {m for m in imports_of(path) if m.startswith("symtune.tune")}
 
 
+@pytest.mark.parametrize("path", modules("analysis"), ids=lambda p: p.name)
+def test_statistics_import_only_statistics(path):
+    """analysis/ reads result records: no scoring engine, no tuning, no model, no torch."""
+    forbidden = ("symtune.evaluate", "symtune.tune", "symtune.models", "symtune.pipeline")
+    forbidden += ("symtune.report", "symtune.cli", "torch", "transformers")
+    assert not {m for m in imports_of(path) if m.startswith(forbidden)}
+
+
+def test_statistics_load_without_torch():
+    import subprocess
+    import sys
+
+    names = ", ".join(f"symtune.analysis.{p.stem}" for p in modules("analysis"))
+    code = f"import sys, {names}; print('torch' in sys.modules, 'transformers' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
+
+
 @pytest.mark.parametrize("path", modules("report"), ids=lambda p: p.name)
 def test_the_report_reads_files_and_never_builds_prompts(path):
     forbidden = ("symtune.evaluate.api", "symtune.evaluate.protocol", "symtune.prompts")

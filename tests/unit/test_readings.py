@@ -3,12 +3,12 @@ and the headroom scan's rows, rule and threshold validation."""
 
 import pytest
 
+from symtune.analysis.readings import algorithmic_controls, exemplar_following, mde
+from symtune.analysis.tables import readings_markdown
 from symtune.errors import SymtuneError
 from symtune.evaluate.config import EvalConfig
 from symtune.evaluate.protocol import list_function_items, turing_items
-from symtune.evaluate.readings import algorithmic_controls, exemplar_following, mde
-from symtune.evaluate.scan import ScanConfig, passes, scan_rows, suite_yaml, wilson
-from symtune.evaluate.tables import readings_markdown
+from symtune.scan import ScanConfig, passes, scan_rows, suite_yaml, wilson
 from symtune.tasks.algorithmic import ListFunction, TuringExample
 
 

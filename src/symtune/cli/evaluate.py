@@ -21,9 +21,9 @@ from symtune.cli.console import (
 from symtune.cli.options import config_options, config_values
 from symtune.errors import SymtuneError
 from symtune.evaluate.config import EvalConfig
-from symtune.evaluate.scan import ScanConfig
 from symtune.io import read_yaml
 from symtune.models.registry import DEFAULT_MODEL
+from symtune.scan import ScanConfig
 
 
 def _read_suite_file(suite: str) -> None:
@@ -130,7 +130,7 @@ def scan_command(
     **fields: Any,
 ) -> None:
     """Headroom scan: which tasks can the model do with instruction + relevant labels?"""
-    from symtune.evaluate.scan import NEITHER, RELEVANT, run_scan
+    from symtune.scan import NEITHER, RELEVANT, run_scan
 
     config = ScanConfig(**config_values(ScanConfig, fields))
     config.validate()
@@ -163,7 +163,7 @@ def scan_command(
 
 def print_summary(document: dict, mode: str, title: str = "") -> None:
     """Table 1 (the same rows as results.md and the report) in the terminal."""
-    from symtune.evaluate.tables import table1_rows
+    from symtune.analysis.tables import table1_rows
 
     header, rows = table1_rows(document["summary"][mode], (document["comparison"] or {}).get(mode))
     table = Table(title=f"{title}accuracy (%), scoring: {mode}")
@@ -187,7 +187,7 @@ def _print_table(caption: str, header: list[str], rows: list[list[str]]) -> None
 def print_answer(document: dict, mode: str, title: str = "") -> None:
     """The answer (accuracy per arm, every contrast with its reading, the label-set mass) in
     tables that fit an 80-column log, then the legend; Table 1 where a run has no arms."""
-    from symtune.evaluate.answer import LEGEND, answer_tables, learnable, noise_note, verdict
+    from symtune.analysis.answer import LEGEND, answer_tables, learnable, noise_note, verdict
 
     if not (document.get("contrasts") or {}).get(mode):
         print_summary(document, mode, title)

@@ -1,2 +1,3 @@
-"""The eval stage: the paper's protocol as items, scoring backends, per-item caches keyed by the
-model's identity, statistics, contrasts between arms, readings, and every table (`tables`)."""
+"""The eval stage: the paper's protocol as items, scoring backends (rank and greedy, shared
+exemplar sets), per-item caches keyed by the model's identity (`identity`), and the
+data-parallel split. The statistics of its results are in `symtune.analysis`."""

@@ -12,20 +12,16 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
+from symtune.analysis.contrasts import arm_summaries, arms_of, contrasts, label_set_mass
+from symtune.analysis.modes import MODES
+from symtune.analysis.readings import readings
+from symtune.analysis.summary import compare, summarize
+from symtune.analysis.tables import results_markdown
 from symtune.artifacts import artifact_record
 from symtune.errors import SymtuneError
 from symtune.evaluate.config import EvalConfig
-from symtune.evaluate.contrasts import arm_summaries, arms_of, contrasts, label_set_mass
-from symtune.evaluate.identity import (
-    check_cache_owner,
-    forget_bookkeeping,
-    model_identity,
-    model_location,
-    model_record,
-    stored_identity,
-)
-from symtune.evaluate.modes import MODES
-from symtune.evaluate.parallel import cache_path, cached, merged, share
+from symtune.evaluate.identity import model_identity, model_location, model_record
+from symtune.evaluate.parallel import share
 from symtune.evaluate.protocol import (
     Item,
     classification_items,
@@ -33,12 +29,10 @@ from symtune.evaluate.protocol import (
     ordered,
     turing_items,
 )
-from symtune.evaluate.readings import readings
-from symtune.evaluate.results import compare, summarize
 from symtune.evaluate.runner import ResultCache, score_items
 from symtune.evaluate.scoring import Scorer
-from symtune.evaluate.tables import results_markdown
-from symtune.io import atomic_json, atomic_write, read_json_object
+from symtune.evaluate.store import cache_path, cached, claim_caches, forget_bookkeeping, merged
+from symtune.io import atomic_write, read_json_object
 from symtune.models.dtype import resolve_dtype
 from symtune.outdir import claim_main
 from symtune.provenance import package_versions
@@ -217,7 +211,7 @@ def _evaluate(
     packing = pack_tokens(device.type)  # checked before anything is written
     dtype = resolve_dtype(config.dtype, device.type)
     config = replace(config, dtype=dtype.dtype)  # caches belong to the dtype that ran
-    on_main(lambda: _claim_caches(config, identities, out))
+    on_main(lambda: claim_caches(config, identities, out))
     per_model: dict[str, dict[str, dict[str, Any]]] = {}
     timings: dict[str, float] = {}
     mine = share(items, rank(), world_size())
@@ -257,25 +251,6 @@ def _evaluate(
     atomic_write(out / "results.json", json.dumps(document, indent=1, ensure_ascii=False) + "\n")
     atomic_write(out / "results.md", results_markdown(document))
     return document
-
-
-def _claim_caches(
-    config: EvalConfig, identities: Mapping[str, Mapping[str, Any]], out: Path
-) -> None:
-    """Refuse caches made with another config or model; then record this config and each
-    label's model identity beside its cache."""
-    identity = config.identity()
-    marker = out / "eval_config.json"
-    if marker.exists() and stored_identity(marker) != identity:
-        raise SymtuneError(
-            f"{out} holds an evaluation with another config; choose another --out or delete it"
-        )
-    for label in identities:  # a label's cache belongs to one model, weights and tokenizer
-        check_cache_owner(out, label, identities[label])
-    atomic_write(marker, identity)
-    (out / "cache").mkdir(exist_ok=True)
-    for label in identities:
-        atomic_json(out / "cache" / f"{label}.model", dict(identities[label]))
 
 
 def _score_model(

@@ -7,7 +7,7 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from symtune.evaluate.modes import MODES
+from symtune.analysis.modes import MODES
 from symtune.models.dtype import DTYPE_CHOICES
 from symtune.models.registry import DEFAULT_MODEL
 from symtune.prompts.build import ICL_SETTINGS

@@ -1,18 +1,14 @@
-"""Which model made an evaluation folder's cached predictions: each label's identity (the
-sha256 of its weights, tokenizer and config files) recorded beside its cache and checked
-before the cache is reused, and the config the cache belongs to."""
+"""A model's identity for evaluation: where its files are, the sha256s of its weights,
+tokenizer and config (what its results depend on; `store` records them beside the label's
+cache and checks them before reuse), and its record in results.json."""
 
 from __future__ import annotations
 
-import contextlib
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from symtune.errors import SymtuneError
-from symtune.evaluate.config import EvalConfig
-from symtune.evaluate.parallel import cache_files
 from symtune.io import read_json_object
 from symtune.layout import Checkpoint, TuneRun, model_dir
 
@@ -56,59 +52,3 @@ def model_record(name: str, identity: Mapping[str, Any]) -> dict[str, Any]:
         record["tuning_config"] = read_json_object(checkpoint.run.config, "run config")
         record["step"] = read_json_object(checkpoint.state, "checkpoint state")["step"]
     return record
-
-
-def check_cache_owner(out: Path, label: str, identity: Mapping[str, Any]) -> None:
-    """Refuse to reuse a label's cached predictions made by another model or other weights."""
-    owner = out / "cache" / f"{label}.model"
-    if not owner.exists():
-        if any(p.stat().st_size for p in cache_files(out, label)):  # any rank's
-            raise SymtuneError(
-                f"{out}: label {label!r} has cached predictions but no record of the model that "
-                f"made them ({owner} is missing), so they cannot be checked; choose another --out"
-            )
-        return
-    try:
-        stored = json.loads(owner.read_text())
-    except ValueError:
-        stored = None
-    if not isinstance(stored, dict) or "config" not in stored:
-        raise SymtuneError(
-            f"{out}: label {label!r} was evaluated by an older symtune that did not record "
-            "its model's sha256s (weights, tokenizer, config), so its cached predictions cannot "
-            "be checked; choose another --out"
-        )
-    for key, what in (  # not the name: the same files under another path (a moved run)
-        ("weights", "weights"),
-        ("tokenizer", "tokenizer"),
-        ("config", "model config"),
-    ):
-        if stored.get(key) != identity[key]:
-            raise SymtuneError(
-                f"{out}: label {label!r} was evaluated with {what} {str(stored.get(key))[:16]!r}, "
-                f"not {str(identity[key])[:16]!r} (its cached predictions would be stale); "
-                "choose another --out"
-            )
-
-
-def stored_identity(marker: Path) -> str:
-    """A stored eval config read back with today's defaults for fields added since."""
-    stored = read_json_object(marker, "eval config")
-    known = set(EvalConfig.__dataclass_fields__)
-    values = {k: tuple(v) if isinstance(v, list) else v for k, v in stored.items() if k in known}
-    if set(stored) - known:
-        return marker.read_text()
-    return EvalConfig(**values).identity()
-
-
-def forget_bookkeeping(out: Path, before: set[Path]) -> None:
-    """After a failure before any prediction was cached: remove the config and identity
-    records this call wrote, so the corrected command starts afresh."""
-    if any(p.stat().st_size for p in (out / "cache").glob("*.jsonl")):
-        return  # predictions to resume from
-    for path in [out / "eval_config.json", *(out / "cache").glob("*")]:
-        if path not in before and path.is_file():
-            path.unlink()
-    if (out / "cache").is_dir() and out / "cache" not in before:
-        with contextlib.suppress(OSError):
-            (out / "cache").rmdir()

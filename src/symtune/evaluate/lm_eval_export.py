@@ -21,9 +21,9 @@ from typing import Any
 
 import yaml
 
+from symtune.analysis.modes import MODES
 from symtune.errors import SymtuneError
 from symtune.evaluate.config import EvalConfig
-from symtune.evaluate.modes import MODES
 from symtune.evaluate.protocol import Item
 from symtune.io import temp_path
 

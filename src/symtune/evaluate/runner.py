@@ -9,8 +9,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from symtune.analysis.modes import RANK
 from symtune.errors import SymtuneError
-from symtune.evaluate.modes import RANK
 from symtune.evaluate.protocol import Item
 from symtune.evaluate.scoring import GenerateRequest, RankRequest, Scorer
 from symtune.evaluate.shared import Query, score_set

@@ -9,7 +9,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from symtune.evaluate.answer import (
+from symtune.analysis.answer import (
     LEGEND,
     SHORT,
     answer_tables,
@@ -17,9 +17,9 @@ from symtune.evaluate.answer import (
     noise_note,
     verdict,
 )
-from symtune.evaluate.contrasts import ICL_GROUPS, arms_of
-from symtune.evaluate.modes import first_mode
-from symtune.evaluate.tables import readings_tables
+from symtune.analysis.contrasts import ICL_GROUPS, arms_of
+from symtune.analysis.modes import first_mode
+from symtune.analysis.tables import readings_tables
 from symtune.report.render import Block
 
 Evaluation = tuple[str, dict[str, Any]]

@@ -10,8 +10,8 @@ from typing import Any
 
 import yaml
 
+from symtune.analysis.tables import markdown_table
 from symtune.errors import SymtuneError
-from symtune.evaluate.tables import markdown_table
 from symtune.io import atomic_write, read_json_object
 from symtune.layout import TuneRun
 
@@ -127,7 +127,7 @@ def card_text(run: Path, results: dict[str, Any] | None = None) -> str:
 
 
 def _results_section(results: dict[str, Any] | None) -> list[str]:
-    from symtune.evaluate.tables import table1_rows
+    from symtune.analysis.tables import table1_rows
 
     if results is None:
         return ["## Evaluation", "", "Not evaluated yet (`symtune card RUN --results ...`).", ""]

@@ -7,7 +7,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from symtune.evaluate.results import GROUP_TITLES
+from symtune.analysis.summary import GROUP_TITLES
 
 ICL = ("instr_labels", "labels_only", "instr_only", "neither")
 

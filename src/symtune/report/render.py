@@ -10,7 +10,7 @@ import html
 from pathlib import Path
 from typing import Any
 
-from symtune.evaluate.tables import markdown_table
+from symtune.analysis.tables import markdown_table
 
 Block = tuple[Any, ...]
 

@@ -10,8 +10,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from symtune.analysis.modes import first_mode
 from symtune.errors import SymtuneError
-from symtune.evaluate.modes import first_mode
 from symtune.io import atomic_write
 from symtune.layout import RunDir
 from symtune.outdir import claim

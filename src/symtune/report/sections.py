@@ -10,10 +10,10 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from symtune.evaluate.answer import learnable
-from symtune.evaluate.modes import MODES, first_mode
-from symtune.evaluate.results import GROUP_TITLES
-from symtune.evaluate.tables import per_task_rows, readings_tables, table1_rows
+from symtune.analysis.answer import learnable
+from symtune.analysis.modes import MODES, first_mode
+from symtune.analysis.summary import GROUP_TITLES
+from symtune.analysis.tables import per_task_rows, readings_tables, table1_rows
 from symtune.io import read_json_object
 from symtune.layout import RunDir
 from symtune.report.figures import ICL

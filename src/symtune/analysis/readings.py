@@ -13,7 +13,7 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from symtune.evaluate.stats import mde, paired_difference
+from symtune.analysis.stats import mde, paired_difference
 
 __all__ = ["algorithmic_controls", "cluster_key", "exemplar_following", "mde", "readings"]
 

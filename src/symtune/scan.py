@@ -15,10 +15,10 @@ from typing import Any
 
 import yaml
 
+from symtune.analysis.tables import markdown_table, pct
 from symtune.errors import SymtuneError
 from symtune.evaluate.config import SCORING, EvalConfig
 from symtune.evaluate.protocol import Item
-from symtune.evaluate.tables import markdown_table, pct
 from symtune.io import atomic_json, atomic_write
 from symtune.outdir import claim
 from symtune.schema import Check, refuse_bad_fields

@@ -12,6 +12,23 @@ class Scored(Protocol):
     candidates: tuple[str, ...]
 
 
+class ScoredItem(Protocol):
+    """What the statistics read of an evaluation item (`evaluate.protocol.Item` is one)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def group(self) -> str: ...
+    @property
+    def task(self) -> str: ...
+    @property
+    def seed(self) -> int: ...
+    @property
+    def candidates(self) -> tuple[str, ...]: ...
+    @property
+    def meta(self) -> dict[str, Any]: ...
+
+
 @dataclass(frozen=True)
 class ScoringMode:
     name: str

@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from symtune.evaluate.contrasts import CONTROL, ICL_GROUPS
-from symtune.evaluate.tables import Table, interval, p_text, pct, shown_p
+from symtune.analysis.contrasts import CONTROL, ICL_GROUPS
+from symtune.analysis.tables import Table, interval, p_text, pct, shown_p
 
 SHORT = {
     "instr_labels": "instr+labels",

@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from symtune.evaluate.protocol import Item
-from symtune.evaluate.readings import cluster_key
-from symtune.evaluate.stats import mcnemar_p, mde, paired_difference
+from symtune.analysis.modes import ScoredItem
+from symtune.analysis.readings import cluster_key
+from symtune.analysis.stats import mcnemar_p, mde, paired_difference
 
 CONTROL = "control"
 """The name of the standard control arm (the same prompts, relevant labels + instructions)."""
@@ -88,12 +88,14 @@ def replicate_bootstrap(
     return point, float(low), float(high), min(1.0, 2 * far)
 
 
-def _matrix(items: Sequence[Item], per_model: Mapping[str, Mapping], labels, mode) -> np.ndarray:
+def _matrix(
+    items: Sequence[ScoredItem], per_model: Mapping[str, Mapping], labels, mode
+) -> np.ndarray:
     return np.array([[float(per_model[lb][i.id][mode]["correct"]) for i in items] for lb in labels])
 
 
 def _difference(
-    items: Mapping[str, list[Item]],
+    items: Mapping[str, list[ScoredItem]],
     per_model: Mapping[str, Mapping],
     a: list[str],
     b: list[str],
@@ -133,7 +135,7 @@ def _difference(
 
 
 def contrast(
-    items: Sequence[Item],
+    items: Sequence[ScoredItem],
     per_model: Mapping[str, Mapping],
     a: list[str],
     b: list[str],
@@ -141,7 +143,7 @@ def contrast(
 ) -> dict[str, Any]:
     """A − B per group (pooled over tasks, with per-task rows), Holm-adjusted p over the ICL
     settings present."""
-    from symtune.evaluate.results import grouped
+    from symtune.analysis.summary import grouped
 
     out: dict[str, Any] = {}
     for group, tasks in grouped(items).items():
@@ -161,7 +163,7 @@ def contrast(
 
 
 def contrasts(
-    items: Sequence[Item], per_model: Mapping[str, Mapping], modes: Sequence[str]
+    items: Sequence[ScoredItem], per_model: Mapping[str, Mapping], modes: Sequence[str]
 ) -> dict[str, dict[str, Any]]:
     """{mode: {"A − B": contrast}} for every pair `pairs` names, over the labels' arms."""
     arms = arms_of(list(per_model))

@@ -1,5 +1,5 @@
 """Summaries of scored items: accuracy per task and group, averages as the paper reports them,
-chance baselines, and paired base-vs-tuned differences (their tables: `evaluate.tables`)."""
+chance baselines, and paired base-vs-tuned differences (their tables: `analysis.tables`)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,9 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from symtune.evaluate.modes import MODES
-from symtune.evaluate.protocol import Item
-from symtune.evaluate.readings import cluster_key
-from symtune.evaluate.stats import mcnemar_p, paired_difference
+from symtune.analysis.modes import MODES, ScoredItem
+from symtune.analysis.readings import cluster_key
+from symtune.analysis.stats import mcnemar_p, paired_difference
 
 GROUP_TITLES = {
     "instr_labels": "instruction + relevant labels",
@@ -25,9 +24,9 @@ GROUP_TITLES = {
 GROUP_ORDER = tuple(GROUP_TITLES)
 
 
-def grouped(items: Sequence[Item]) -> dict[str, dict[str, list[Item]]]:
+def grouped(items: Sequence[ScoredItem]) -> dict[str, dict[str, list[ScoredItem]]]:
     """Items by group and task; list functions also form the 20-subtask group."""
-    out: dict[str, dict[str, list[Item]]] = defaultdict(lambda: defaultdict(list))
+    out: dict[str, dict[str, list[ScoredItem]]] = defaultdict(lambda: defaultdict(list))
     for item in items:
         out[item.group][item.task].append(item)
         if item.group == "list_functions" and item.meta.get("paper20"):
@@ -41,7 +40,7 @@ def grouped(items: Sequence[Item]) -> dict[str, dict[str, list[Item]]]:
 
 
 def summarize(
-    items: Sequence[Item], results: Mapping[str, Mapping[str, Any]], mode: str
+    items: Sequence[ScoredItem], results: Mapping[str, Mapping[str, Any]], mode: str
 ) -> dict[str, Any]:
     """Accuracy per group and task (pooled over seeds), the average over tasks, the average per
     seed, chance, and for exact match the share of invalid outputs."""
@@ -82,7 +81,7 @@ def summarize(
 
 
 def compare(
-    items: Sequence[Item],
+    items: Sequence[ScoredItem],
     base: Mapping[str, Mapping[str, Any]],
     tuned: Mapping[str, Mapping[str, Any]],
     mode: str,

@@ -8,9 +8,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from symtune.evaluate.contrasts import arm_of
-from symtune.evaluate.results import GROUP_ORDER, GROUP_TITLES
-from symtune.evaluate.stats import mde
+from symtune.analysis.contrasts import arm_of
+from symtune.analysis.stats import mde
+from symtune.analysis.summary import GROUP_ORDER, GROUP_TITLES
 
 
 def pct(x: float) -> str:
