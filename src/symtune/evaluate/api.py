@@ -166,13 +166,15 @@ def evaluate(
         raise SymtuneError("eval: no model given")
     for name in models.values():
         check_model(name)
-        preflight(model_location(name), config.trust_remote_code)
+    located = {label: model_location(name) for label, name in models.items()}  # resolved once
+    for location in located.values():
+        preflight(location, config.trust_remote_code)
     items, notes = built if built is not None else build_items(config)
-    identities = {label: model_identity(name) for label, name in models.items()}
+    identities = {label: model_identity(models[label], at) for label, at in located.items()}
     with claim_main(out, "eval"):
         before = {p for p in out.rglob("*")}
         try:
-            return _evaluate(config, models, identities, items, notes, out, progress)
+            return _evaluate(config, located, identities, items, notes, out, progress)
         except BaseException:
             if is_main_process():
                 forget_bookkeeping(out, before)
@@ -195,14 +197,15 @@ def pack_tokens(device_type: str) -> int:
 
 def _evaluate(
     config: EvalConfig,
-    models: Mapping[str, str],
+    located: Mapping[str, str],
     identities: Mapping[str, Mapping[str, Any]],
     items: list[Item],
     notes: dict[str, Any],
     out: Path,
     progress: Callable[[str, int], Callable[[Item, str], None]] | None,
 ) -> dict[str, Any]:
-    """Record what the caches belong to, score every model, write results.json/.md."""
+    """Record what the caches belong to, score every model (`located`: each label's model
+    files, `model_location`), write results.json/.md."""
     import torch
 
     device = torch.device("cpu")
@@ -215,14 +218,14 @@ def _evaluate(
     per_model: dict[str, dict[str, dict[str, Any]]] = {}
     timings: dict[str, float] = {}
     mine = share(items, rank(), world_size())
-    for label, name in models.items():
-        found = _score_model(config, label, name, mine, out, device, packing, progress)
+    for label, location in located.items():
+        found = _score_model(config, label, location, mine, out, device, packing, progress)
         per_model[label], timings[label] = found
     if world_size() > 1:  # rank 0 writes what one process would have
         wait_for_everyone()
         if not is_main_process():
             return {}
-        per_model = {label: merged(out, label, items, config.scoring) for label in models}
+        per_model = {label: merged(out, label, items, config.scoring) for label in located}
     machine = {
         "platform": platform.platform(),
         "threads": torch.get_num_threads(),
@@ -234,7 +237,7 @@ def _evaluate(
     document = {
         "results_version": RESULTS_VERSION,
         "config": config.to_dict(),
-        "models": {label: model_record(name, identities[label]) for label, name in models.items()},
+        "models": {label: model_record(at, identities[label]) for label, at in located.items()},
         "versions": package_versions(
             ["symtune", "torch", "transformers", "tokenizers", "wordfreq"]
         ),
@@ -245,9 +248,9 @@ def _evaluate(
         **_statistics(config, items, per_model),
         "items": _item_records(items, per_model),
     }
-    document["readings"] = readings(document["items"], list(models), config.scoring)
+    document["readings"] = readings(document["items"], list(located), config.scoring)
     if "rank" in config.scoring:
-        document["readings"]["label_set_mass"] = label_set_mass(document["items"], list(models))
+        document["readings"]["label_set_mass"] = label_set_mass(document["items"], list(located))
     atomic_write(out / "results.json", json.dumps(document, indent=1, ensure_ascii=False) + "\n")
     atomic_write(out / "results.md", results_markdown(document))
     return document
@@ -256,7 +259,7 @@ def _evaluate(
 def _score_model(
     config: EvalConfig,
     label: str,
-    name: str,
+    location: str,
     items: list[Item],
     out: Path,
     device,
@@ -269,7 +272,6 @@ def _score_model(
 
     from symtune.models import load_model, load_tokenizer
 
-    location = model_location(name)
     model = load_model(location, config.dtype, config.trust_remote_code).to(device)
     scorer = Scorer(
         model,

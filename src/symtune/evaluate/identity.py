@@ -26,21 +26,24 @@ def model_location(name: str) -> str:
     return model_dir(name)
 
 
-def model_identity(name: str) -> dict[str, Any]:
+def model_identity(name: str, location: str) -> dict[str, Any]:
     """What a model's predictions depend on: its name, and the sha256 of its weight files and
-    of its tokenizer files. A label's cached predictions are reused only under the same
-    identity."""
+    of its tokenizer files (`location`: `model_location(name)`). A label's cached predictions
+    are reused only under the same identity."""
     from symtune.models import fingerprint, model_source
 
-    return {"name": name, **fingerprint(model_source(model_location(name)))}
+    return {"name": name, **fingerprint(model_source(location))}
 
 
-def model_record(name: str, identity: Mapping[str, Any]) -> dict[str, Any]:
+def model_record(location: str, identity: Mapping[str, Any]) -> dict[str, Any]:
+    """The model's entry in results.json: its name and sha256s, and for a tuned model the
+    tuning config (and step, for a checkpoint)."""
     from symtune.models import model_source
 
+    name = identity["name"]
     record: dict[str, Any] = {
         "name": name,
-        "source": model_source(model_location(name)),
+        "source": model_source(location),
         "sha256": identity["files"].get("model.safetensors"),
         "weights_sha256": identity["weights"],
         "tokenizer_sha256": identity["tokenizer"],
