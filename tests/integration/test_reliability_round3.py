@@ -393,6 +393,8 @@ def test_a_stop_signal_during_tuning_checkpoints_the_step_says_so_and_resumes_ex
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "SYMTUNE_PROGRESS_EVERY": "3600"},
+        # symtune keeps an ignored SIGHUP ignored (nohup): pytest itself may run under nohup
+        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL),
     )
     metrics = cut / "metrics.jsonl"
     deadline = time.monotonic() + 120

@@ -23,6 +23,7 @@ from symtune.models.dtype import DtypeChoice, resolve_dtype
 from symtune.outdir import check_target, claim_main
 from symtune.prompts.build import Prompt
 from symtune.provenance import package_versions
+from symtune.ranks import on_main
 from symtune.tune.checkpoint import (
     latest_checkpoint,
     load_checkpoint,
@@ -107,7 +108,9 @@ def tune(
             f"than the model's {positions:,} positions; rebuild it with --max-tokens"
         )
     run = Path(config.out)
-    check_target(run, "tune")  # a mixture or eval folder is named as such
+    # a mixture or eval folder is named as such; rank 0 looks (another rank could see rank 0's
+    # claim half-made: its marker's temporary file before the rename)
+    on_main(lambda: check_target(run, "tune"))
     if (run / "config.json").exists():
         if not resume:
             raise SymtuneError(f"{run} already holds a run; pass --resume or choose another --out")
