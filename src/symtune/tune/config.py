@@ -72,7 +72,8 @@ class TuneConfig:
     gradient_checkpointing: bool = False
     """Keep only each layer's input through the forward and recompute the rest in the
     backward: the same gradients for about a third more compute, and activations that no
-    longer grow with the layers (SmolLM2-135M in fp32, 512-token rows: 2.2 GB peak, not 2.8)."""
+    longer grow with the layers (SmolLM2-135M in fp32, 512-token rows: 2.1 GB peak, not 2.7;
+    bench/tune_memory.py)."""
     optimizer: str = "adafactor"
     """adafactor (the paper's) or adamw."""
     lr: float = 1e-4
