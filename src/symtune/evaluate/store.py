@@ -37,7 +37,7 @@ def cache_path(out: Path, label: str, rank: int) -> Path:
 
 def cache_files(out: Path, label: str) -> list[Path]:
     """Every cache file of `label`, whichever ranks wrote them."""
-    found = [out / "cache" / f"{label}.jsonl", *sorted((out / "cache").glob(f"{label}@*.jsonl"))]
+    found = [cache_path(out, label, 0), *sorted((out / "cache").glob(f"{label}@*.jsonl"))]
     return [p for p in found if p.exists()]
 
 

@@ -25,12 +25,20 @@ def reset_peak() -> bool:
     return True
 
 
-def peak_rss_mb() -> float:
-    """The peak resident set size since `reset_peak` (or since the process began), in MB."""
+def _status_mb(field: str) -> float | None:
+    """A /proc/self/status field given in kB (VmRSS, VmHWM), in MB; None where unreadable."""
     with contextlib.suppress(OSError):
         for line in _STATUS.read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) / 1024
+    return None
+
+
+def peak_rss_mb() -> float:
+    """The peak resident set size since `reset_peak` (or since the process began), in MB."""
+    peak_mb = _status_mb("VmHWM")
+    if peak_mb is not None:
+        return peak_mb
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1024 * 1024 if sys.platform == "darwin" else 1024)
 
@@ -42,11 +50,7 @@ by the stage that needs them, and ~200 MB held through every later stage if kept
 
 def rss_mb() -> float:
     """The resident set size now, in MB (0 where /proc cannot be read)."""
-    with contextlib.suppress(OSError):
-        for line in _STATUS.read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
+    return _status_mb("VmRSS") or 0.0
 
 
 def forget_data_caches(prefixes: tuple[str, ...] = DATA_CACHES) -> int:
