@@ -302,8 +302,8 @@ def test_schedules():
 def test_chat_template_wraps_prompts(tiny_model_dir):
     from symtune.models import load_tokenizer
     from symtune.prompts.build import FORMATS, Prompt, PromptMeta, render
+    from symtune.prompts.chat import framing
     from symtune.tune.packing import IGNORE, tokenize_prompt
-    from symtune.tune.stream import wrap_chat
 
     tokenizer = load_tokenizer(str(tiny_model_dir))
     tokenizer.chat_template = (
@@ -312,12 +312,15 @@ def test_chat_template_wraps_prompts(tiny_model_dir):
     )
     text, target, spans = render(FORMATS[0], "", [("a", "X"), ("b", "X")], "c", "X")
     meta = PromptMeta("t", "symbol_tuning", 0, ("X",), (), "q", "k", False)
-    wrapped = wrap_chat(Prompt(text, target, ("X",), spans, (False, True), meta), tokenizer)
-    assert wrapped.text == f"<user>{text}</user><assistant>" and wrapped.target == "X"
-    assert [wrapped.text[s:e] for s, e in wrapped.label_spans] == [" X", " X"]
-    doc = tokenize_prompt(wrapped, tokenizer, seen_labels=True)
+    prompt = Prompt(text, target, ("X",), spans, (False, True), meta)
+    chat = framing(tokenizer, chat_template=True)
+    assert chat.end == "</assistant>" and chat.start == ()
+    wrapped, answer, moved = chat.frame(prompt, tokenizer)
+    assert wrapped == f"<user>{text}</user><assistant>" and answer == "X</assistant>"
+    assert [wrapped[s:e] for s, e in moved] == [" X", " X"]
+    doc = tokenize_prompt(prompt, tokenizer, seen_labels=True, framing=chat)
     supervised = tokenizer.decode([x for x in doc.labels if x != IGNORE])
-    assert supervised == " XX<eos>"
+    assert supervised == " XX</assistant>"  # the turn's end, not EOS, ends the answer
 
 
 def test_data_order_reads_the_same_prompts_in_a_seeded_order_and_resumes_mid_epoch(mixture):

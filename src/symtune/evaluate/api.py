@@ -169,6 +169,11 @@ def evaluate(
     located = {label: model_location(name) for label, name in models.items()}  # resolved once
     for location in located.values():
         preflight(location, config.trust_remote_code)
+        if config.chat_template:
+            from symtune.models import load_tokenizer
+            from symtune.prompts.chat import check_chat_template
+
+            check_chat_template(load_tokenizer(location, config.trust_remote_code), location)
     items, notes = built if built is not None else build_items(config)
     identities = {label: model_identity(models[label], at) for label, at in located.items()}
     with claim_main(out, "eval"):
@@ -271,14 +276,18 @@ def _score_model(
     import torch
 
     from symtune.models import load_model, load_tokenizer
+    from symtune.prompts.chat import framing
 
+    tokenizer = load_tokenizer(location, config.trust_remote_code)
+    frame = framing(tokenizer, config.chat_template, location)
     model = load_model(location, config.dtype, config.trust_remote_code).to(device)
     scorer = Scorer(
         model,
-        load_tokenizer(location, config.trust_remote_code),
+        tokenizer,
         batch_size=config.batch_size,
         pack_tokens=packing,
         greedy=config.greedy,
+        framing=frame,
     )
     path = cache_path(out, label, rank())
     cache = ResultCache(path, cached(out, label, skip=path))

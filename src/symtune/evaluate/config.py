@@ -83,6 +83,9 @@ class EvalConfig:
     """auto (bf16 on CUDA and on CPUs with AMX or AVX512-BF16, else fp32), bf16 or fp32."""
     trust_remote_code: bool = False
     """Run a model's own Python code (its config's auto_map); off: such a model is refused."""
+    chat_template: bool = False
+    """Wrap each prompt in the model's chat template as one user turn, the labels scored as
+    the reply (as `tune --chat-template` trains); off: raw text, the paper's setting."""
 
     def validate(self) -> None:
         """Raise a one-line error naming every bad field."""

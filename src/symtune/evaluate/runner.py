@@ -12,7 +12,7 @@ from typing import Any
 from symtune.analysis.modes import RANK
 from symtune.errors import SymtuneError
 from symtune.evaluate.protocol import Item
-from symtune.evaluate.scoring import GenerateRequest, RankRequest, Scorer
+from symtune.evaluate.scoring import Scorer
 from symtune.evaluate.shared import Query, score_set
 from symtune.io import repair_jsonl
 
@@ -75,7 +75,9 @@ def score_items(
     batch: list[Item] = []
 
     def flush() -> None:
-        outputs = scorer.generate([GenerateRequest(i.context, i.max_new_tokens) for i in batch])
+        outputs = scorer.generate(
+            [scorer.generate_request(i.context, i.max_new_tokens) for i in batch]
+        )
         for item, output in zip(batch, outputs, strict=True):
             cache.add(f"exact|{item.id}", exact_result(item, output))
             if progress is not None:
@@ -92,9 +94,7 @@ def score_items(
         if "rank" in scoring and RANK.applies_to(item):
             key = f"rank|{item.id}"
             if key not in cache.done:
-                scores = scorer.loglikelihood(
-                    RankRequest(item.context, tuple(" " + c for c in item.candidates))
-                )
+                scores = scorer.loglikelihood(scorer.rank_request(item.context, item.candidates))
                 cache.add(key, rank_result(item, scores))
             if progress is not None and not scorer.pack_tokens:  # packed: counted there
                 progress(item, "rank")
@@ -144,11 +144,16 @@ def _rank_packed(
             progress(item, "rank")
     for first in range(0, len(todo), PACKED_CHUNK):
         chunk = todo[first : first + PACKED_CHUNK]
-        requests = [RankRequest(i.context, tuple(" " + c for c in i.candidates)) for i in chunk]
+        requests = [scorer.rank_request(i.context, i.candidates) for i in chunk]
         for item, scores in zip(chunk, scorer.loglikelihood_many(requests), strict=True):
             cache.add(f"rank|{item.id}", rank_result(item, scores))
             if progress is not None:
                 progress(item, "rank")
+
+
+def _ranked(scorer: Scorer, context: str, candidates: Sequence[str]) -> tuple[str, tuple]:
+    request = scorer.rank_request(context, candidates)
+    return request.context, request.continuations
 
 
 def batch_keys(items: Sequence[Item], size: int) -> dict[str, tuple]:
@@ -194,9 +199,7 @@ def _score_sets(
                 progress(item, mode)
         if not todo:
             continue
-        queries = [
-            Query(i.context, tuple(" " + c for c in i.candidates), i.max_new_tokens) for i in todo
-        ]
+        queries = [Query(*_ranked(scorer, i.context, i.candidates), i.max_new_tokens) for i in todo]
         for item, (scores, output) in zip(todo, score_set(scorer, queries, exact), strict=True):
             if "rank" in scoring:
                 cache.add(f"rank|{item.id}", rank_result(item, scores))

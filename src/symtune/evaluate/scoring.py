@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import torch
 
 from symtune.evaluate.greedy import MARGINS, Decoding, Top, tops, verified_output
+from symtune.prompts.chat import Framing
+from symtune.prompts.chat import framing as raw_framing
 
 
 @dataclass(frozen=True)
@@ -47,9 +49,13 @@ class Scorer:
         batch_size: int = 8,
         pack_tokens: int = 0,
         greedy: str = "verify",
+        framing: Framing | None = None,
     ):
         self.model = model.eval()
         self.tokenizer = tokenizer
+        self.framing = framing if framing is not None else raw_framing(tokenizer)
+        """How prompts are framed: the tokenizer's own leading special tokens (BOS where it adds
+        one) before every prompt, as in tuning; a chat template when asked."""
         self.batch_size = batch_size
         self.pack_tokens = pack_tokens
         self.greedy = greedy
@@ -59,6 +65,21 @@ class Scorer:
         self.device = next(model.parameters()).device
         self.verified = 0
         """Greedy outputs taken from verification (the rest were generated)."""
+
+    def encode(self, text: str) -> list[int]:
+        """A prompt's tokens as the model reads them: the framing's start, then the text."""
+        ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        return [*self.framing.start, *ids]
+
+    def rank_request(self, context: str, candidates: Sequence[str]) -> RankRequest:
+        """Rank request for a prompt and its labels, framed (chat template or raw text)."""
+        return RankRequest(
+            self.framing.context(context, self.tokenizer),
+            tuple(self.framing.candidate(c) for c in candidates),
+        )
+
+    def generate_request(self, context: str, max_new_tokens: int) -> GenerateRequest:
+        return GenerateRequest(self.framing.context(context, self.tokenizer), max_new_tokens)
 
     def decode(self, tokens: list[int]) -> str:
         return self.tokenizer.decode(tokens, skip_special_tokens=True)
@@ -89,10 +110,8 @@ class Scorer:
         start = next(
             i for i, (_, end) in enumerate(encoding["offset_mapping"]) if end > len(context)
         )
-        bos = self.tokenizer.bos_token_id
-        if getattr(self.tokenizer, "add_bos_token", False) and bos is not None:
-            return [bos, *ids], start + 1
-        return ids, start
+        lead = list(self.framing.start)
+        return [*lead, *ids], start + len(lead)
 
     def _pieces(self, request: RankRequest) -> tuple[list[tuple[list[int], int]], int]:
         """Each continuation's joint tokens and start, and the length of the prefix that all of
@@ -192,7 +211,7 @@ class Scorer:
         Same numbers as `loglikelihood` and `generate` called separately; with greedy
         "verify", the output of a candidate the rank pass verifies is taken without decoding."""
         pieces, prefix = self._pieces(rank)
-        ids = self.tokenizer(generate.context, add_special_tokens=False)["input_ids"]
+        ids = self.encode(generate.context)
         if pieces[0][0][:prefix] != ids:
             return self.loglikelihood(rank), self.generate([generate])[0]
         cache, last = self._prefill(ids)
@@ -248,14 +267,17 @@ class Scorer:
                     offset += len(full)
                 # padding: a sequence of its own, so that it restarts positions too
                 positions[b, offset:] = torch.arange(width - offset)
-            hidden = self.model.get_decoder()(
+            # the model's own head (and what follows it) at the columns a candidate uses
+            columns = sorted({p for _, p, _, _ in where})
+            logits = self.model(
                 input_ids=ids.to(self.device),
                 position_ids=positions.to(self.device),
                 use_cache=False,
-            ).last_hidden_state
-            index = torch.tensor([(b, p) for b, p, _, _ in where], device=self.device)
-            logits = self.model.get_output_embeddings()(hidden[index[:, 0], index[:, 1]])
-            logprobs = torch.log_softmax(logits.float(), dim=-1)
+                logits_to_keep=torch.tensor(columns, device=self.device),
+            ).logits
+            column = {p: i for i, p in enumerate(columns)}
+            index = torch.tensor([(b, column[p]) for b, p, _, _ in where], device=self.device)
+            logprobs = torch.log_softmax(logits[index[:, 0], index[:, 1]].float(), dim=-1)
             tokens = torch.tensor([t for _, _, t, _ in where], device=self.device)
             picked = logprobs.gather(1, tokens[:, None])[:, 0].tolist()
             for (_, _, _, d), value in zip(where, picked, strict=True):
@@ -275,9 +297,7 @@ class Scorer:
         pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else eos
         for first in range(0, len(requests), self.batch_size):
             chunk = requests[first : first + self.batch_size]
-            encoded = [
-                self.tokenizer(r.context, add_special_tokens=False)["input_ids"] for r in chunk
-            ]
+            encoded = [self.encode(r.context) for r in chunk]
             width = max(len(e) for e in encoded)
             ids = torch.tensor([[pad] * (width - len(e)) + e for e in encoded])
             mask = torch.tensor([[0] * (width - len(e)) + [1] * len(e) for e in encoded])
@@ -304,7 +324,6 @@ class Scorer:
         cannot depend on batching, and on CPU it is faster than padded batches."""
         outputs = []
         for request in requests:
-            ids = self.tokenizer(request.context, add_special_tokens=False)["input_ids"]
-            cache, last = self._prefill(ids)
+            cache, last = self._prefill(self.encode(request.context))
             outputs.append(self._greedy_from(cache, last, request.max_new_tokens))
         return outputs

@@ -60,7 +60,7 @@ def _plans(scorer: Scorer, queries: Sequence[Query]) -> tuple[list[int], list[_P
     prefix = max(0, min(common_prefix(heads), min(starts) - 1))  # 0: nothing shared
     plans: list[_Plan | None] = []
     for query, parts, head in zip(queries, pieces, heads, strict=True):
-        own = scorer.tokenizer(query.context, add_special_tokens=False)["input_ids"]
+        own = scorer.encode(query.context)
         if any(full[: len(head)] != head or start != len(head) for full, start in parts):
             plans.append(None)
             continue

@@ -145,11 +145,13 @@ def load_run_config(path: Path, run_dir: Path, control: bool = False) -> RunConf
         }
     )
     eval_values = _section(raw, "eval", EvalConfig, where)
+    eval_values["chat_template"] = _same_framing(tune, eval_values, "eval", where)
     evaluation = EvalConfig(**{**eval_values, "suite": suite_name, "tokenizer": model})
     extra = None
     if raw.get("extra_eval") is not None:
         # the main evaluation's values, overridden by the section's (its suite included)
         values = {**eval_values, **_section(raw, "extra_eval", EvalConfig, where)}
+        values["chat_template"] = _same_framing(tune, values, "extra_eval", where)
         extra = EvalConfig(**{"suite": "reachable", **values, "tokenizer": model})
     mixture.validate()
     tune.validate()
@@ -172,6 +174,19 @@ def load_run_config(path: Path, run_dir: Path, control: bool = False) -> RunConf
     _check_arms(arms, sweep, mixture, tune, model_positions(model))
     name = str(raw.get("name", path.stem))
     return RunConfig(name, model, suite_name, mixture, tune, evaluation, extra, tuple(arms), sweep)
+
+
+def _same_framing(tune: TuneConfig, values: dict, section: str, where: str) -> bool:
+    """A run frames prompts one way in every stage: tune.chat_template, which an evaluation
+    section may repeat but not contradict (a model is evaluated as it was tuned)."""
+    chosen = values.get("chat_template", tune.chat_template)
+    if chosen != tune.chat_template:
+        raise SymtuneError(
+            f"{where}: {section}.chat_template = {chosen}, but tune.chat_template = "
+            f"{tune.chat_template}; a run evaluates prompts framed as it tunes them (set "
+            "tune.chat_template alone)"
+        )
+    return tune.chat_template
 
 
 def _readable(spec: TaskSpec) -> bool:

@@ -14,7 +14,8 @@ OPTIMIZERS = ("adafactor", "adamw")
 ATTENTIONS = ("auto", "symtune_packed", "flex_attention", "sdpa", "eager", "flash_attention_2")
 """How packed rows attend: "symtune_packed" (one causal SDPA call per prompt; no mask), or a
 transformers implementation, which builds a per-prompt (block-diagonal causal) mask from the
-restarting position ids; "auto" picks flex_attention on CUDA and symtune_packed elsewhere."""
+restarting position ids; "auto" picks flex_attention on CUDA and symtune_packed elsewhere
+(eager or sdpa, for a model whose attention symtune_packed does not compute)."""
 SCHEDULES = ("constant", "linear", "cosine")
 
 
@@ -37,16 +38,10 @@ class LoraConfig:
     """LoRA alpha (the update is scaled by alpha / r)."""
     dropout: float = 0.0
     """Dropout on the adapters' input."""
-    targets: tuple[str, ...] = (
-        "q_proj",
-        "k_proj",
-        "v_proj",
-        "o_proj",
-        "gate_proj",
-        "up_proj",
-        "down_proj",
-    )
-    """The modules that get adapters."""
+    targets: tuple[str, ...] = ("all-linear",)
+    """The modules that get adapters: "all-linear" (peft's choice, asked of the model: every
+    linear layer but the output head; for a Llama the q, k, v, o, gate, up and down
+    projections), or module names (a name or its last dotted parts, as peft matches them)."""
     merge: bool = True
     """Merge adapters into the weights when saving the final model."""
 

@@ -22,6 +22,7 @@ from symtune.mixture.read import read_validation
 from symtune.models.dtype import DtypeChoice, resolve_dtype
 from symtune.outdir import check_target, claim_main
 from symtune.prompts.build import Prompt
+from symtune.prompts.chat import framing
 from symtune.provenance import package_versions
 from symtune.ranks import on_main
 from symtune.tune.checkpoint import (
@@ -29,8 +30,8 @@ from symtune.tune.checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
-from symtune.tune.config import TuneConfig, resolve_attention
-from symtune.tune.model import export_final, export_model, replace_dir
+from symtune.tune.config import TuneConfig
+from symtune.tune.model import check_architecture, export_final, export_model, replace_dir
 from symtune.tune.packing import pack
 from symtune.tune.sharding import accelerator_for_launch, inner_model, sharded
 from symtune.tune.step import (
@@ -52,13 +53,16 @@ def _provenance(
     inputs: dict[str, Any],
     device: torch.device,
     dtype: DtypeChoice,
+    attention: str,
 ) -> dict[str, Any]:
+    """What the run was made from and with; `attention`: the implementation that ran ("auto"
+    gives a model whose attention symtune_packed does not compute transformers' own)."""
     from symtune.models import model_source
 
     return {
         "device": device.type,
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
-        "attention": resolve_attention(config.attention, device.type),
+        "attention": attention,
         "dtype": dtype.to_dict(),
         "model_source": model_source(config.model),
         "model_sha256": inputs["model"],
@@ -94,6 +98,7 @@ def tune(
     config.validate()
     check_model(config.model)
     preflight(config.model, config.trust_remote_code)
+    check_architecture(config)
     stream = PromptStream(Path(config.mixture), config.data_order)
     budget = stream.manifest["config"].get("max_tokens")
     if budget is not None and config.seq_len < budget:
@@ -188,7 +193,8 @@ def _train(
             record["tokens_per_s"] = tokens_total / elapsed
             if step == start and accelerator.is_main_process:
                 # only now: a first step that fails on bad input leaves nothing behind
-                provenance = _provenance(config, stream, inputs, device, dtype)
+                ran = inner_model(model, accelerator).config._attn_implementation
+                provenance = _provenance(config, stream, inputs, device, dtype, ran)
                 made = run_validation.pending
                 _write_run_files(run, config, provenance, stream.manifest, start, made)
             if accelerator.is_main_process:
@@ -257,7 +263,10 @@ class _Validation:
         # under FSDP through the wrapper (its root gathers the shards), else the model itself
         scored = self.model if everyone else inner_model(self.model, self.accelerator)
         with self.autocast:
-            result = validate(scored, self.tokenizer, self.prompts, self.accelerator.device)
+            frame = framing(self.tokenizer, self.config.chat_template, self.config.model)
+            result = validate(
+                scored, self.tokenizer, self.prompts, self.accelerator.device, framing=frame
+            )
         record = {"step": step, **result, "val_seconds": time.perf_counter() - began}
         layout = TuneRun(self.run)
         if main and layout.config.exists():

@@ -13,27 +13,66 @@ from symtune.errors import SymtuneError
 from symtune.io import read_json_object, temp_path
 from symtune.layout import Checkpoint, TuneRun
 from symtune.tune.attention import NAME as PACKED
+from symtune.tune.attention import probe
 from symtune.tune.attention import register as register_packed_attention
 from symtune.tune.checkpoint import check_checkpoint
 from symtune.tune.config import TuneConfig, resolve_attention
 from symtune.tune.sharding import full_model_state, inner_model, sharded
 
 
-def prepare_model(config: TuneConfig, device_type: str = "cpu"):
-    """The model to train (fp32 master weights), with LoRA adapters if configured, attending
-    with `config.attention` resolved for the device."""
-    from symtune.models import load_model
+def check_architecture(config: TuneConfig) -> None:
+    """Before anything is written, what transformers and peft can tell without weights: the
+    architecture is a causal LM transformers knows, its tokenizer has EOS (and a chat template
+    when asked), LoRA's named targets exist, gradient checkpointing is supported."""
+    from symtune.models import load_tokenizer, model_source
+    from symtune.models.architecture import check_eos, check_lora_targets, meta_model
+    from symtune.prompts.chat import framing
 
-    model = load_model(config.model, "fp32", config.trust_remote_code)
-    model.config.use_cache = False
+    model = meta_model(model_source(config.model), config.model, config.trust_remote_code)
+    tokenizer = load_tokenizer(config.model, config.trust_remote_code)
+    check_eos(tokenizer, config.model)
+    framing(tokenizer, config.chat_template, config.model)
+    if config.lora is not None:
+        check_lora_targets(model, config.lora.targets, config.model)
+    if config.gradient_checkpointing and not model.supports_gradient_checkpointing:
+        raise SymtuneError(
+            f"tune config: gradient_checkpointing=true, but model {config.model} does not "
+            "support it (transformers' supports_gradient_checkpointing is False)"
+        )
+
+
+def set_attention(model, config: TuneConfig, device_type: str) -> str:
+    """Make the model attend with `config.attention` resolved for the device; returns the
+    implementation. symtune_packed is probed first: a model whose attention it does not
+    compute gets transformers' own (sdpa, else eager) under "auto", a one-line refusal when
+    asked for by name."""
     attention = resolve_attention(config.attention, device_type)
-    if attention == PACKED:
-        register_packed_attention()
     try:
+        if attention == PACKED:
+            model.set_attn_implementation(register_packed_attention())
+            lacking = probe(model)
+            if lacking is not None and config.attention != "auto":
+                raise SymtuneError(
+                    f"tune config: attention={PACKED} cannot compute model {config.model}'s "
+                    f"attention ({lacking}); use --attention eager or sdpa"
+                )
+            if lacking is not None:
+                attention = "sdpa" if model._supports_sdpa else "eager"
         model.set_attn_implementation(attention)
     except (ImportError, ValueError) as err:  # e.g. flash_attention_2 without flash-attn
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise SymtuneError(f"tune config: attention={attention} cannot run here: {first}") from None
+    return attention
+
+
+def prepare_model(config: TuneConfig, device_type: str = "cpu"):
+    """The model to train (fp32 master weights), with LoRA adapters if configured, attending
+    with `config.attention` resolved for the device (`set_attention`)."""
+    from symtune.models import load_model
+
+    model = load_model(config.model, "fp32", config.trust_remote_code)
+    model.config.use_cache = False
+    set_attention(model, config, device_type)
     if config.gradient_checkpointing:
         if not model.supports_gradient_checkpointing:
             raise SymtuneError(
@@ -43,22 +82,33 @@ def prepare_model(config: TuneConfig, device_type: str = "cpu"):
         # non-reentrant: works with inputs that need no grad (LoRA) and under DDP/FSDP
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     if config.lora is not None:
-        from peft import LoraConfig as PeftLora
-        from peft import get_peft_model
-
-        lora = config.lora
-        model = get_peft_model(
-            model,
-            PeftLora(
-                r=lora.r,
-                lora_alpha=lora.alpha,
-                lora_dropout=lora.dropout,
-                target_modules=list(lora.targets),
-                task_type="CAUSAL_LM",
-            ),
-        )
+        model = with_lora(model, config)
     model.train()
     return model
+
+
+def with_lora(model, config: TuneConfig):
+    """The model with peft's LoRA adapters on `config.lora.targets` ("all-linear": peft
+    asks the model which layers are linear)."""
+    from peft import LoraConfig as PeftLora
+    from peft import get_peft_model
+
+    from symtune.models.architecture import ALL_LINEAR, check_lora_targets
+
+    lora = config.lora
+    assert lora is not None
+    check_lora_targets(model, lora.targets, config.model)
+    targets = ALL_LINEAR if tuple(lora.targets) == (ALL_LINEAR,) else list(lora.targets)
+    return get_peft_model(
+        model,
+        PeftLora(
+            r=lora.r,
+            lora_alpha=lora.alpha,
+            lora_dropout=lora.dropout,
+            target_modules=targets,
+            task_type="CAUSAL_LM",
+        ),
+    )
 
 
 def export_final(run: Path, model, tokenizer, config: TuneConfig, accelerator) -> Path:

@@ -1,7 +1,7 @@
 """Token-level documents with loss masks, and packing them into fixed-length rows.
 
 A packed row holds several prompts; positions restart at 0 for each prompt, which the model's
-attention turns into a block-diagonal causal mask (see `loss.forward_hidden`)."""
+attention turns into a block-diagonal causal mask (see `loss.supervised_logits`)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,11 @@ from dataclasses import dataclass
 
 from symtune.errors import SymtuneError
 from symtune.prompts.build import Prompt
+from symtune.prompts.chat import Framing
 
 IGNORE = -100
+RAW = Framing()
+"""Raw text, no start tokens (a tokenizer that adds none)."""
 
 
 @dataclass(frozen=True)
@@ -22,27 +25,31 @@ class Document:
     labels: tuple[int, ...]
 
 
-def tokenize_prompt(prompt: Prompt, tokenizer, seen_labels: bool = False) -> Document:
-    """Tokenize prompt text + target jointly (so the boundary is the tokenizer's own) and
-    append EOS. Supervised: the target's tokens and EOS; with `seen_labels`, also each exemplar
-    answer whose symbol already appeared earlier in the prompt (predictable from context)."""
-    encoding = tokenizer(
-        prompt.text + prompt.target, add_special_tokens=False, return_offsets_mapping=True
-    )
-    ids = list(encoding["input_ids"])
-    offsets = encoding["offset_mapping"]
-    boundary = len(prompt.text)
+def tokenize_prompt(
+    prompt: Prompt, tokenizer, seen_labels: bool = False, framing: Framing = RAW
+) -> Document:
+    """Tokenize prompt text + target jointly (so the boundary is the tokenizer's own) after
+    the framing's start tokens, and end the answer with EOS (or, in a chat template, with the
+    template's end of turn). Supervised: the target's tokens and the end; with `seen_labels`,
+    also each exemplar answer whose symbol already appeared earlier in the prompt."""
+    text, target, label_spans = framing.frame(prompt, tokenizer)
+    encoding = tokenizer(text + target, add_special_tokens=False, return_offsets_mapping=True)
+    start = list(framing.start)
+    ids = start + list(encoding["input_ids"])
+    offsets = [(0, 0)] * len(start) + list(encoding["offset_mapping"])
+    boundary = len(text)
     # a token straddling the boundary carries target characters: supervise it too
     supervised = [end > boundary for _, end in offsets]
     if seen_labels:
-        spans = [s for s, seen in zip(prompt.label_spans, prompt.label_seen, strict=True) if seen]
-        for i, (start, end) in enumerate(offsets):
-            if any(s <= start and end <= e and end > start for s, e in spans):
+        spans = [s for s, seen in zip(label_spans, prompt.label_seen, strict=True) if seen]
+        for i, (first, end) in enumerate(offsets):
+            if any(s <= first and end <= e and end > first for s, e in spans):
                 supervised[i] = True
     if not any(supervised):
         raise AssertionError("a prompt without target tokens cannot happen by construction")
-    ids.append(tokenizer.eos_token_id)
-    supervised.append(True)
+    if not framing.end:  # the template's end of turn is part of the target
+        ids.append(tokenizer.eos_token_id)
+        supervised.append(True)
     # label at position i is the next token, if that token is supervised
     labels = [ids[i + 1] if supervised[i + 1] else IGNORE for i in range(len(ids) - 1)]
     return Document(tuple(ids[:-1]), tuple(labels))

@@ -13,11 +13,11 @@ import torch
 
 from symtune.errors import SymtuneError
 from symtune.prompts.build import Prompt
+from symtune.prompts.chat import framing
 from symtune.tune.config import TuneConfig
 from symtune.tune.loss import SupervisedLM
 from symtune.tune.model import prepare_model
 from symtune.tune.packing import Document, Row, batch_tensors, tokenize_prompt
-from symtune.tune.stream import wrap_chat
 
 
 def build_optimizer(config: TuneConfig, params: list[torch.nn.Parameter]):
@@ -55,14 +55,11 @@ def build_schedule(config: TuneConfig, optimizer) -> torch.optim.lr_scheduler.La
 def step_documents(
     prompts: Iterator[Prompt], count: int, tokenizer, config: TuneConfig
 ) -> list[Document]:
-    """Tokenize the next `count` prompts of the stream."""
-    docs = []
-    for _ in range(count):
-        prompt = next(prompts)
-        if config.chat_template:
-            prompt = wrap_chat(prompt, tokenizer)
-        docs.append(tokenize_prompt(prompt, tokenizer, config.seen_labels))
-    return docs
+    """Tokenize the next `count` prompts of the stream, framed as `config` says."""
+    frame = framing(tokenizer, config.chat_template, config.model)
+    return [
+        tokenize_prompt(next(prompts), tokenizer, config.seen_labels, frame) for _ in range(count)
+    ]
 
 
 def micro_batches(rows: list[Row], size: int) -> list[list[Row]]:
@@ -133,13 +130,19 @@ def accumulate(model, groups, accelerator, autocast, supervised_total: int) -> t
 
 
 def check_wrapping(model, accelerator, name: str) -> None:
-    """Under FSDP, the layer classes the config wraps must be the model's (every rank finds
-    the same, so every rank says the same one line)."""
+    """Under FSDP, the layer classes the config wraps must be the model's; with none named,
+    the model's own block classes (`_no_split_modules`) are wrapped, and a model that
+    declares none is refused (every rank finds the same, so every rank says the same line)."""
     plugin = getattr(accelerator.state, "fsdp_plugin", None)
     if plugin is None or not getattr(accelerator, "is_fsdp2", False):
         return
-    wanted = plugin.transformer_cls_names_to_wrap or []
     present = {type(m).__name__ for m in model.modules()}
+    wanted = plugin.transformer_cls_names_to_wrap or model._no_split_modules
+    if not wanted:
+        raise SymtuneError(
+            f"FSDP config: model {name} declares no block classes (_no_split_modules) to wrap; "
+            "set fsdp_transformer_layer_cls_to_wrap to its layer class"
+        )
     missing = [cls for cls in wanted if cls not in present]
     if missing:
         layers = sorted(c for c in present if c.endswith(("Layer", "Block")))

@@ -4,7 +4,6 @@ skipping so a resumed run starts exactly where the checkpoint left off."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 
 from symtune.errors import SymtuneError
@@ -64,14 +63,3 @@ class PromptStream:
                 where, line = lines[i]
                 yield prompt_from_line(line, where)[1]
             epoch, skip = epoch + 1, 0
-
-
-def wrap_chat(prompt: Prompt, tokenizer) -> Prompt:
-    """The prompt as one user turn of the model's chat template; the answer is the assistant's
-    reply (no leading space), and exemplar answer spans move with the text."""
-    text = tokenizer.apply_chat_template(
-        [{"role": "user", "content": prompt.text}], add_generation_prompt=True, tokenize=False
-    )
-    offset = text.index(prompt.text)
-    spans = tuple((s + offset, e + offset) for s, e in prompt.label_spans)
-    return replace(prompt, text=text, target=prompt.answer, label_spans=spans)

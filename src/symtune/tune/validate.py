@@ -1,6 +1,6 @@
 """In-run validation: how often the model ranks the right symbol first on the mixture's
 held-out validation prompts (tuning tasks only). Each candidate symbol is scored as the summed
-log-probability of its tokens and EOS after the prompt, tokenized as in training."""
+log-probability of its tokens and EOS after the prompt, tokenized (and framed) as in training."""
 
 from __future__ import annotations
 
@@ -10,14 +10,18 @@ from typing import Any
 import torch
 
 from symtune.prompts.build import Prompt
-from symtune.tune.packing import IGNORE, tokenize_prompt
+from symtune.prompts.chat import Framing
+from symtune.tune.packing import IGNORE, RAW, tokenize_prompt
 
 
-def candidate_documents(prompt: Prompt, tokenizer) -> list[tuple[list[int], list[int]]]:
-    """(input ids, labels) for the prompt completed with each candidate in turn."""
+def candidate_documents(
+    prompt: Prompt, tokenizer, framing: Framing = RAW
+) -> list[tuple[list[int], list[int]]]:
+    """(input ids, labels) for the prompt completed with each candidate in turn, framed as
+    in training."""
     docs = []
     for candidate in prompt.candidates:
-        doc = tokenize_prompt(replace(prompt, target=" " + candidate), tokenizer)
+        doc = tokenize_prompt(replace(prompt, target=" " + candidate), tokenizer, False, framing)
         docs.append((list(doc.input_ids), list(doc.labels)))
     return docs
 
@@ -43,7 +47,12 @@ def sequence_scores(model, docs: list[tuple[list[int], list[int]]], pad_id: int,
 
 
 def validate(
-    model, tokenizer, prompts: list[Prompt], device, batch_size: int = 16
+    model,
+    tokenizer,
+    prompts: list[Prompt],
+    device,
+    batch_size: int = 16,
+    framing: Framing = RAW,
 ) -> dict[str, Any]:
     """Accuracy (the target ranked first among the candidates) over `prompts`, per task too."""
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
@@ -65,7 +74,7 @@ def validate(
         pending.clear()
 
     for prompt in prompts:
-        pending.append((prompt, candidate_documents(prompt, tokenizer)))
+        pending.append((prompt, candidate_documents(prompt, tokenizer, framing)))
         if sum(len(g) for _, g in pending) >= batch_size:
             flush()
     if pending:
