@@ -17,7 +17,7 @@ LLAMA_LIKE = {
     "intermediate_size": 64,
     "num_attention_heads": 4,
     "num_key_value_heads": 2,
-    "max_position_embeddings": 512,
+    "max_position_embeddings": 2048,
     "tie_word_embeddings": False,
 }
 
@@ -67,10 +67,10 @@ FAMILIES = (
     Family("phi3", "Phi3Config", {**LLAMA_LIKE, "pad_token_id": 0}, ("fused qkv",)),
     Family("olmo2", "Olmo2Config", {**LLAMA_LIKE, "pad_token_id": 0}, ("q/k norm",)),
     Family("gpt_neox", "GPTNeoXConfig", {**COMMON, "intermediate_size": 64,
-           "num_attention_heads": 4, "max_position_embeddings": 512, "rotary_pct": 0.5},
+           "num_attention_heads": 4, "max_position_embeddings": 2048, "rotary_pct": 0.5},
            ("fused qkv", "partial rotary"), fsdp=True),
     Family("gpt2", "GPT2Config", {"vocab_size": VOCAB, "n_embd": 32, "n_layer": 2,
-           "n_head": 4, "n_positions": 512, "tie_word_embeddings": True},
+           "n_head": 4, "n_positions": 2048, "tie_word_embeddings": True},
            ("learned positions", "Conv1D")),
     Family("gpt_oss", "GptOssConfig", {**LLAMA_LIKE, "head_dim": 8, "sliding_window": 8,
            "num_local_experts": 2, "num_experts_per_tok": 1,
@@ -85,7 +85,7 @@ def sharpen(model, factor: float = 8.0) -> None:
     import torch
 
     with torch.no_grad():
-        for name, module in model.named_modules():
+        for _, module in model.named_modules():
             if type(module).__name__.endswith("Attention"):
                 for param in module.parameters(recurse=True):
                     if param.dim() == 2:
@@ -99,3 +99,24 @@ def save(family: Family, path, tokenizer) -> None:
     """The tiny model and a tokenizer saved like any Hugging Face model folder."""
     family.model().save_pretrained(str(path))
     tokenizer.save_pretrained(str(path))
+
+
+def table(properties: dict[str, str]) -> str:
+    """The docs' Markdown table: a row per family, its transformers class, the attention
+    features switched on, and a column per verified property (docs/models.md)."""
+    head = ["family", "config", "features switched on", *properties]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for family in FAMILIES:
+        features = ", ".join(family.features) or "—"
+        cells = [family.name, f"`{family.config_class}`", features, *("✓" for _ in properties)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":  # print the table for docs/models.md
+    import sys
+
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent / "unit"))
+    from test_model_matrix import PROPERTIES
+
+    print(table(PROPERTIES))

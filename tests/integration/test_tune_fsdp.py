@@ -116,7 +116,9 @@ def test_an_fsdp_config_naming_a_layer_the_model_lacks_is_one_line(
 ):
     config = tmp_path / "fsdp.yaml"
     wrap = "  fsdp_transformer_layer_cls_to_wrap: GPT2Block\n"
-    config.write_text(FSDP_CPU.read_text().replace("  fsdp_version: 2\n", "  fsdp_version: 2\n" + wrap))
+    config.write_text(
+        FSDP_CPU.read_text().replace("  fsdp_version: 2\n", "  fsdp_version: 2\n" + wrap)
+    )
     done = fsdp(*tune_args(mixture, tiny_model_dir, tmp_path / "t"), config=config)
     assert done.returncode != 0
     errors = [line for line in done.stderr.splitlines() if line.startswith("error: ")]

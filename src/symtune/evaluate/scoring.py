@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import torch
 
 from symtune.evaluate.greedy import MARGINS, Decoding, Top, tops, verified_output
+from symtune.models.architecture import isolates_packed
 from symtune.prompts.chat import Framing
 from symtune.prompts.chat import framing as raw_framing
 
@@ -31,6 +32,10 @@ class GenerateRequest:
     max_new_tokens: int = 16
 
 
+PACKING_TOLERANCE = {torch.float32: 1e-3}
+"""How far a packed prompt's log-probabilities may move from its own (rounding); bf16: 0.1."""
+
+
 class Scorer:
     """A causal LM and its tokenizer, scored on CPU or GPU, in fp32 or bf16.
 
@@ -38,9 +43,10 @@ class Scorer:
     by its candidates (`pack_tokens=0`, the fast way on a CPU), or many prompts at once
     (`pack_tokens=N`, the fast way on a GPU): rank scoring packs every (prompt, candidate)
     into rows of N tokens whose position ids restart per sequence, so that attention stays
-    within each (transformers builds the per-sequence causal mask), with the output head only
-    where a candidate token is predicted; greedy decoding runs batches of left-padded prompts
-    through `generate`."""
+    within each (transformers builds the per-sequence causal mask; a model whose masks do not,
+    checked once, is scored one prompt at a time), with the output head only where a candidate
+    token is predicted; greedy decoding runs batches of left-padded prompts through
+    `generate`."""
 
     def __init__(
         self,
@@ -58,6 +64,8 @@ class Scorer:
         one) before every prompt, as in tuning; a chat template when asked."""
         self.batch_size = batch_size
         self.pack_tokens = pack_tokens
+        if pack_tokens and not isolates_packed(model, PACKING_TOLERANCE.get(model.dtype, 0.1)):
+            self.pack_tokens = 0  # its masks would let packed prompts see each other
         self.greedy = greedy
         """"verify": a candidate the teacher-forced pass shows to be the greedy output is
         taken without generating (`symtune.evaluate.greedy`); "generate": always generate."""

@@ -85,3 +85,26 @@ def check_eos(tokenizer, name: str) -> None:
             f"model {name}: its tokenizer has no EOS token (eos_token); symtune ends every "
             "tuned answer with it: set eos_token in its tokenizer_config.json"
         )
+
+
+def isolates_packed(model, tolerance: float = 1e-3) -> bool:
+    """Whether the model, attending as it is set to, keeps packed prompts apart when only
+    their restarting position ids say where each starts (no mask): a short prompt packed after
+    a long one must get the log-probabilities it gets alone. transformers' kernels do this for
+    most models, not all (GPT-OSS builds its masks without the position ids); one forward of
+    68 tokens finds out. `tolerance`: on log-probabilities (bf16 needs more than fp32)."""
+    import torch
+
+    device = next(model.parameters()).device
+    vocab = model.config.get_text_config().vocab_size
+    first = [(7 * i + 3) % vocab for i in range(64)]
+    second = [(11 * i + 5) % vocab for i in range(4)]
+    ids = torch.tensor([first + second], device=device)
+    positions = torch.tensor([list(range(64)) + list(range(4))], device=device)
+    with torch.no_grad():
+        packed = model(input_ids=ids, position_ids=positions, use_cache=False).logits[0, 64:]
+        alone = model(
+            input_ids=ids[:, 64:], position_ids=positions[:, 64:], use_cache=False
+        ).logits[0]
+    packed, alone = packed.float().log_softmax(-1), alone.float().log_softmax(-1)
+    return float((packed - alone).abs().max()) <= tolerance

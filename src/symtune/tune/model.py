@@ -43,26 +43,46 @@ def check_architecture(config: TuneConfig) -> None:
 
 def set_attention(model, config: TuneConfig, device_type: str) -> str:
     """Make the model attend with `config.attention` resolved for the device; returns the
-    implementation. symtune_packed is probed first: a model whose attention it does not
-    compute gets transformers' own (sdpa, else eager) under "auto", a one-line refusal when
-    asked for by name."""
+    implementation. Whatever is chosen is checked on the model first: symtune_packed must
+    compute every feature its layers ask for (`probe`), transformers' kernels must keep packed
+    prompts apart (`isolates_packed`). Under "auto" a failed check moves to the other kind;
+    an implementation named by the user that fails is a one-line refusal."""
+    from symtune.models.architecture import isolates_packed
+
     attention = resolve_attention(config.attention, device_type)
+    if attention == PACKED:
+        register_packed_attention()
+    apply_attention(model, attention)
+    lacking = probe(model) if attention == PACKED else None
+    if attention != PACKED and not isolates_packed(model):
+        lacking = "its masks do not keep packed prompts apart"
+    if lacking is None:
+        return attention
+    if config.attention != "auto":
+        raise SymtuneError(
+            f"tune config: attention={attention} cannot compute model {config.model}'s "
+            f"packed attention ({lacking}); use --attention auto"
+        )
+    fallback = PACKED if attention != PACKED else ("sdpa" if model._supports_sdpa else "eager")
+    if fallback == PACKED:
+        register_packed_attention()
+    apply_attention(model, fallback)
+    if (probe(model) if fallback == PACKED else None) or (
+        fallback != PACKED and not isolates_packed(model)
+    ):
+        raise SymtuneError(
+            f"tune config: no attention implementation computes model {config.model}'s "
+            f"packed attention ({lacking}); symtune cannot tune it"
+        )
+    return fallback
+
+
+def apply_attention(model, attention: str) -> None:
     try:
-        if attention == PACKED:
-            model.set_attn_implementation(register_packed_attention())
-            lacking = probe(model)
-            if lacking is not None and config.attention != "auto":
-                raise SymtuneError(
-                    f"tune config: attention={PACKED} cannot compute model {config.model}'s "
-                    f"attention ({lacking}); use --attention eager or sdpa"
-                )
-            if lacking is not None:
-                attention = "sdpa" if model._supports_sdpa else "eager"
         model.set_attn_implementation(attention)
     except (ImportError, ValueError) as err:  # e.g. flash_attention_2 without flash-attn
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise SymtuneError(f"tune config: attention={attention} cannot run here: {first}") from None
-    return attention
 
 
 def prepare_model(config: TuneConfig, device_type: str = "cpu"):
