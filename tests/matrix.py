@@ -11,7 +11,9 @@ from typing import Any
 
 VOCAB = 260
 """The byte tokenizer's 257 ids, with room."""
-COMMON = {"vocab_size": VOCAB, "hidden_size": 32, "num_hidden_layers": 2}
+SPECIAL = {"bos_token_id": 1, "eos_token_id": 0, "pad_token_id": 0}
+"""Within the tiny vocabulary (families default to their real models' ids)."""
+COMMON = {"vocab_size": VOCAB, "hidden_size": 32, "num_hidden_layers": 2, **SPECIAL}
 LLAMA_LIKE = {
     **COMMON,
     "intermediate_size": 64,
@@ -64,12 +66,12 @@ FAMILIES = (
     Family("gemma3", "Gemma3TextConfig", {**LLAMA_LIKE, "head_dim": 8, "sliding_window": 8,
            "layer_types": ["sliding_attention", "full_attention"],
            "query_pre_attn_scalar": 4}, ("sliding window (per layer)", "scaling")),
-    Family("phi3", "Phi3Config", {**LLAMA_LIKE, "pad_token_id": 0}, ("fused qkv",)),
-    Family("olmo2", "Olmo2Config", {**LLAMA_LIKE, "pad_token_id": 0}, ("q/k norm",)),
+    Family("phi3", "Phi3Config", LLAMA_LIKE, ("fused qkv",)),
+    Family("olmo2", "Olmo2Config", LLAMA_LIKE, ("q/k norm",)),
     Family("gpt_neox", "GPTNeoXConfig", {**COMMON, "intermediate_size": 64,
            "num_attention_heads": 4, "max_position_embeddings": 2048, "rotary_pct": 0.5},
            ("fused qkv", "partial rotary"), fsdp=True),
-    Family("gpt2", "GPT2Config", {"vocab_size": VOCAB, "n_embd": 32, "n_layer": 2,
+    Family("gpt2", "GPT2Config", {**SPECIAL, "vocab_size": VOCAB, "n_embd": 32, "n_layer": 2,
            "n_head": 4, "n_positions": 2048, "tie_word_embeddings": True},
            ("learned positions", "Conv1D")),
     Family("gpt_oss", "GptOssConfig", {**LLAMA_LIKE, "head_dim": 8, "sliding_window": 8,

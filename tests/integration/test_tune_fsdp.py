@@ -127,3 +127,24 @@ def test_an_fsdp_config_naming_a_layer_the_model_lacks_is_one_line(
     )
     assert "LlamaDecoderLayer" in errors[0]
     assert not (tmp_path / "t").exists()
+
+
+@pytest.mark.parametrize("name", ["mistral", "gpt_neox"])
+def test_fsdp_wraps_other_families_blocks_and_gives_the_one_process_model(tmp_path, mixture, name):
+    """Beyond Llama (above): with no class in the config, FSDP wraps each family's own
+    blocks (MistralDecoderLayer with its sliding window; GPTNeoXLayer with its fused qkv and
+    partial rotary) and 2 processes give the 1-process model."""
+    from conftest import byte_tokenizer
+    from matrix import BY_NAME, save
+
+    model = tmp_path / name
+    save(BY_NAME[name], model, byte_tokenizer())
+    one, two = tmp_path / "one", tmp_path / "two"
+    run_symtune(*tune_args(mixture, model, one), env=ONE_THREAD, ok=True)
+    done = fsdp(*tune_args(mixture, model, two))
+    assert done.returncode == 0, done.stderr[-3000:]
+    state = json.loads((two / "checkpoints" / "step-000003" / "state.json").read_text())
+    assert state["fsdp"] is True and state["world_size"] == 2
+    # Adam's steps of lr 0.01 amplify reduction-order rounding to ~1e-5 on these weights
+    assert max_difference(one, two) < 1e-4
+    assert same_losses(one, two)
