@@ -98,8 +98,8 @@ def tune(
     config.validate()
     check_model(config.model)
     preflight(config.model, config.trust_remote_code)
-    check_architecture(config)
     stream = PromptStream(Path(config.mixture), config.data_order)
+    check_architecture(config)
     budget = stream.manifest["config"].get("max_tokens")
     if budget is not None and config.seq_len < budget:
         raise SymtuneError(
