@@ -207,3 +207,49 @@ def test_a_chat_template_frames_tuning_and_evaluation_alike(tokenizer):
     # the tuned document's prompt is the scored context, token for token
     context = scorer.encode(request.context)
     assert list(doc.input_ids[: len(context)]) == context
+
+
+def test_evaluation_with_the_chat_template_records_it_and_scores_the_framed_prompts(
+    tmp_path, tiny_model_dir
+):
+    """`eval --chat-template` scores prompts as the template frames them (other scores than
+    raw text) and says so in results.json; a tokenizer without a template is refused."""
+    import shutil
+    from dataclasses import replace
+
+    from conftest import small_eval_config
+    from symtune.errors import SymtuneError
+    from symtune.evaluate.api import evaluate
+    from symtune.models import load_tokenizer
+
+    model = tmp_path / "chat-model"
+    shutil.copytree(tiny_model_dir, model)
+    tokenizer = load_tokenizer(str(tiny_model_dir))
+    tokenizer.chat_template = CHATML
+    tokenizer.save_pretrained(str(model))
+    raw = small_eval_config(tmp_path, model)
+    chat = replace(raw, chat_template=True)
+    framed = evaluate(chat, {"base": str(model)}, tmp_path / "chat")
+    plain = evaluate(raw, {"base": str(model)}, tmp_path / "raw")
+    assert framed["config"]["chat_template"] is True and plain["config"]["chat_template"] is False
+    scores = [[i["results"]["base"]["rank"]["scores"] for i in d["items"]] for d in (framed, plain)]
+    assert scores[0] != scores[1]
+    with pytest.raises(SymtuneError, match="has no chat template"):
+        evaluate(chat, {"base": str(tiny_model_dir)}, tmp_path / "refused")
+    assert not (tmp_path / "refused").exists()
+
+
+def test_a_run_yaml_frames_both_stages_by_tune_chat_template(tmp_path):
+    from symtune.pipeline.config import load_run_config
+
+    path = tmp_path / "run.yaml"
+    path.write_text(
+        "model: smollm2-135m-instruct\nsuite: reachable\n"
+        "data: {n: 40, seed: 1, max_tokens: 512}\n"
+        "tune: {steps: 3, batch_size: 4, chat_template: true}\n"
+        "eval: {seeds: [0], settings: [neither], max_queries: 5}\n"
+        "extra_eval: {suite: reachable, settings: [neither]}\n"
+    )
+    config = load_run_config(path, tmp_path / "run")
+    assert config.tune.chat_template and config.eval.chat_template
+    assert config.extra_eval is not None and config.extra_eval.chat_template

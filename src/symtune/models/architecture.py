@@ -78,6 +78,13 @@ def block_classes(model) -> list[str]:
     return list(declared or [])
 
 
+def head_weight_names(model) -> set[str]:
+    """The names of the output head's weight (lm_head, embed_out, ...: whatever the model calls
+    the module `get_output_embeddings` returns); tied to the input embeddings in many models."""
+    head = model.get_output_embeddings()
+    return {f"{n}.weight" for n, m in model.named_modules() if head is not None and m is head}
+
+
 def check_eos(tokenizer, name: str) -> None:
     """Refuse a tokenizer without EOS: every tuned answer ends with it."""
     if tokenizer.eos_token_id is None:

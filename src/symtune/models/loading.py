@@ -10,6 +10,7 @@ from pathlib import Path
 from symtune.artifacts import cache_dir, smollm2_gguf
 from symtune.errors import SymtuneError
 from symtune.io import temp_path
+from symtune.models.architecture import head_weight_names
 from symtune.models.files import check_remote_code, check_weights
 from symtune.models.registry import DEFAULT_MODEL, resolve_model
 
@@ -31,7 +32,7 @@ def plain_copy(model):
     )
     plain = type(model)(config)
     missing, unexpected = plain.load_state_dict(model.state_dict(), strict=False)
-    tied = {"lm_head.weight"} if config.tie_word_embeddings else set()
+    tied = head_weight_names(plain) if config.tie_word_embeddings else set()
     if set(missing) - tied or unexpected:
         raise RuntimeError(f"plain copy lost weights: missing {missing}, unexpected {unexpected}")
     if tied:

@@ -30,9 +30,10 @@ def matmul_peak(
 
 def linear_params(model) -> tuple[int, int]:
     """(parameters in the decoder's linear layers, parameters in the output head)."""
+    head = model.get_output_embeddings()
     body = sum(
         m.weight.numel()
-        for n, m in model.named_modules()
-        if isinstance(m, torch.nn.Linear) and not n.endswith("lm_head")
+        for m in model.modules()
+        if isinstance(m, torch.nn.Linear) and m is not head
     )
-    return body, model.get_output_embeddings().weight.numel()
+    return body, head.weight.numel()

@@ -12,6 +12,7 @@ import torch
 from symtune.errors import SymtuneError
 from symtune.io import read_json_object, temp_path
 from symtune.layout import Checkpoint, TuneRun
+from symtune.models.architecture import head_weight_names
 from symtune.tune.attention import NAME as PACKED
 from symtune.tune.attention import probe
 from symtune.tune.attention import register as register_packed_attention
@@ -149,7 +150,8 @@ def export_model(model, tokenizer, config: TuneConfig, accelerator, target: Path
     if accelerator.is_main_process:
         plain = prepare_model(config)
         missing, unexpected = plain.load_state_dict(weights, strict=False)
-        tied = {n for n in missing if n.endswith("lm_head.weight")}
+        heads = {n.removeprefix("base_model.model.") for n in head_weight_names(plain)}
+        tied = {n for n in missing if n.removeprefix("base_model.model.") in heads}
         if set(missing) - tied or unexpected:
             raise RuntimeError(f"FSDP export lost weights: {missing} / {unexpected}")
         save_export(plain, tokenizer, config, target)
