@@ -81,8 +81,8 @@ def test_accelerate_configs_parse(name):
     assert config["distributed_type"] in {"MULTI_GPU", "FSDP"}
     assert config["mixed_precision"] == "no"  # symtune applies bf16 autocast itself
     if config["distributed_type"] == "FSDP":
-        from transformers.models.llama import modeling_llama
-
         fsdp = config["fsdp_config"]
         assert fsdp["fsdp_version"] == 2 and fsdp["fsdp_state_dict_type"] == "FULL_STATE_DICT"
-        assert hasattr(modeling_llama, fsdp["fsdp_transformer_layer_cls_to_wrap"])
+        # no class named: Accelerate wraps each model's own blocks (_no_split_modules)
+        assert fsdp["fsdp_auto_wrap_policy"] == "TRANSFORMER_BASED_WRAP"
+        assert "fsdp_transformer_layer_cls_to_wrap" not in fsdp
