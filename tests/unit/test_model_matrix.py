@@ -314,3 +314,23 @@ def test_the_models_guide_table_is_this_matrix():
 
     text = (ROOT / "docs" / "models.md").read_text()
     assert table(PROPERTIES) in text, "regenerate: python tests/matrix.py > the table"
+
+
+def test_fsdp_refuses_a_model_that_declares_no_blocks():
+    """With no class in the config and none declared by the model, FSDP would shard nothing
+    per layer: one line instead."""
+    from types import SimpleNamespace
+
+    from symtune.errors import SymtuneError
+    from symtune.tune.step import check_wrapping
+
+    model = SupervisedLM(FAMILIES[0].model())
+    plugin = SimpleNamespace(transformer_cls_names_to_wrap=None)
+    accelerator = SimpleNamespace(state=SimpleNamespace(fsdp_plugin=plugin), is_fsdp2=True)
+    check_wrapping(model, accelerator, "tiny")  # its own LlamaDecoderLayer: fine
+    model._no_split_modules = []
+    with pytest.raises(SymtuneError, match="model tiny declares no block classes"):
+        check_wrapping(model, accelerator, "tiny")
+    plugin.transformer_cls_names_to_wrap = ["GPT2Block"]
+    with pytest.raises(SymtuneError, match="'GPT2Block' is not in model tiny"):
+        check_wrapping(model, accelerator, "tiny")
