@@ -59,7 +59,7 @@ def packed_row(seq_len: int, seed: int = 0):
     while used + 500 <= seq_len:
         size = rng.randrange(200, 500)
         ids = tuple(rng.randrange(1, 4096) for _ in range(size))
-        labels = tuple(ids[i + 1] if i >= size - 5 else IGNORE for i in range(size - 1)) + (2,)
+        labels = (*(ids[i + 1] if i >= size - 5 else IGNORE for i in range(size - 1)), 2)
         docs.append(Document(ids, labels))
         used += size
     return batch_tensors(list(pack(docs, seq_len, 0)))
@@ -98,11 +98,13 @@ def main() -> None:
     ):
         on, off = model_of(kind, True), model_of(kind, False)
         ours = seconds(on, "symtune_packed", row, args.rows)
+        theirs = seconds(on, peer, row, args.rows)
+        plain = seconds(off, "symtune_packed", row, args.rows)
         rows = [
             (f"{kind}, {feature}", "symtune_packed", ours),
-            (f"{kind}, {feature}", f"transformers {peer} (packed mask)", seconds(on, peer, row, args.rows)),
-            (f"{kind}, feature off", "symtune_packed (causal SDPA)", seconds(off, "symtune_packed", row, args.rows)),
-        ]  # fmt: skip
+            (f"{kind}, {feature}", f"transformers {peer} (packed mask)", theirs),
+            (f"{kind}, feature off", "symtune_packed (causal SDPA)", plain),
+        ]
         for name, implementation, value in rows:
             print(f"{name:<28} {implementation:<34} {value:>8.3f} {value / ours:>17.2f}x")
 
