@@ -9,6 +9,7 @@ tuning:
   - name: rte_hub
     hf: nyu-mll/glue
     config: rte
+    revision: main                  # optional: a branch, tag or commit (a lock pins it)
     input_fields: [sentence1, sentence2]
     labels: [entailment, not entailment]
 evaluation: [irony_identification]
@@ -29,6 +30,8 @@ _KEYS = {
     "local",
     "hf",
     "config",
+    "revision",
+    "data_dir",
     "input_fields",
     "label_field",
     "labels",
@@ -61,7 +64,7 @@ def _check_types(entry: dict[str, Any], where: str) -> None:
     for key, value in entry.items():
         if key in _STRINGS:
             ok, expected = isinstance(value, str), "a string"
-        elif key == "config":
+        elif key in ("config", "revision", "data_dir"):
             ok, expected = value is None or isinstance(value, str), "a string"
         elif key in ("per_class", "seed"):
             ok = isinstance(value, int) and not isinstance(value, bool)
@@ -104,7 +107,14 @@ def spec_from_dict(entry: Any, where: str) -> TaskSpec:
         split = entry.get("query_split", "validation" if "{split}" in str(entry["local"]) else None)
     elif "hf" in entry:
         label_map = tuple((str(i), str(n)) for i, n in enumerate(labels)) if labels else ()
-        source = HFSource(str(entry["hf"]), entry.get("config"), label_field, label_map)
+        source = HFSource(
+            str(entry["hf"]),
+            entry.get("config"),
+            label_field,
+            label_map,
+            revision=entry.get("revision"),
+            data_dir=entry.get("data_dir"),
+        )
         split = entry.get("query_split", "validation")
     else:
         raise SymtuneError(
@@ -165,6 +175,9 @@ def spec_to_entry(spec: TaskSpec) -> str | dict[str, Any]:
         entry.update(local=source.path, label_field=source.label_field)
     elif isinstance(source, HFSource):
         entry.update(hf=source.dataset, config=source.config, label_field=source.label_field)
+        entry.update(
+            {k: v for k, v in (("revision", source.revision), ("data_dir", source.data_dir)) if v}
+        )
     else:
         raise SymtuneError(f"task {spec.name}: a BIG-Bench task that is not built in")
     if not isinstance(source, FamilySource):

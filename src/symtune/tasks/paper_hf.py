@@ -17,12 +17,20 @@ def _hf(
     raw: tuple[str, ...] | None = None,
     exemplar_split: str = "train",
     query_split: str | None = "validation",
+    revision: str | None = None,
+    data_dir: str | None = None,
 ) -> TaskSpec:
-    """An HF task whose raw labels `raw` (default "0", "1", …) map to the names `labels`."""
+    """An HF task whose raw labels `raw` (default "0", "1", …) map to the names `labels`;
+    the card's sizes of the splits it reads come from CARD_SPLITS."""
     raw = raw or tuple(str(i) for i in range(len(labels)))
+    mapping = tuple(zip(raw, labels, strict=True))
+    card = tuple(
+        (split, CARD_SPLITS[name][i])
+        for i, split in enumerate(s for s in (exemplar_split, query_split) if s is not None)
+    )
     return TaskSpec(
         name=name,
-        source=HFSource(dataset, config, label_field, tuple(zip(raw, labels, strict=True))),
+        source=HFSource(dataset, config, label_field, mapping, revision, data_dir, card),
         input_fields=fields,
         instruction=instruction,
         labels=labels,
@@ -31,6 +39,20 @@ def _hf(
     )
 
 
+PARQUET_EXPORT = "refs/convert/parquet"
+"""The hub's parquet export of a repository: the data of a dataset whose main branch is a
+loading script (which `datasets` 5 refuses to run), one folder per config."""
+CARD_SPLITS: dict[str, tuple[int, ...]] = {
+    # rows of the exemplar split, then of the query split, as each dataset's card publishes
+    "rte": (2490, 277), "wnli": (635, 71), "qnli": (104743, 5463), "mnli": (392702, 9815),
+    "snli": (550152, 10000), "cb": (250, 56), "sst2": (67349, 872), "rt": (8530, 1066),
+    "tes": (45615, 2000), "qqp": (363846, 40430), "mrpc": (3668, 408), "paws": (49401, 8000),
+    "copa": (400, 100), "piqa": (16113, 1838), "agn": (120000, 7600), "trec": (5452, 500),
+    "wsc": (554, 104), "wino": (40398, 1267), "teo": (11916, 1324), "tei": (2862, 955),
+    "wic": (5428, 638), "cola": (8551, 1043), "subj": (8000, 2000), "teh": (9000, 1000),
+    "teab": (587, 280), "teat": (461, 220), "tefe": (597, 285), "tehi": (620, 295),
+    "adec": (50,), "or": (50,), "sot": (50,), "tos": (50,), "tc": (50,),
+}  # fmt: skip
 _NLI3 = ("entailment", "neutral", "contradiction")
 _PAIR = ("sentence1", "sentence2")
 # The paper's 22 tuning datasets (reconstructed list, PROTOCOL.md), training split only.
@@ -77,7 +99,8 @@ HF_TUNING = (
         ("premise", "question", "choice1", "choice2"),
         ("choice 1", "choice 2"),
     ),
-    _hf("piqa", "ybisk/piqa", None, ("goal", "sol1", "sol2"), ("solution 1", "solution 2")),
+    # ybisk/piqa is a loading script; lm-evaluation-harness reads this parquet copy
+    _hf("piqa", "baber/piqa", None, ("goal", "sol1", "sol2"), ("solution 1", "solution 2")),
     _hf(
         "agn",
         "fancyzhx/ag_news",
@@ -94,6 +117,8 @@ HF_TUNING = (
         ("abbreviation", "entity", "description", "human", "location", "number"),
         label_field="coarse_label",
         query_split="test",
+        revision=PARQUET_EXPORT,  # the main branch is trec.py
+        data_dir="default",
     ),
     _hf(
         "wsc",
@@ -125,9 +150,20 @@ def _raft(
 ) -> TaskSpec:
     # RAFT has 50 labelled training rows and an unlabelled test split: split the training rows.
     # Raw label 0 is "Unlabeled" and is dropped.
+    # ought/raft's main branch is raft.py: its parquet export, one folder per config
     raw = tuple(str(i + 1) for i in range(len(labels)))
     return _hf(
-        name, "ought/raft", config, fields, labels, instruction, "Label", raw, query_split=None
+        name,
+        "ought/raft",
+        None,
+        fields,
+        labels,
+        instruction,
+        "Label",
+        raw,
+        query_split=None,
+        revision=PARQUET_EXPORT,
+        data_dir=config,
     )
 
 
@@ -157,6 +193,7 @@ HF_EVAL = (
         ("text",),
         _STANCE,
         "Judge the tweet's stance on abortion.",
+        query_split="test",  # validation holds 52-69 rows, test 220-295
     ),
     _hf(
         "teat",
@@ -165,6 +202,7 @@ HF_EVAL = (
         ("text",),
         _STANCE,
         "Judge the tweet's stance on atheism.",
+        query_split="test",  # validation holds 52-69 rows, test 220-295
     ),
     _hf(
         "tefe",
@@ -173,6 +211,7 @@ HF_EVAL = (
         ("text",),
         _STANCE,
         "Judge the tweet's stance on feminism.",
+        query_split="test",  # validation holds 52-69 rows, test 220-295
     ),
     _hf(
         "tehi",
@@ -181,6 +220,7 @@ HF_EVAL = (
         ("text",),
         _STANCE,
         "Judge the tweet's stance on Hillary Clinton.",
+        query_split="test",  # validation holds 52-69 rows, test 220-295
     ),
     _raft(
         "adec",

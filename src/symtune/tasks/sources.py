@@ -114,7 +114,7 @@ def examples_from_rows(
     return out, dropped
 
 
-def _build(
+def build_task(
     spec: TaskSpec,
     split_rows: Mapping[str, list[tuple[str, tuple[str, ...], str]]],
     notes: dict[str, int],
@@ -170,43 +170,9 @@ def load_bigbench(spec: TaskSpec, tasks_dir: Path) -> TaskData:
             continue
         inputs = tuple(_read_field(example, f, spec.name, str(i)) for f in spec.input_fields)
         rows.append((str(i), inputs, winners[0]))
-    return _build(spec, {spec.exemplar_split: rows}, {"tied_target_scores": ties} if ties else {})
-
-
-def load_hf(spec: TaskSpec) -> TaskData:
-    """A Hugging Face dataset through `datasets.load_dataset` (hub id or local directory)."""
-    import datasets
-
-    source = spec.source
-    assert isinstance(source, HFSource)
-    try:
-        dataset = datasets.load_dataset(source.dataset, source.config)
-    except Exception as err:  # datasets raises many types; the user needs one line
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise SymtuneError(
-            f"task {spec.name}: cannot load dataset {source.dataset!r}: {first}"
-        ) from None
-    label_map: dict[str, str] | None = dict(source.label_map) or None
-    split_rows: dict[str, list[tuple[str, tuple[str, ...], str]]] = {}
-    dropped = 0
-    wanted = [s for s in (spec.exemplar_split, spec.query_split) if s is not None]
-    for split in wanted:
-        if split not in dataset:
-            raise SymtuneError(
-                f"task {spec.name}: dataset {source.dataset!r} has no split {split!r}; "
-                f"it has {sorted(dataset)}"
-            )
-        part = dataset[split]
-        mapping = label_map
-        feature = part.features.get(source.label_field)
-        if mapping is None and isinstance(feature, datasets.ClassLabel):
-            mapping = {str(i): name for i, name in enumerate(feature.names)}
-        rows, n_dropped = examples_from_rows(
-            ((str(i), row) for i, row in enumerate(part)), spec, source.label_field, mapping
-        )
-        split_rows[split] = rows
-        dropped += n_dropped
-    return _build(spec, split_rows, {"label_not_in_map": dropped} if dropped else {})
+    return build_task(
+        spec, {spec.exemplar_split: rows}, {"tied_target_scores": ties} if ties else {}
+    )
 
 
 def _read_local(path: Path, task: str) -> list[tuple[str, dict[str, Any]]]:
@@ -262,7 +228,7 @@ def load_local(spec: TaskSpec) -> TaskData:
         path = Path(source.path.replace("{split}", split))
         rows, _ = examples_from_rows(_read_local(path, spec.name), spec, source.label_field)
         split_rows[split] = rows
-    return _build(spec, split_rows, {})
+    return build_task(spec, split_rows, {})
 
 
 def load_task(spec: TaskSpec, bigbench_dir: Path | None = None) -> TaskData:
@@ -274,6 +240,8 @@ def load_task(spec: TaskSpec, bigbench_dir: Path | None = None) -> TaskData:
             bigbench_dir = bigbench.tasks_dir([spec.source.path], f"task {spec.name!r}")
         return load_bigbench(spec, bigbench_dir)
     if isinstance(spec.source, HFSource):
+        from symtune.tasks.hub import load_hf
+
         return load_hf(spec)
     if isinstance(spec.source, FamilySource):
         from symtune.tasks.families import load_family

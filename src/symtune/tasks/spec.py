@@ -24,6 +24,13 @@ class HFSource:
     config: str | None = None
     label_field: str = "label"
     label_map: tuple[tuple[str, str], ...] = ()
+    revision: str | None = None
+    """A branch, tag or commit of the hub repository (e.g. "refs/convert/parquet", the hub's
+    parquet export of a dataset that ships a loading script); a lock's commit overrides it."""
+    data_dir: str | None = None
+    """A folder of the repository to read (a config's folder in the parquet export)."""
+    card_splits: tuple[tuple[str, int], ...] = ()
+    """Split sizes the dataset card publishes, checked until a lock records what was read."""
 
 
 @dataclass(frozen=True)

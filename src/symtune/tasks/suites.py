@@ -8,18 +8,33 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from symtune.artifacts import artifact_record
+from symtune.errors import SymtuneError
 from symtune.tasks.registry import Suite, get_suite, get_task
 from symtune.tasks.sources import load_task
 from symtune.tasks.spec import BigBenchSource, FamilySource, TaskData, TaskSpec
 
 
 def load_tasks(specs: Sequence[TaskSpec]) -> list[TaskData]:
-    """Load task specs, reading the BIG-Bench ones from the user's verified copy in one pass."""
+    """Load task specs, reading the BIG-Bench ones from the user's verified copy in one pass.
+    Every task is tried before any error is raised: one error then lists every task that
+    cannot be had, each with its reason (a suite of hub datasets fails once, not 33 times)."""
     from symtune.tasks import bigbench
 
     paths = [s.source.path for s in specs if isinstance(s.source, BigBenchSource)]
     bigbench_dir: Path | None = bigbench.tasks_dir(paths, _needing(specs)) if paths else None
-    return [load_task(spec, bigbench_dir) for spec in specs]
+    loaded, failed = [], []
+    for spec in specs:
+        try:
+            loaded.append(load_task(spec, bigbench_dir))
+        except SymtuneError as err:
+            failed.append(str(err))
+    if len(failed) == 1:
+        raise SymtuneError(failed[0])
+    if failed:
+        raise SymtuneError(
+            f"{len(failed)} of {len(specs)} tasks cannot be loaded:\n  " + "\n  ".join(failed)
+        )
+    return loaded
 
 
 def _needing(specs: Sequence[TaskSpec]) -> str:

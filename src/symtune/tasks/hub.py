@@ -1,0 +1,171 @@
+"""Hugging Face datasets (a hub id or a local dataset folder), read through `datasets` with no
+loading script and no remote code, at a pinned revision, and checked: against the lock of what
+was read before (`symtune.tasks.lock`), else against the split sizes its card publishes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from symtune.errors import SymtuneError
+from symtune.tasks.lock import (
+    DatasetRecord,
+    differences,
+    lock_path,
+    read_lock,
+    source_key,
+    write_record,
+)
+from symtune.tasks.spec import HFSource, TaskData, TaskSpec
+
+
+def describe(source: HFSource) -> str:
+    """A dataset as a user would name it: id, config, data_dir, revision."""
+    parts = [repr(source.dataset)]
+    parts += [f"config {source.config!r}"] if source.config else []
+    parts += [f"data_dir {source.data_dir!r}"] if source.data_dir else []
+    parts += [f"revision {source.revision!r}"] if source.revision else []
+    return " ".join(parts)
+
+
+def why_not(spec: TaskSpec, err: BaseException) -> str:
+    """One line on why a dataset could not be had, and what to do."""
+    source = spec.source
+    assert isinstance(source, HFSource)
+    text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    where = f"task {spec.name}: dataset {describe(source)}"
+    if "scripts are no longer supported" in text:
+        script = text.rsplit(" ", 1)[-1]
+        return (
+            f"{where} is a loading script ({script}), which symtune never runs; name a parquet "
+            "source instead (its revision refs/convert/parquet with data_dir, or a parquet copy)"
+        )
+    if isinstance(err, ConnectionError) or "Couldn't reach" in text or "offline" in text.lower():
+        return (
+            f"{where} cannot be reached (no network?): connect, or set HF_DATASETS_OFFLINE=1 "
+            "over a cache that holds it, or point hf: at a local copy"
+        )
+    return f"{where} cannot be loaded ({text[:200]})"
+
+
+def load_dataset(spec: TaskSpec, revision: str | None) -> tuple[Any, str]:
+    """(DatasetDict, the revision read: the hub commit sha, or a local folder's hash)."""
+    import datasets
+
+    source = spec.source
+    assert isinstance(source, HFSource)
+    datasets.disable_progress_bars()  # symtune reports its own progress
+    try:
+        builder = datasets.load_dataset_builder(
+            source.dataset, source.config, revision=revision, data_dir=source.data_dir
+        )
+        # a local folder is read afresh (datasets' cache would serve its earlier content);
+        # a hub dataset's cache is keyed by the commit it was read at
+        local = Path(source.dataset).is_dir()
+        mode = "force_redownload" if local else "reuse_dataset_if_exists"
+        builder.download_and_prepare(download_mode=mode, verification_mode="no_checks")
+        return builder.as_dataset(), str(builder.hash or revision or "")
+    except Exception as err:  # datasets raises many types; the user needs one line
+        raise SymtuneError(why_not(spec, err)) from None
+
+
+def label_names(dataset, field: str) -> list[str]:
+    """The label field's ClassLabel names, else the raw values it holds (sorted)."""
+    import datasets
+
+    seen: set[str] = set()
+    for part in dataset.values():
+        feature = part.features.get(field)
+        if isinstance(feature, datasets.ClassLabel):
+            return list(feature.names)
+        if field in part.column_names:
+            seen.update(str(v) for v in part.unique(field))
+    return sorted(seen)
+
+
+def rows_digest(rows: list[tuple[str, tuple[str, ...], str]]) -> str:
+    """sha256 of the rows as symtune reads them (id, inputs, raw label)."""
+    digest = hashlib.sha256()
+    for row in rows:
+        digest.update(json.dumps(row, ensure_ascii=False).encode("utf-8") + b"\n")
+    return digest.hexdigest()
+
+
+def check_card(spec: TaskSpec, found: DatasetRecord) -> None:
+    """Before a lock exists: the splits read have the sizes the dataset card publishes."""
+    source = spec.source
+    assert isinstance(source, HFSource)
+    for split, size in source.card_splits:
+        have = found.splits.get(split)
+        if have is not None and have != size:
+            raise SymtuneError(
+                f"task {spec.name}: dataset {describe(source)} split {split!r} has {have:,} "
+                f"rows; its card says {size:,} (another version? lock the one you want with "
+                "`symtune fetch`)"
+            )
+
+
+def load_hf(spec: TaskSpec) -> TaskData:
+    """A Hugging Face dataset as a task: read at the locked revision when the lock has it
+    (and refused when its rows changed), else at the spec's revision (then recorded in the
+    lock, when one is in use)."""
+    from symtune.tasks.sources import build_task, examples_from_rows
+
+    source = spec.source
+    assert isinstance(source, HFSource)
+    path = lock_path()
+    key = source_key(source.dataset, source.config, source.data_dir)
+    locked = read_lock(path).get(key) if path is not None else None
+    dataset, revision = load_dataset(spec, locked.revision if locked else source.revision)
+    label_map: dict[str, str] | None = dict(source.label_map) or None
+    names = label_names(dataset, source.label_field)
+    split_rows: dict[str, list[tuple[str, tuple[str, ...], str]]] = {}
+    digests: dict[str, str] = {}
+    dropped = 0
+    for split in [s for s in (spec.exemplar_split, spec.query_split) if s is not None]:
+        if split not in dataset:
+            raise SymtuneError(
+                f"task {spec.name}: dataset {describe(source)} has no split {split!r}; "
+                f"it has {sorted(dataset)}"
+            )
+        part = dataset[split]
+        mapping = label_map
+        if mapping is None and names and _is_class_label(part, source.label_field):
+            mapping = {str(i): name for i, name in enumerate(names)}
+        raw_rows = [(str(i), row) for i, row in enumerate(part)]
+        digests[split] = rows_digest(_raw(raw_rows, spec))
+        rows, n_dropped = examples_from_rows(raw_rows, spec, source.label_field, mapping)
+        split_rows[split] = rows
+        dropped += n_dropped
+    found = DatasetRecord(revision, {s: len(dataset[s]) for s in dataset}, names, digests)
+    if locked is not None:
+        changes = differences(locked, found)
+        if changes:
+            raise SymtuneError(
+                f"task {spec.name}: dataset {describe(source)} differs from its lock {path} "
+                f"({'; '.join(changes)}); delete its record to accept the new version"
+            )
+    else:
+        check_card(spec, found)
+        if path is not None:
+            write_record(path, key, found)
+    return build_task(spec, split_rows, {"label_not_in_map": dropped} if dropped else {})
+
+
+def _is_class_label(part, field: str) -> bool:
+    import datasets
+
+    return isinstance(part.features.get(field), datasets.ClassLabel)
+
+
+def _raw(rows, spec: TaskSpec) -> list[tuple[str, tuple[str, ...], str]]:
+    """(id, input fields, raw label) of each row, as read (before any label map)."""
+    source = spec.source
+    assert isinstance(source, HFSource)
+    fields = (*spec.input_fields, source.label_field)
+    return [
+        (rid, tuple(str(row.get(f)) for f in fields[:-1]), str(row.get(fields[-1])))
+        for rid, row in rows
+    ]
