@@ -107,18 +107,13 @@ def check_card(spec: TaskSpec, found: DatasetRecord) -> None:
             )
 
 
-def load_hf(spec: TaskSpec) -> TaskData:
-    """A Hugging Face dataset as a task: read at the locked revision when the lock has it
-    (and refused when its rows changed), else at the spec's revision (then recorded in the
-    lock, when one is in use)."""
-    from symtune.tasks.sources import build_task, examples_from_rows
+def read_hf(spec: TaskSpec, revision: str | None):
+    """(rows per split read, rows dropped, the record of what was read) of an HF task."""
+    from symtune.tasks.sources import examples_from_rows
 
     source = spec.source
     assert isinstance(source, HFSource)
-    path = lock_path()
-    key = source_key(source.dataset, source.config, source.data_dir)
-    locked = read_lock(path).get(key) if path is not None else None
-    dataset, revision = load_dataset(spec, locked.revision if locked else source.revision)
+    dataset, read_at = load_dataset(spec, revision)
     label_map: dict[str, str] | None = dict(source.label_map) or None
     names = label_names(dataset, source.label_field)
     split_rows: dict[str, list[tuple[str, tuple[str, ...], str]]] = {}
@@ -139,7 +134,29 @@ def load_hf(spec: TaskSpec) -> TaskData:
         rows, n_dropped = examples_from_rows(raw_rows, spec, source.label_field, mapping)
         split_rows[split] = rows
         dropped += n_dropped
-    found = DatasetRecord(revision, {s: len(dataset[s]) for s in dataset}, names, digests)
+    found = DatasetRecord(read_at, {s: len(dataset[s]) for s in dataset}, names, digests)
+    return split_rows, dropped, found
+
+
+def locked_record(spec: TaskSpec) -> tuple[Path | None, str, DatasetRecord | None]:
+    """(the lock in use, the dataset's key in it, its record there)."""
+    source = spec.source
+    assert isinstance(source, HFSource)
+    path = lock_path()
+    key = source_key(source.dataset, source.config, source.data_dir)
+    return path, key, read_lock(path).get(key) if path is not None else None
+
+
+def load_hf(spec: TaskSpec) -> TaskData:
+    """A Hugging Face dataset as a task: read at the locked revision when the lock has it
+    (and refused when its rows changed), else at the spec's revision (then recorded in the
+    lock, when one is in use)."""
+    from symtune.tasks.sources import build_task
+
+    source = spec.source
+    assert isinstance(source, HFSource)
+    path, key, locked = locked_record(spec)
+    split_rows, dropped, found = read_hf(spec, locked.revision if locked else source.revision)
     if locked is not None:
         changes = differences(locked, found)
         if changes:
@@ -152,6 +169,24 @@ def load_hf(spec: TaskSpec) -> TaskData:
         if path is not None:
             write_record(path, key, found)
     return build_task(spec, split_rows, {"label_not_in_map": dropped} if dropped else {})
+
+
+def dataset_status(spec: TaskSpec) -> tuple[str, str]:
+    """Without writing anything: ("matching" | "changed" | "not locked" | "unreachable",
+    what it is) for an HF task against the lock in use."""
+    source = spec.source
+    assert isinstance(source, HFSource)
+    _, _, locked = locked_record(spec)
+    try:
+        _, _, found = read_hf(spec, locked.revision if locked else source.revision)
+    except SymtuneError as err:
+        return "unreachable", str(err)
+    if locked is None:
+        return "not locked", f"read at {found.revision[:12]}"
+    changes = differences(locked, found)
+    if changes:
+        return "changed", "; ".join(changes)
+    return "matching", f"at {locked.revision[:12]}"
 
 
 def _is_class_label(part, field: str) -> bool:
