@@ -156,7 +156,10 @@ def load_run_config(path: Path, run_dir: Path, control: bool = False) -> RunConf
     mixture.validate()
     tune.validate()
     check_local_files(specs[n] for n in suite.tuning)
-    load_tasks([specs[n] for n in suite.tuning if _readable(specs[n])])  # data can be had
+    # every task of the run's suite read at once: one error lists every one that cannot be had
+    scored = task_names(evaluation) if evaluation.settings or evaluation.flipped else ()
+    wanted = {n: specs[n] for n in (*suite.tuning, *scored) if _readable(specs[n])}
+    loaded = {t.name: t for t in load_tasks(list(wanted.values()))}
     for section, checked in (("eval", evaluation), ("extra_eval", extra)):
         if checked is not None:
             found = specs if checked.suite == suite_name else suite_specs(checked.suite)[1]
@@ -165,7 +168,11 @@ def load_run_config(path: Path, run_dir: Path, control: bool = False) -> RunConf
                 check_local_files(found[n] for n in names)
                 if checked.settings or checked.flipped:  # k and the sets fit every task's data
                     tasks = [found[n] for n in names if _readable(found[n])]
-                    check_tasks(load_tasks(tasks), checked)
+                    have = [loaded[t.name] for t in tasks if loaded.get(t.name, t).spec == t]
+                    rest = [
+                        t for t in tasks if loaded.get(t.name) is None or loaded[t.name].spec != t
+                    ]
+                    check_tasks(have + load_tasks(rest), checked)
             except SymtuneError as err:
                 raise SymtuneError(f"{where}: {section}: {err}") from None
     arms = parse_arms(raw, where)

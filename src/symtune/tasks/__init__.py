@@ -2,7 +2,8 @@
 suite resolution (`suites`: a suite name or file to loaded tasks, fetching pinned artifacts)."""
 
 from symtune.tasks.registry import SUITES, TASKS, Suite, get_suite, get_task
-from symtune.tasks.sources import load_task, seeded_split
+from symtune.tasks.rows import seeded_split
+from symtune.tasks.sources import load_task
 from symtune.tasks.spec import (
     BigBenchSource,
     Example,

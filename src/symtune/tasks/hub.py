@@ -109,7 +109,7 @@ def check_card(spec: TaskSpec, found: DatasetRecord) -> None:
 
 def read_hf(spec: TaskSpec, revision: str | None):
     """(rows per split read, rows dropped, the record of what was read) of an HF task."""
-    from symtune.tasks.sources import examples_from_rows
+    from symtune.tasks.rows import examples_from_rows
 
     source = spec.source
     assert isinstance(source, HFSource)
@@ -151,7 +151,7 @@ def load_hf(spec: TaskSpec) -> TaskData:
     """A Hugging Face dataset as a task: read at the locked revision when the lock has it
     (and refused when its rows changed), else at the spec's revision (then recorded in the
     lock, when one is in use)."""
-    from symtune.tasks.sources import build_task
+    from symtune.tasks.rows import build_task
 
     source = spec.source
     assert isinstance(source, HFSource)
