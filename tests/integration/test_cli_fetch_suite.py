@@ -53,3 +53,20 @@ def test_fetch_locks_a_suite_and_check_says_what_changed(tmp_path):
     )  # fmt: skip
     assert built.returncode == 2 and "differs from its lock" in built.stderr, built.stderr
     assert not out.exists()
+
+
+def test_the_paper_suite_without_a_network_is_one_message_listing_every_dataset(tmp_path):
+    """No hub (its host refused here by a closed port): every one of the 33 datasets in one
+    message, in seconds, nothing written; offline over an empty cache: the same, per task."""
+    run = tmp_path / "run.yaml"
+    run.write_text("suite: paper-hf\n")
+    closed = {"HF_ENDPOINT": "http://127.0.0.1:9", "HF_HOME": str(tmp_path / "hf")}
+    done = run_symtune("run", run, "--out", tmp_path / "out", env=closed)
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "33 tasks need the Hugging Face hub, and 127.0.0.1 cannot be reached" in done.stderr
+    assert "tc ('ought/raft' data_dir 'twitter_complaints'" in done.stderr
+    offline = {"HF_DATASETS_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}
+    done = run_symtune("run", run, "--out", tmp_path / "out", env=offline)
+    assert done.returncode == 2 and "33 of 33 tasks cannot be loaded" in done.stderr
+    assert done.stderr.count("is not in the datasets cache") == 33
+    assert not (tmp_path / "out").exists()

@@ -21,6 +21,39 @@ from symtune.tasks.lock import (
 from symtune.tasks.spec import HFSource, TaskData, TaskSpec
 
 
+def hub_unreachable() -> str | None:
+    """Why the hub cannot be used now (None: it can): offline mode, or no connection to its
+    host within 3 s (`datasets` would retry each dataset for ~25 s)."""
+    import os
+    import socket
+    from urllib.parse import urlparse
+
+    if os.environ.get("HF_DATASETS_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
+        return None  # datasets reads its cache, and fails at once for what is not there
+    endpoint = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
+    port = endpoint.port or (443 if endpoint.scheme == "https" else 80)
+    try:
+        socket.create_connection((endpoint.hostname or "", port), timeout=3).close()
+    except OSError:
+        return f"{endpoint.hostname} cannot be reached (no network?)"
+    return None
+
+
+def check_hub(specs) -> None:
+    """Before loading: when some tasks need the hub and it cannot be reached, one error
+    listing every one of them, at once."""
+    remote = [
+        s for s in specs if isinstance(s.source, HFSource) and not Path(s.source.dataset).exists()
+    ]
+    why = hub_unreachable() if remote else None
+    if why is not None:
+        names = ", ".join(f"{s.name} ({describe(s.source)})" for s in remote)
+        raise SymtuneError(
+            f"{len(remote)} tasks need the Hugging Face hub, and {why}: {names}. Connect, or "
+            "set HF_DATASETS_OFFLINE=1 over a cache that holds them, or point hf: at local copies"
+        )
+
+
 def describe(source: HFSource) -> str:
     """A dataset as a user would name it: id, config, data_dir, revision."""
     parts = [repr(source.dataset)]
@@ -42,6 +75,11 @@ def why_not(spec: TaskSpec, err: BaseException) -> str:
             f"{where} is a loading script ({script}), which symtune never runs; name a parquet "
             "source instead (its revision refs/convert/parquet with data_dir, or a parquet copy)"
         )
+    import os
+
+    offline = os.environ.get("HF_DATASETS_OFFLINE", "").lower() in ("1", "true", "yes", "on")
+    if offline and (isinstance(err, ConnectionError) or "Couldn't reach" in text):
+        return f"{where} is not in the datasets cache, and HF_DATASETS_OFFLINE is set"
     if isinstance(err, ConnectionError) or "Couldn't reach" in text or "offline" in text.lower():
         return (
             f"{where} cannot be reached (no network?): connect, or set HF_DATASETS_OFFLINE=1 "

@@ -19,7 +19,9 @@ def load_tasks(specs: Sequence[TaskSpec]) -> list[TaskData]:
     Every task is tried before any error is raised: one error then lists every task that
     cannot be had, each with its reason (a suite of hub datasets fails once, not 33 times)."""
     from symtune.tasks import bigbench
+    from symtune.tasks.hub import check_hub
 
+    check_hub(specs)
     paths = [s.source.path for s in specs if isinstance(s.source, BigBenchSource)]
     bigbench_dir: Path | None = bigbench.tasks_dir(paths, _needing(specs)) if paths else None
     loaded, failed = [], []
