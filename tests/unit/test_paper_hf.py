@@ -75,8 +75,10 @@ def test_every_dataset_that_cannot_be_had_is_reported_together(tmp_path):
     from symtune.tasks.suites import load_tasks
 
     good = replica(SPECS["rte"], tmp_path / "rte")
+    for n in ("piqa", "trec", "cb"):
+        (tmp_path / f"empty-{n}").mkdir()  # local folders with no data in them
     gone = [
-        dataclasses.replace(SPECS[n], source=HFSource(str(tmp_path / f"no-{n}")))
+        dataclasses.replace(SPECS[n], source=HFSource(str(tmp_path / f"empty-{n}")))
         for n in ("piqa", "trec", "cb")
     ]
     with pytest.raises(SymtuneError) as caught:
@@ -127,3 +129,15 @@ def test_without_a_lock_the_card_sizes_are_checked(tmp_path):
     wrong = dataclasses.replace(spec.source, card_splits=(("train", 2490),))
     with pytest.raises(SymtuneError, match=r"split 'train' has 24 rows; its card says 2,490"):
         load_task(dataclasses.replace(spec, source=wrong))
+
+
+def test_every_raft_class_with_more_than_four_rows_gets_queries(tmp_path):
+    """RAFT has 50 labelled rows: the paper's k = 4 exemplars per class stay, the rest are
+    queries (with 10 kept, a class of 6 rows would get none)."""
+    from symtune.tasks.sources import load_task
+
+    spec = replica(SPECS["sot"], tmp_path / "sot", per_class=6)
+    task = load_task(spec)
+    assert [len(g) for g in task.by_class("train")] == [4, 4, 4]
+    assert [len(g) for g in task.by_class("validation")] == [2, 2, 2]
+    assert SPECS["sot"].min_exemplars_per_class == 4

@@ -3,6 +3,8 @@ suite; needs a network), as declarative task specs."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from symtune.tasks.spec import HFSource, TaskSpec
 
 
@@ -150,9 +152,12 @@ def _raft(
 ) -> TaskSpec:
     # RAFT has 50 labelled training rows and an unlabelled test split: split the training rows.
     # Raw label 0 is "Unlabeled" and is dropped.
-    # ought/raft's main branch is raft.py: its parquet export, one folder per config
+    # ought/raft's main branch is raft.py: its parquet export, one folder per config. Its 50
+    # labelled rows are split per class into the paper's k = 4 exemplars and the rest queries,
+    # so that every class with more than 4 rows is queried (10 kept would leave small classes
+    # without a query).
     raw = tuple(str(i + 1) for i in range(len(labels)))
-    return _hf(
+    spec = _hf(
         name,
         "ought/raft",
         None,
@@ -165,6 +170,7 @@ def _raft(
         revision=PARQUET_EXPORT,
         data_dir=config,
     )
+    return replace(spec, min_exemplars_per_class=4)
 
 
 # The paper's 11 evaluation datasets.

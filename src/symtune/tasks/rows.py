@@ -121,7 +121,11 @@ def build_task(
     train = convert(split_rows[spec.exemplar_split])
     if spec.query_split is None:
         train, validation = seeded_split(
-            train, len(labels), spec.name, validation_share=spec.validation_share
+            train,
+            len(labels),
+            spec.name,
+            min_train_per_class=spec.min_exemplars_per_class,
+            validation_share=spec.validation_share,
         )
     else:
         if spec.query_split not in split_rows:

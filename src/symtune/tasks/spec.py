@@ -74,6 +74,9 @@ class TaskSpec:
     """None: make a seeded, class-stratified split of `exemplar_split` (see `seeded_split`)."""
     validation_share: float = 1.0
     """For a seeded split: at most this share of each class goes to validation."""
+    min_exemplars_per_class: int = 10
+    """For a seeded split: rows of each class kept as exemplars (the rest may be queries);
+    a class with no more rows than this gets no query."""
 
 
 @dataclass(frozen=True)
