@@ -97,3 +97,25 @@ def replica(spec: TaskSpec, root: Path, per_class: int = 12) -> TaskSpec:
         (root / "README.md").write_text(card + "\n---\n")
     local = dataclasses.replace(source, dataset=str(root), revision=None, card_splits=())
     return dataclasses.replace(spec, source=local)
+
+
+def sources_table() -> str:
+    """docs/paper-datasets.md's table: each task's hub source as symtune reads it."""
+    head = ["task", "side", "dataset", "config / data_dir", "revision", "splits read (card rows)"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    tuning = {s.name for s in HF_TUNING}
+    for name, spec in SPECS.items():
+        source = spec.source
+        assert isinstance(source, HFSource)
+        where = source.config or (f"data_dir `{source.data_dir}`" if source.data_dir else "—")
+        splits = ", ".join(f"{split} ({rows:,})" for split, rows in source.card_splits)
+        if spec.query_split is None:
+            splits += f"; queries: a seeded split keeping {spec.min_exemplars_per_class}/class"
+        side = "tuning" if name in tuning else "evaluation"
+        cells = [name, side, f"`{source.dataset}`", where, source.revision or "main", splits]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":  # print the table for docs/paper-datasets.md
+    print(sources_table())

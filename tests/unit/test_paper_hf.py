@@ -141,3 +141,12 @@ def test_every_raft_class_with_more_than_four_rows_gets_queries(tmp_path):
     assert [len(g) for g in task.by_class("train")] == [4, 4, 4]
     assert [len(g) for g in task.by_class("validation")] == [2, 2, 2]
     assert SPECS["sot"].min_exemplars_per_class == 4
+
+
+def test_the_paper_datasets_guide_lists_these_sources():
+    from pathlib import Path
+
+    from replicas import sources_table
+
+    guide = Path(__file__).resolve().parents[2] / "docs" / "paper-datasets.md"
+    assert sources_table() in guide.read_text(), "regenerate: python tests/replicas.py"
