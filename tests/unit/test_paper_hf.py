@@ -150,3 +150,14 @@ def test_the_paper_datasets_guide_lists_these_sources():
 
     guide = Path(__file__).resolve().parents[2] / "docs" / "paper-datasets.md"
     assert sources_table() in guide.read_text(), "regenerate: python tests/replicas.py"
+
+
+def test_a_config_or_split_that_does_not_exist_is_one_line(tmp_path):
+    from symtune.tasks.sources import load_task
+
+    spec = replica(SPECS["teab"], tmp_path / "teab")
+    wrong = dataclasses.replace(spec.source, config="stance_nope")
+    with pytest.raises(SymtuneError, match=r"task teab: dataset .* config 'stance_nope' cannot"):
+        load_task(dataclasses.replace(spec, source=wrong))
+    with pytest.raises(SymtuneError, match=r"has no split 'validation'; it has \['test', 'train'"):
+        load_task(dataclasses.replace(spec, query_split="validation"))
