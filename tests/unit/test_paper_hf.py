@@ -161,3 +161,19 @@ def test_a_config_or_split_that_does_not_exist_is_one_line(tmp_path):
         load_task(dataclasses.replace(spec, source=wrong))
     with pytest.raises(SymtuneError, match=r"has no split 'validation'; it has \['test', 'train'"):
         load_task(dataclasses.replace(spec, query_split="validation"))
+
+
+def test_runs_record_the_locked_commit_and_rows_of_each_dataset(tmp_path, monkeypatch):
+    """What a mixture manifest and an evaluation's results record of hub datasets."""
+    from symtune.tasks.sources import load_task
+    from symtune.tasks.suites import artifacts_for
+
+    spec = replica(SPECS["rte"], tmp_path / "rte")
+    key = f"hf:{spec.source.dataset}|rte|"
+    assert artifacts_for([spec])[key]["sha256"] == "unlocked"
+    monkeypatch.setenv("SYMTUNE_LOCK", str(tmp_path / "symtune.lock.json"))
+    load_task(spec)
+    record = artifacts_for([spec])[key]
+    locked = json.loads((tmp_path / "symtune.lock.json").read_text())["datasets"]
+    assert record["requirement"].endswith("@" + locked[key[3:]]["revision"])
+    assert len(record["sha256"]) == 64

@@ -11,7 +11,7 @@ from symtune.artifacts import artifact_record
 from symtune.errors import SymtuneError
 from symtune.tasks.registry import Suite, get_suite, get_task
 from symtune.tasks.sources import load_task
-from symtune.tasks.spec import BigBenchSource, FamilySource, TaskData, TaskSpec
+from symtune.tasks.spec import BigBenchSource, FamilySource, HFSource, TaskData, TaskSpec
 
 
 def load_tasks(specs: Sequence[TaskSpec]) -> list[TaskData]:
@@ -68,7 +68,33 @@ def artifacts_for(specs: Sequence[TaskSpec]) -> dict[str, dict[str, str]]:
         if isinstance(spec.source, FamilySource):
             reads = get_family(spec.source.family).reads
             names += [r for r in reads if r in ARTIFACTS]
-    return artifact_record(names)
+    return {**artifact_record(names), **hub_record(specs)}
+
+
+def hub_record(specs: Sequence[TaskSpec]) -> dict[str, dict[str, str]]:
+    """The Hugging Face datasets these specs read, as the lock in use records them: the
+    commit and a sha256 over the rows read ("unlocked" where no lock has them)."""
+    import hashlib
+    import json
+
+    from symtune.tasks.lock import lock_path, read_lock, source_key
+
+    path = lock_path()
+    records = read_lock(path) if path is not None else {}
+    found = {}
+    for spec in specs:
+        source = spec.source
+        if not isinstance(source, HFSource):
+            continue
+        key = source_key(source.dataset, source.config, source.data_dir)
+        record = records.get(key)
+        rows = json.dumps(record.rows_sha256, sort_keys=True) if record else ""
+        found[f"hf:{key}"] = {
+            "requirement": f"{source.dataset}@{record.revision if record else 'unlocked'}",
+            "filename": "|".join(p for p in (source.config, source.data_dir) if p) or "-",
+            "sha256": hashlib.sha256(rows.encode()).hexdigest() if record else "unlocked",
+        }
+    return found
 
 
 def suite_specs(suite: str) -> tuple[Suite, dict[str, TaskSpec]]:
