@@ -156,23 +156,20 @@ def load_run_config(path: Path, run_dir: Path, control: bool = False) -> RunConf
     mixture.validate()
     tune.validate()
     check_local_files(specs[n] for n in suite.tuning)
-    # every task of the run's suite read at once: one error lists every one that cannot be had
-    scored = task_names(evaluation) if evaluation.settings or evaluation.flipped else ()
+    scored = _classified(evaluation, specs, "eval", where)
+    # every task the run reads, at once: one error lists every one that cannot be had
     wanted = {n: specs[n] for n in (*suite.tuning, *scored) if _readable(specs[n])}
     loaded = {t.name: t for t in load_tasks(list(wanted.values()))}
     for section, checked in (("eval", evaluation), ("extra_eval", extra)):
         if checked is not None:
             found = specs if checked.suite == suite_name else suite_specs(checked.suite)[1]
-            try:
-                names = task_names(checked)
-                check_local_files(found[n] for n in names)
-                if checked.settings or checked.flipped:  # k and the sets fit every task's data
-                    tasks = [found[n] for n in names if _readable(found[n])]
-                    have = [loaded[t.name] for t in tasks if loaded.get(t.name, t).spec == t]
-                    rest = [
-                        t for t in tasks if loaded.get(t.name) is None or loaded[t.name].spec != t
-                    ]
-                    check_tasks(have + load_tasks(rest), checked)
+            tasks = [found[n] for n in _classified(checked, found, section, where)]
+            tasks = [t for t in tasks if _readable(t)]
+            ready = [t.name in loaded and loaded[t.name].spec == t for t in tasks]
+            try:  # k and the sets fit every task's data
+                have = [loaded[t.name] for t, r in zip(tasks, ready, strict=True) if r]
+                rest = [t for t, r in zip(tasks, ready, strict=True) if not r]
+                check_tasks(have + load_tasks(rest), checked)
             except SymtuneError as err:
                 raise SymtuneError(f"{where}: {section}: {err}") from None
     arms = parse_arms(raw, where)
@@ -181,6 +178,17 @@ def load_run_config(path: Path, run_dir: Path, control: bool = False) -> RunConf
     _check_arms(arms, sweep, mixture, tune, model_positions(model))
     name = str(raw.get("name", path.stem))
     return RunConfig(name, model, suite_name, mixture, tune, evaluation, extra, tuple(arms), sweep)
+
+
+def _classified(checked: EvalConfig, found: dict, section: str, where: str) -> tuple[str, ...]:
+    """The classification tasks an evaluation section scores (none without settings or
+    flipped labels), their local files checked; errors name the section."""
+    try:
+        names = task_names(checked)
+        check_local_files(found[n] for n in names)
+    except SymtuneError as err:
+        raise SymtuneError(f"{where}: {section}: {err}") from None
+    return tuple(names) if checked.settings or checked.flipped else ()
 
 
 def _same_framing(tune: TuneConfig, values: dict, section: str, where: str) -> bool:
