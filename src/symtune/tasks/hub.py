@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -123,12 +124,16 @@ def label_names(dataset, field: str) -> list[str]:
     return sorted(seen)
 
 
-def rows_digest(rows: list[tuple[str, tuple[str, ...], str]]) -> str:
-    """sha256 of the rows as symtune reads them (id, inputs, raw label)."""
-    digest = hashlib.sha256()
-    for row in rows:
-        digest.update(json.dumps(row, ensure_ascii=False).encode("utf-8") + b"\n")
-    return digest.hexdigest()
+def digested(rows, spec: TaskSpec, digest) -> Iterator[tuple[str, Any]]:
+    """The (id, row) pairs unchanged, each fed on the way to `digest` as symtune reads it (id,
+    input fields, raw label): the rows' sha256 without a second pass or a copy of the split."""
+    source = spec.source
+    assert isinstance(source, HFSource)
+    for rid, row in rows:
+        read = (rid, tuple(str(row.get(f)) for f in spec.input_fields))
+        read += (str(row.get(source.label_field)),)
+        digest.update(json.dumps(read, ensure_ascii=False).encode("utf-8") + b"\n")
+        yield rid, row
 
 
 def check_card(spec: TaskSpec, found: DatasetRecord) -> None:
@@ -167,9 +172,10 @@ def read_hf(spec: TaskSpec, revision: str | None):
         mapping = label_map
         if mapping is None and names and _is_class_label(part, source.label_field):
             mapping = {str(i): name for i, name in enumerate(names)}
-        raw_rows = [(str(i), row) for i, row in enumerate(part)]
-        digests[split] = rows_digest(_raw(raw_rows, spec))
-        rows, n_dropped = examples_from_rows(raw_rows, spec, source.label_field, mapping)
+        digest = hashlib.sha256()
+        pairs = digested(((str(i), row) for i, row in enumerate(part)), spec, digest)
+        rows, n_dropped = examples_from_rows(pairs, spec, source.label_field, mapping)
+        digests[split] = digest.hexdigest()
         split_rows[split] = rows
         dropped += n_dropped
     found = DatasetRecord(read_at, {s: len(dataset[s]) for s in dataset}, names, digests)
@@ -231,14 +237,3 @@ def _is_class_label(part, field: str) -> bool:
     import datasets
 
     return isinstance(part.features.get(field), datasets.ClassLabel)
-
-
-def _raw(rows, spec: TaskSpec) -> list[tuple[str, tuple[str, ...], str]]:
-    """(id, input fields, raw label) of each row, as read (before any label map)."""
-    source = spec.source
-    assert isinstance(source, HFSource)
-    fields = (*spec.input_fields, source.label_field)
-    return [
-        (rid, tuple(str(row.get(f)) for f in fields[:-1]), str(row.get(fields[-1])))
-        for rid, row in rows
-    ]
