@@ -46,19 +46,11 @@ def check_architecture(config: TuneConfig) -> None:
 
 def set_attention(model, config: TuneConfig, device_type: str) -> str:
     """Make the model attend with `config.attention` resolved for the device; returns the
-    implementation. Whatever is chosen is checked on the model first: symtune_packed must
-    compute every feature its layers ask for (`probe`), transformers' kernels must keep packed
-    prompts apart (`isolates_packed`). Under "auto" a failed check moves to the other kind;
-    an implementation named by the user that fails is a one-line refusal."""
-    from symtune.models.architecture import isolates_packed
-
+    implementation. Whatever is chosen is checked on the model first (`attention_lacks`).
+    Under "auto" a failed check moves to the other kind; an implementation named by the user
+    that fails is a one-line refusal."""
     attention = resolve_attention(config.attention, device_type)
-    if attention == PACKED:
-        register_packed_attention()
-    apply_attention(model, attention)
-    lacking = probe(model) if attention == PACKED else None
-    if attention != PACKED and not isolates_packed(model):
-        lacking = "its masks do not keep packed prompts apart"
+    lacking = attention_lacks(model, attention)
     if lacking is None:
         return attention
     if config.attention != "auto":
@@ -67,17 +59,26 @@ def set_attention(model, config: TuneConfig, device_type: str) -> str:
             f"packed attention ({lacking}); use --attention auto"
         )
     fallback = PACKED if attention != PACKED else ("sdpa" if model._supports_sdpa else "eager")
-    if fallback == PACKED:
-        register_packed_attention()
-    apply_attention(model, fallback)
-    if (probe(model) if fallback == PACKED else None) or (
-        fallback != PACKED and not isolates_packed(model)
-    ):
+    if attention_lacks(model, fallback) is not None:
         raise SymtuneError(
             f"tune config: no attention implementation computes model {config.model}'s "
             f"packed attention ({lacking}); symtune cannot tune it"
         )
     return fallback
+
+
+def attention_lacks(model, attention: str) -> str | None:
+    """Set `attention` on the model and say what it lacks for packed rows (None: nothing):
+    symtune_packed must compute every feature the layers ask for (`probe`), transformers'
+    kernels must keep packed prompts apart (`isolates_packed`)."""
+    from symtune.models.architecture import isolates_packed
+
+    if attention == PACKED:
+        register_packed_attention()
+    apply_attention(model, attention)
+    if attention == PACKED:
+        return probe(model)
+    return None if isolates_packed(model) else "its masks do not keep packed prompts apart"
 
 
 def apply_attention(model, attention: str) -> None:
