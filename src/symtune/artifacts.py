@@ -251,6 +251,21 @@ def wheel_member(artifact: Artifact, member: str, cache: Path | None = None) -> 
             raise SymtuneError(f"artifact {artifact.filename}: member {member} not found") from None
 
 
+def hub_host_down() -> str | None:
+    """The Hugging Face hub's host ($HF_ENDPOINT) when no connection to it opens within 3 s
+    (the libraries would retry for far longer), else None."""
+    import socket
+    from urllib.parse import urlparse
+
+    endpoint = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
+    port = endpoint.port or (443 if endpoint.scheme == "https" else 80)
+    try:
+        socket.create_connection((endpoint.hostname or "", port), timeout=3).close()
+    except OSError:
+        return endpoint.hostname or "?"
+    return None
+
+
 def artifact_record(names: Iterable[str]) -> dict[str, dict[str, str]]:
     """What a run records about the artifacts it used: requirement, file and sha256."""
     return {

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import os
-import socket
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlparse
 
+from symtune.artifacts import hub_host_down
 from symtune.errors import SymtuneError
 from symtune.io import read_json_object
 from symtune.layout import Checkpoint, RunDir, TuneRun
@@ -142,12 +141,9 @@ def _check_hub(name: str) -> None:
             f"model {name!r}: not a built-in name ({known}), a local directory or in the "
             "Hugging Face cache, and HF_HUB_OFFLINE is set"
         )
-    endpoint = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
-    port = endpoint.port or (443 if endpoint.scheme == "https" else 80)
-    try:
-        socket.create_connection((endpoint.hostname or "", port), timeout=3).close()
-    except OSError:
+    host = hub_host_down()
+    if host is not None:
         raise SymtuneError(
             f"model {name!r}: not a built-in name ({known}), a local directory or in the "
-            f"Hugging Face cache, and {endpoint.hostname} cannot be reached (offline?)"
-        ) from None
+            f"Hugging Face cache, and {host} cannot be reached (offline?)"
+        )

@@ -26,18 +26,13 @@ def hub_unreachable() -> str | None:
     """Why the hub cannot be used now (None: it can): offline mode, or no connection to its
     host within 3 s (`datasets` would retry each dataset for ~25 s)."""
     import os
-    import socket
-    from urllib.parse import urlparse
+
+    from symtune.artifacts import hub_host_down
 
     if os.environ.get("HF_DATASETS_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
         return None  # datasets reads its cache, and fails at once for what is not there
-    endpoint = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
-    port = endpoint.port or (443 if endpoint.scheme == "https" else 80)
-    try:
-        socket.create_connection((endpoint.hostname or "", port), timeout=3).close()
-    except OSError:
-        return f"{endpoint.hostname} cannot be reached (no network?)"
-    return None
+    host = hub_host_down()
+    return None if host is None else f"{host} cannot be reached (no network?)"
 
 
 def check_hub(specs) -> None:
