@@ -12,6 +12,8 @@ from symtune.schema import non_finite
 
 MAX_PROMPTS = 1_000_000
 """Most prompts in one mixture (the paper's is 128k: 4,000 steps of 32); it is built in memory."""
+MAX_VAL_PROMPTS = 10_000
+"""Most validation prompts: all are scored at every validation, held in memory."""
 
 
 @dataclass(frozen=True)
@@ -81,7 +83,12 @@ class MixtureConfig:
                 "at least 16 tokens",
             ),
             (self.shard_size >= 1, "shard_size", self.shard_size, "a positive shard size"),
-            (self.val_prompts >= 0, "val_prompts", self.val_prompts, ">= 0"),
+            (
+                0 <= self.val_prompts <= MAX_VAL_PROMPTS,
+                "val_prompts",
+                self.val_prompts,
+                f"0 to {MAX_VAL_PROMPTS:,} prompts",
+            ),
             (
                 self.max_classes == 0 or self.max_classes >= 2,
                 "max_classes",

@@ -16,13 +16,16 @@ from typing import Any
 from symtune.errors import SymtuneError
 from symtune.mixture.config import MixtureConfig
 from symtune.schema import fields_of
-from symtune.tune.config import TuneConfig
+from symtune.tune.config import MAX_STEPS, TuneConfig
 
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 CONTROL = "control"
 SYMBOL = "symbol"
 MAX_SWEEP_POINTS = 64
 """Most points in a sweep grid: each is a tuning run, run one after another."""
+MAX_TUNING_RUNS = 128
+"""Most tuning runs in one run (every arm's replicates plus the sweep's points), one after
+another."""
 ARM_KEYS = ("name", "data", "tune", "replicates")
 SWEEP_KEYS = ("grid", "steps")
 RUN_SET_TUNE = ("mixture", "out", "model")
@@ -172,11 +175,38 @@ def parse_sweep(raw: Any, where: str) -> Sweep | None:
             f"at most {MAX_SWEEP_POINTS}, each one a tuning run"
         )
     steps = raw.get("steps", 0)
-    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 0:
+    if not isinstance(steps, int) or isinstance(steps, bool) or not 0 <= steps <= MAX_STEPS:
         raise SymtuneError(
-            f"{where}: sweep.steps = {steps!r}; expected a number of steps (0: tune.steps)"
+            f"{where}: sweep.steps = {steps!r}; expected 0 (tune.steps) to {MAX_STEPS:,} steps"
         )
     return Sweep(tuple(typed), steps)
+
+
+def check_size(arms: list[Arm], sweep: Sweep | None, where: str) -> None:
+    """Bound the tuning runs a config asks for (arms x replicates + sweep points)."""
+    runs = sum(a.replicates for a in arms) + (len(sweep.points()) if sweep else 0)
+    if runs > MAX_TUNING_RUNS:
+        raise SymtuneError(
+            f"{where}: {runs:,} tuning runs ({len(arms)} arms with their replicates"
+            f"{', plus the sweep points' if sweep else ''}); at most {MAX_TUNING_RUNS}, "
+            "each one run after another"
+        )
+
+
+def plan(arms: tuple[Arm, ...], sweep: Sweep | None, extra_eval: bool) -> str:
+    """One line saying how much work a run is: tuning runs and evaluations."""
+    tuned = sum(a.replicates for a in arms)
+    arms_text = ", ".join(
+        a.name if a.replicates == 1 else f"{a.name} x{a.replicates}" for a in arms
+    )
+    points = len(sweep.points()) if sweep else 0
+    swept = f", after a sweep of {points} points" if points else ""
+    again = " (and again on extra_eval)" if extra_eval else ""
+    runs = tuned + points
+    return (
+        f"plan: {runs} tuning run{'s' * (runs != 1)} ({arms_text}{swept}); evaluation of "
+        f"base and {tuned} tuned model{'s' * (tuned != 1)}{again}"
+    )
 
 
 def choose(scores: list[float | None]) -> int:

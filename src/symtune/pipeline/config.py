@@ -15,7 +15,7 @@ from symtune.io import read_yaml
 from symtune.layout import RunDir
 from symtune.mixture.config import MixtureConfig
 from symtune.models.registry import DEFAULT_MODEL, check_model, model_positions
-from symtune.pipeline.arms import SYMBOL, Arm, Sweep, parse_arms, parse_sweep
+from symtune.pipeline.arms import SYMBOL, Arm, Sweep, check_size, parse_arms, parse_sweep
 from symtune.schema import fields_of
 from symtune.tasks.sources import check_local_files
 from symtune.tasks.spec import BigBenchSource, TaskSpec
@@ -174,8 +174,10 @@ def load_run_config(path: Path, run_dir: Path, control: bool = False) -> RunConf
                 raise SymtuneError(f"{where}: {section}: {err}") from None
     arms = parse_arms(raw, where)
     sweep = parse_sweep(raw.get("sweep"), where)
+    check_size(arms, sweep, where)
     check_model(model)
     _check_arms(arms, sweep, mixture, tune, model_positions(model))
+    _check_bigbench(specs, suite.tuning, (evaluation, extra), where)
     name = str(raw.get("name", path.stem))
     return RunConfig(name, model, suite_name, mixture, tune, evaluation, extra, tuple(arms), sweep)
 
@@ -218,12 +220,17 @@ def _check_arms(
 ) -> None:
     """Every arm's (and sweep point's) mixture and tune config valid, before anything runs:
     a prompt fits a row and the model's `positions`."""
+    from symtune.tune.model import check_architecture
+
     points = sweep.points() if sweep else [{}]
     if sweep is not None and not (mixture.val_prompts and tune.val_every):
         raise SymtuneError(
             "sweep: its rule reads the tuning-side validation; set data.val_prompts and "
             "tune.val_every above 0"
         )
+    if sweep is not None and sweep.steps:
+        points = [{**p, "steps": sweep.steps} for p in points] + [{}]
+    checked: set[tuple] = set()
     for arm in arms:
         try:
             arm_mixture = arm.mixture(mixture)
@@ -232,6 +239,19 @@ def _check_arms(
                 for k in range(1, arm.replicates + 1):
                     arm_tune = arm.tune_config(tune, k, point)
                     arm_tune.validate()
+                    if arm_tune.val_every and not arm_mixture.val_prompts:
+                        raise SymtuneError(
+                            f"tune.val_every = {arm_tune.val_every} scores validation prompts, "
+                            "but data.val_prompts is 0; set data.val_prompts (or val_every: 0)"
+                        )
+                    capabilities = (
+                        arm_tune.lora,
+                        arm_tune.gradient_checkpointing,
+                        arm_tune.attention,
+                    )
+                    if capabilities not in checked:  # what the model can do, asked once
+                        checked.add(capabilities)
+                        check_architecture(arm_tune)
                     budget = arm_mixture.max_tokens
                     if budget is not None and arm_tune.seq_len < budget:
                         raise SymtuneError(
@@ -245,6 +265,34 @@ def _check_arms(
                         )
         except SymtuneError as err:
             raise SymtuneError(f"arm {arm.name!r}: {err}") from None
+
+
+def _check_bigbench(
+    specs: dict[str, TaskSpec],
+    tuning: tuple[str, ...],
+    evaluations: tuple[EvalConfig | None, ...],
+    where: str,
+) -> None:
+    """The user's BIG-Bench copy verified as the stages will read it, before anything is
+    written, when the run reads BIG-Bench tasks (tuning, evaluation or algorithmic)."""
+    from symtune.tasks import bigbench
+    from symtune.tasks.algorithmic import LIST_FUNCTIONS, TURING_AS2
+    from symtune.tasks.suites import suite_specs
+
+    read = [specs[n] for n in tuning]
+    paths: set[str] = set()
+    for evaluation in evaluations:
+        if evaluation is not None:
+            found = suite_specs(evaluation.suite)[1]
+            read += [found[n] for n in task_names(evaluation)]
+            if evaluation.reads_bigbench:
+                paths.update((LIST_FUNCTIONS, TURING_AS2))
+    paths.update(s.source.path for s in read if isinstance(s.source, BigBenchSource))
+    if paths:
+        try:
+            bigbench.tasks_dir(sorted(paths), "this run")
+        except SymtuneError as err:
+            raise SymtuneError(f"{where}: {err}") from None
 
 
 def preset_path(name: str) -> Path:

@@ -19,7 +19,7 @@ from symtune.evaluate.config import EvalConfig
 from symtune.io import atomic_write, parse_yaml, read_json_object, read_yaml
 from symtune.layout import RunDir, TuneRun
 from symtune.outdir import claim_main
-from symtune.pipeline.arms import Arm, choose
+from symtune.pipeline.arms import Arm, choose, plan
 from symtune.pipeline.config import RunConfig
 from symtune.pipeline.memory import peak_rss_mb, release, reset_peak, rss_mb
 from symtune.ranks import is_main_process, on_main, wait_for_everyone
@@ -56,8 +56,8 @@ def stored_form(config: RunConfig) -> str:
 
 def _check_same_run(resolved: Path, text: str, run_dir: Path) -> None:
     """A run folder holds one config; a changed one is refused, naming the first field that
-    differs (and the arms if they changed)."""
-    if not resolved.exists() or resolved.read_text() == text:
+    differs (and the arms if they changed), unless the run that wrote it made nothing."""
+    if not resolved.exists() or resolved.read_text() == text or _made_nothing(run_dir):
         return
     stored = read_yaml(resolved, "run config") or {}
     if isinstance(stored.get("tune"), dict):  # as earlier versions recorded it
@@ -80,6 +80,29 @@ def _check_same_run(resolved: Path, text: str, run_dir: Path) -> None:
         f"{run_dir} holds a run with another config ({field}: {was!r} there, {now!r} here); "
         "choose another --out, or rerun with the config it holds"
     )
+
+
+def _made_nothing(run_dir: Path) -> bool:
+    """Whether a run folder holds only what a run writes before its first stage (its config,
+    marker and lock, empty folders): a refused start, whose config a corrected one replaces."""
+    from symtune.outdir import LOCK, MARKER
+
+    if _done_any(run_dir):
+        return False
+    kept = {RunDir(run_dir).run_config.name, RunDir(run_dir).stages.name, LOCK, MARKER}
+    for path in run_dir.rglob("*"):
+        if path.is_dir() and not path.is_symlink():
+            continue
+        if path.parent != run_dir or path.name not in kept:
+            return False
+    return True
+
+
+def _done_any(run_dir: Path) -> bool:
+    path = RunDir(run_dir).stages
+    if not path.exists():
+        return False
+    return any(s.get("done") for s in read_json_object(path, "stages file").values())
 
 
 def _first_difference(old: Any, new: Any, where: str = "") -> tuple[str, Any, Any]:
@@ -109,6 +132,7 @@ def run_pipeline(
     on_main(lambda: _check_same_run(resolved, text, run_dir))
     with claim_main(run_dir, "run"):  # under a launcher: rank 0 holds the folder
         on_main(lambda: atomic_write(resolved, text))
+        on_main(lambda: say(plan(config.arms, config.sweep, config.extra_eval is not None)))
         steps = Steps(
             config, RunDir(run_dir), specs, say, (eval_progress, tune_progress, build_progress)
         )

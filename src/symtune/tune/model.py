@@ -24,7 +24,8 @@ from symtune.tune.sharding import full_model_state, inner_model, sharded
 def check_architecture(config: TuneConfig) -> None:
     """Before anything is written, what transformers and peft can tell without weights: the
     architecture is a causal LM transformers knows, its tokenizer has EOS (and a chat template
-    when asked), LoRA's named targets exist, gradient checkpointing is supported."""
+    when asked), LoRA's named targets exist, gradient checkpointing is supported, the
+    attention implementation asked for by name can run here."""
     from symtune.models import load_tokenizer, model_source, resolve_model
     from symtune.models.architecture import check_eos, check_lora_targets, meta_model
     from symtune.prompts.chat import framing
@@ -42,6 +43,8 @@ def check_architecture(config: TuneConfig) -> None:
             f"tune config: gradient_checkpointing=true, but model {config.model} does not "
             "support it (transformers' supports_gradient_checkpointing is False)"
         )
+    if config.attention not in ("auto", PACKED):  # e.g. flash_attention_2 not installed
+        apply_attention(model, config.attention)
 
 
 def set_attention(model, config: TuneConfig, device_type: str) -> str:
