@@ -182,6 +182,20 @@ def parse_yaml(text: str, where: str) -> Any:
         loader.dispose()
 
 
+def beside(value: str, named_in: Path) -> str:
+    """A relative path written in the file `named_in`, read from that file's folder when it
+    is there (`{split}` matching any split), so the file means the same from any current
+    folder; anything else as written (an absolute path, a registry or hub name)."""
+    import glob
+
+    if not value or os.path.isabs(value):
+        return value
+    candidate = os.path.normpath(os.path.abspath(named_in.parent / value))
+    pattern = glob.escape(candidate).replace(glob.escape("{split}"), "*")
+    found = glob.glob(pattern) if "{split}" in value else os.path.exists(candidate)
+    return candidate if found else value
+
+
 def read_yaml(path: Path, what: str) -> Any:
     """`parse_yaml` of a file; a missing, oversized or non-UTF-8 file is a one-line error."""
     try:

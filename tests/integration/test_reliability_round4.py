@@ -173,3 +173,87 @@ def test_h2_the_plan_line_counts_sweep_points_replicates_and_a_second_evaluation
         "plan: 8 tuning runs (symbol x2, control x2, after a sweep of 4 points); evaluation "
         "of base and 4 tuned models (and again on extra_eval)"
     )
+
+
+# H5 ----------------------------------------------------------------------------------------
+
+
+def test_h5_tune_resumes_with_the_model_and_mixture_spelled_from_another_folder(
+    tmp_path, tiny_model_dir, monkeypatch
+):
+    """The probe: a checkpoint made with model='TINY' refused '../TINY' and the absolute path.
+    The model is now compared by its files' sha256, not its spelling."""
+    import shutil
+
+    from conftest import build_tiny_mixture, tiny_tune_config
+    from symtune.io import read_jsonl
+    from symtune.tune.loop import tune
+
+    shutil.copytree(tiny_model_dir, tmp_path / "TINY")
+    build_tiny_mixture(tmp_path / "MIX")
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path)
+    tune(tiny_tune_config("TH", "MIX", "TINY", steps=3), deadline=0.0)  # stops after step 1
+    assert [r["step"] for r in read_jsonl(tmp_path / "TH" / "metrics.jsonl")] == [1]
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    tune(tiny_tune_config("../TH", "../MIX", "../TINY", steps=3), resume=True, deadline=0.0)
+    tune(tiny_tune_config(tmp_path / "TH", tmp_path / "MIX", tmp_path / "TINY", steps=3), True)
+    assert [r["step"] for r in read_jsonl(tmp_path / "TH" / "metrics.jsonl")] == [1, 2, 3]
+    # other weights under the same spelling are still refused
+    other = tmp_path / "elsewhere" / "TINY"
+    shutil.copytree(tiny_model_dir, other)
+    weights = other / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-4] + b"\0\0\0\0")
+    with pytest.raises(SymtuneError, match="the model changed since it was made"):
+        tune(tiny_tune_config("../TH", "../MIX", "TINY", steps=3), resume=True)
+
+
+def test_h5_tune_resume_on_a_folder_without_a_run_says_it_starts_one(tmp_path, tiny_model_dir):
+    from conftest import build_tiny_mixture
+
+    mixture = build_tiny_mixture(tmp_path / "MIX")
+    result = run_symtune(
+        "tune", "--mixture", mixture, "--model", tiny_model_dir, "--out", tmp_path / "T",
+        "--steps", "1", "--batch-size", "4", "--dtype", "fp32", "--resume", ok=True,
+    )  # fmt: skip
+    assert f"--resume: {tmp_path / 'T'} holds no run yet; starting one at step 0" in (
+        " ".join(result.stdout.split())
+    )
+
+
+def test_h5_relative_paths_in_a_run_yaml_are_read_beside_it(tmp_path, tiny_model_dir):
+    """From another folder the probe's run YAML failed ("suite file S.yaml not found"), or, where
+    that folder had its own TINY/ and S.yaml, used those and said "done already"."""
+    import shutil
+
+    from symtune.pipeline import load_run_config
+
+    home = tmp_path / "home"
+    home.mkdir()
+    shutil.copytree(tiny_model_dir, home / "TINY")
+    config = run_yaml(home, "TINY")
+    suite = home / "suite.yaml"
+    suite.write_text(suite.read_text().replace(f"{home}/", ""))  # local: tuneme_{split}.jsonl
+    config.write_text(config.read_text().replace(str(suite), "suite.yaml"))
+    decoy = tmp_path / "decoy"
+    (decoy / "TINY").mkdir(parents=True)
+    (decoy / "suite.yaml").write_text("evaluation: [nothing]\n")
+    for cwd in (home, decoy):
+        loaded = load_run_config_from(cwd, config, load_run_config)
+        assert loaded.model == str(home / "TINY")
+        assert loaded.suite == str(suite)
+    from symtune.tasks.suites import suite_specs
+
+    spec = suite_specs(str(suite))[1]["tuneme"]
+    assert spec.source.path == str(home / "tuneme_{split}.jsonl")
+
+
+def load_run_config_from(cwd, config, load):
+    import os
+
+    before = os.getcwd()
+    os.chdir(cwd)
+    try:
+        return load(config, cwd / "out")
+    finally:
+        os.chdir(before)

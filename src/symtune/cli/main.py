@@ -217,6 +217,9 @@ def tune_command(
         raise SymtuneError(f"--max-minutes={max_minutes}; expected >= 0 (0: no limit)")
     deadline = time.monotonic() + 60 * max_minutes if max_minutes else None
     main_process = is_main_process()
+    if resume and main_process and not (out / "config.json").exists():
+        # a scheduler may always pass --resume; a mistyped --out must not pass unseen
+        console.print(f"--resume: {out} holds no run yet; starting one at step 0")
     last: dict = {}
     with progress_bar(disable=not main_process) as bar:
         job = bar.add_task("tuning", total=config.steps)

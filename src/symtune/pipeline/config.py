@@ -11,7 +11,7 @@ from symtune.errors import SymtuneError
 from symtune.evaluate.api import task_names
 from symtune.evaluate.config import EvalConfig
 from symtune.evaluate.protocol import check_tasks
-from symtune.io import read_yaml
+from symtune.io import beside, read_yaml
 from symtune.layout import RunDir
 from symtune.mixture.config import MixtureConfig
 from symtune.models.registry import DEFAULT_MODEL, check_model, model_positions
@@ -129,8 +129,9 @@ def load_run_config(path: Path, run_dir: Path, control: bool = False) -> RunConf
             raise SymtuneError(f"{where}: {key} = {raw[key]!r}; expected a string")
     if control:  # --control: the standard control arm, as `control: true` in the YAML
         raw = {**raw, "control": True}
-    model = str(raw.get("model", DEFAULT_MODEL))
-    suite_name = str(raw.get("suite", "reachable"))
+    # relative paths in the YAML are read beside it (the same run from any current folder)
+    model = beside(str(raw.get("model", DEFAULT_MODEL)), path)
+    suite_name = beside(str(raw.get("suite", "reachable")), path)
     suite, specs = suite_specs(suite_name)
     data = _section(raw, "data", MixtureConfig, where)
     data.setdefault("tokenizer", model)
@@ -151,6 +152,8 @@ def load_run_config(path: Path, run_dir: Path, control: bool = False) -> RunConf
     if raw.get("extra_eval") is not None:
         # the main evaluation's values, overridden by the section's (its suite included)
         values = {**eval_values, **_section(raw, "extra_eval", EvalConfig, where)}
+        if isinstance(values.get("suite"), str):
+            values["suite"] = beside(values["suite"], path)
         values["chat_template"] = _same_framing(tune, values, "extra_eval", where)
         extra = EvalConfig(**{"suite": "reachable", **values, "tokenizer": model})
     mixture.validate()

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from symtune.errors import SymtuneError
-from symtune.io import read_yaml
+from symtune.io import beside, read_yaml
 from symtune.tasks.registry import Suite, get_task
 from symtune.tasks.spec import FamilySource, HFSource, LocalSource, TaskSpec
 
@@ -83,8 +83,9 @@ def _check_types(entry: dict[str, Any], where: str) -> None:
             raise SymtuneError(f"{where}: field {key!r} = {value!r}; expected {expected}")
 
 
-def spec_from_dict(entry: Any, where: str) -> TaskSpec:
-    """A TaskSpec from a YAML entry (a built-in name or a mapping); `where` names the entry."""
+def spec_from_dict(entry: Any, where: str, named_in: Path | None = None) -> TaskSpec:
+    """A TaskSpec from a YAML entry (a built-in name or a mapping); `where` names the entry,
+    `named_in` the file it is in (a relative `local` path is read beside it when there)."""
     if isinstance(entry, str):
         return get_task(entry)
     if not isinstance(entry, dict):
@@ -103,7 +104,9 @@ def spec_from_dict(entry: Any, where: str) -> TaskSpec:
     if "family" in entry:
         return _family_spec(entry, str(name), where)
     if "local" in entry:
-        source: LocalSource | HFSource = LocalSource(str(entry["local"]), label_field)
+        local = str(entry["local"])
+        local = beside(local, named_in) if named_in is not None else local
+        source: LocalSource | HFSource = LocalSource(local, label_field)
         split = entry.get("query_split", "validation" if "{split}" in str(entry["local"]) else None)
     elif "hf" in entry:
         label_map = tuple((str(i), str(n)) for i, n in enumerate(labels)) if labels else ()
@@ -220,7 +223,7 @@ def load_suite_file(path: Path) -> tuple[Suite, dict[str, TaskSpec]]:
         if not isinstance(entries, list):
             raise SymtuneError(f"suite file {path}: {key} = {entries!r}; expected a list of tasks")
         for i, entry in enumerate(entries):
-            spec = spec_from_dict(entry, f"{path}: {key}[{i}]")
+            spec = spec_from_dict(entry, f"{path}: {key}[{i}]", path)
             specs[spec.name] = spec
             lists[key].append(spec.name)
     overlap = set(lists["tuning"]) & set(lists["evaluation"])

@@ -108,6 +108,10 @@ def check_checkpoint(path: Path, config: TuneConfig, inputs: dict[str, Any]) -> 
     if theirs.get("extra") == {}:  # a field earlier versions recorded and never read
         del theirs["extra"]
     theirs.pop("mixture", None)  # recorded by earlier versions; its sha256 is in `inputs`
+    if inputs.get("model") is not None and "model" in (state.get("inputs") or {}):
+        # a local model is compared by its files' sha256 below, not by how its path is spelled
+        theirs.pop("model", None)
+        ours.pop("model", None)
     if theirs != ours:
         field = next(k for k in sorted(set(theirs) | set(ours)) if theirs.get(k) != ours.get(k))
         raise SymtuneError(

@@ -131,10 +131,11 @@ def run_inputs(config: TuneConfig, stream: PromptStream) -> dict[str, Any]:
     from symtune.models import fingerprint, model_source
 
     shards = json.dumps(stream.manifest["shards"], sort_keys=True).encode()
-    return {
-        "mixture": hashlib.sha256(shards).hexdigest(),
-        "model": fingerprint(model_source(config.model))["weights"],
-    }
+    model = fingerprint(model_source(config.model))
+    inputs = {"mixture": hashlib.sha256(shards).hexdigest(), "model": model["weights"]}
+    if model["weights"] is not None:  # the model by content: a path spelled otherwise is it
+        inputs["tokenizer and config"] = f"{model['tokenizer']}/{model['config']}"
+    return inputs
 
 
 def _train(
