@@ -257,3 +257,56 @@ def load_run_config_from(cwd, config, load):
         return load(config, cwd / "out")
     finally:
         os.chdir(before)
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory, tiny_model_dir):
+    """A finished one-arm run of the tiny model: (YAML, run folder)."""
+    tmp_path = tmp_path_factory.mktemp("round4")
+    config = run_yaml(tmp_path, tiny_model_dir, tune=", checkpoint_every: 1")
+    run = tmp_path / "run"
+    run_symtune("run", config, "--out", run, ok=True)
+    return config, run
+
+
+def sha256(path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def flip_byte(path, keep_mtime: bool = True) -> None:
+    """Flip one byte in the middle of a file (its size, and its mtime if asked, kept)."""
+    import os
+
+    stat = path.stat()
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    if keep_mtime:
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+
+
+# H6 ----------------------------------------------------------------------------------------
+
+
+def test_h6_a_done_stage_whose_weights_changed_is_tuned_again_and_the_report_refuses_them(
+    tmp_path, finished
+):
+    import shutil
+
+    config, original = finished
+    run = tmp_path / "run"
+    shutil.copytree(original, run)
+    weights = run / "arms" / "symbol" / "tune" / "final" / "model.safetensors"
+    reference = sha256(weights)
+    flip_byte(weights)
+    result = run_symtune("report", run, "--out", tmp_path / "R")
+    assert result.returncode == 2, result.stderr[-500:]
+    assert f"{weights}: sha256" in result.stderr and "differs from the" in result.stderr
+    assert not (tmp_path / "R").exists()
+    result = run_symtune("run", config, "--out", run, env={"COLUMNS": "500"}, ok=True)
+    assert f"tune:symbol: recorded as done, but {weights} as it wrote it" in result.stdout
+    assert "eval: done already" in result.stdout  # the same weights again: nothing to rescore
+    assert sha256(weights) == reference
+    run_symtune("report", run, "--out", tmp_path / "R", ok=True)

@@ -34,11 +34,20 @@ def _record_stage(run_dir: Path, stage: str, seconds: float, extra: dict[str, An
     atomic_write(path, json.dumps(stages, indent=2) + "\n")
 
 
-def _done(run_dir: Path, stage: str) -> bool:
+def _stages(run_dir: Path) -> dict[str, Any]:
     path = RunDir(run_dir).stages
-    if not path.exists():
-        return False
-    return bool(read_json_object(path, "stages file").get(stage, {}).get("done", False))
+    return read_json_object(path, "stages file") if path.exists() else {}
+
+
+def _done(run_dir: Path, stage: str) -> bool:
+    return bool(_stages(run_dir).get(stage, {}).get("done", False))
+
+
+def _weights_sha256(final: Path) -> dict[str, str]:
+    """sha256 of each weight file a tuning stage wrote to final/, by name."""
+    from symtune.artifacts import sha256_file
+
+    return {p.name: sha256_file(p) for p in sorted(final.glob("*.safetensors")) if p.is_file()}
 
 
 LOCATION_FIELDS = ("mixture", "out")
@@ -99,10 +108,7 @@ def _made_nothing(run_dir: Path) -> bool:
 
 
 def _done_any(run_dir: Path) -> bool:
-    path = RunDir(run_dir).stages
-    if not path.exists():
-        return False
-    return any(s.get("done") for s in read_json_object(path, "stages file").values())
+    return any(s.get("done") for s in _stages(run_dir).values())
 
 
 def _first_difference(old: Any, new: Any, where: str = "") -> tuple[str, Any, Any]:
@@ -205,15 +211,47 @@ class Steps:
         held = rss_mb()
         start = time.perf_counter()
         extra = (work() if everyone else on_main(work)) or {}
+        made = self._final_of(name)
+        if made is not None and is_main_process():  # what later reruns check it against
+            extra = {**extra, "final_sha256": _weights_sha256(made)}
         if is_main_process():  # this process's (rank 0): at the start, and its peak
             extra = {**extra, "start_rss_mb": round(held), "peak_rss_mb": round(peak_rss_mb())}
             _record_stage(self.layout.root, name, time.perf_counter() - start, extra)
         wait_for_everyone()
 
-    def _missing(self, name: str) -> str | None:
-        """What a done stage made that is no longer there (None: all of it is): stages.json
-        says a stage finished, the files say whether its work is still in the folder."""
+    def _final_of(self, name: str) -> Path | None:
+        """The final/ folder a tuning stage makes (None for other stages)."""
         kind, _, what = name.partition(":")
+        if kind not in ("tune", "sweep"):
+            return None
+        out = self.layout.tune_of(what) if kind == "tune" else self.layout.sweep / what
+        return TuneRun(out).final
+
+    def _missing(self, name: str) -> str | None:
+        """What a done stage made that is no longer there or no longer what it wrote (None:
+        all of it is): stages.json says a stage finished and what its weights' sha256 were;
+        the files say whether its work is still in the folder, unchanged."""
+        kind, _, what = name.partition(":")
+        recorded = _stages(self.layout.root)
+        if kind in ("tune", "sweep") and (sums := recorded[name].get("final_sha256")):
+            final = self._final_of(name)
+            assert final is not None
+            now = _weights_sha256(final) if final.is_dir() else {}
+            changed = sorted(f for f in set(sums) | set(now) if sums.get(f) != now.get(f))
+            if changed:
+                return f"{final / changed[0]} as it wrote it (sha256 differs; damaged)"
+        if kind in ("eval", "eval_extra"):  # every tuned model scored as its stage made it
+            results_path = (
+                self.layout.results if kind == "eval" else self.layout.extra_results
+            )
+            if results_path.is_file():
+                models = read_json_object(results_path, "results").get("models") or {}
+                for label in self.config.labels():
+                    made = recorded.get(f"tune:{label}", {}).get("final_sha256") or {}
+                    scored = models.get(label, {}) if isinstance(models, dict) else {}
+                    sha = scored.get("sha256") if isinstance(scored, dict) else None
+                    if made.get("model.safetensors") and sha != made["model.safetensors"]:
+                        return f"the evaluation of {label} as tuned now"
         if kind == "data":
             arm = next(a for a in self.config.arms if a.name == what) if what else None
             manifest = (self._data_of(arm) if arm else self.layout.data) / "manifest.json"

@@ -89,3 +89,22 @@ def _results_problem(data: dict[str, Any]) -> str | None:
     if not all(isinstance(item, dict) for item in data["items"]):
         return "field 'items' holds entries that are not mappings"
     return None
+
+
+def check_weights(run: Path, results: dict[str, Any]) -> None:
+    """Every tuned model in the run folder still has the weights its evaluation scored (the
+    report prints their sha256): a changed file is named in one line."""
+    from symtune.artifacts import sha256_file
+    from symtune.errors import SymtuneError
+    from symtune.layout import RunDir, TuneRun
+
+    for label, model in results["models"].items():
+        recorded = model.get("sha256") if isinstance(model, dict) else None
+        weights = TuneRun(RunDir(run).tune_of(label)).final / "model.safetensors"
+        if label == "base" or not recorded or not weights.is_file():
+            continue
+        if (now := sha256_file(weights)) != recorded:
+            raise SymtuneError(
+                f"{weights}: sha256 {now[:12]}… differs from the {recorded[:12]}… that was "
+                "evaluated (damaged or replaced); rerun `symtune run` to tune it again"
+            )

@@ -17,7 +17,7 @@ from symtune.layout import RunDir
 from symtune.outdir import claim
 from symtune.report.answer import answer_blocks, answer_figure
 from symtune.report.figures import figures as draw
-from symtune.report.read import metrics_of, read_results
+from symtune.report.read import check_weights, metrics_of, read_results
 from symtune.report.render import Block, html_page
 from symtune.report.render import markdown as to_markdown
 from symtune.report.sections import core_blocks
@@ -45,6 +45,7 @@ def write_report(
             f"{run}: no eval/results.json; run `symtune run` or `symtune eval` first"
         )
     results = read_results(layout.results)
+    check_weights(run, results)
     extra = read_results(layout.extra_results) if layout.extra_results.exists() else None
     out = out or layout.report
     with claim(out, "report"):
