@@ -152,7 +152,11 @@ def cache_dir() -> Path:
 
 
 def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file, streamed."""
+    """Hex sha256 of a file, streamed (a regular file: a FIFO or device would block or never
+    end)."""
+    from symtune.io import check_input_file
+
+    check_input_file(path, "file")
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):

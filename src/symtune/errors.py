@@ -44,6 +44,12 @@ def _watch(read_fd: int) -> None:
             time.sleep(ABORT_GRACE_S)
             say_aborted()
             os._exit(130)
+        stops = [s for s in (signal.SIGTERM, signal.SIGHUP) if s in data]
+        if stops and not _deferring.is_set():  # a tuning loop defers it to a step's end
+            time.sleep(ABORT_GRACE_S)  # e.g. blocked opening a FIFO: Terminated never raised
+            sys.stderr.write(f"stopped by {signal.Signals(stops[0]).name}\n")
+            sys.stderr.flush()
+            os._exit(128 + stops[0])
 
 
 class Terminated(BaseException):
@@ -104,17 +110,18 @@ def install_stop_handlers() -> None:
 
 def install_interrupt_guard() -> None:
     """Make Ctrl-C raise KeyboardInterrupt (the command unwinds and cleans up) and, if the
-    process still runs `ABORT_GRACE_S` later, end it with exit 130. The signal reaches a
-    watcher thread through the interpreter's wakeup fd, written by the C-level handler the
-    moment the signal arrives, whatever the main thread is doing. A process that inherits
-    SIGINT ignored (a shell's background job) keeps ignoring it."""
+    process still runs `ABORT_GRACE_S` later, end it with exit 130; SIGTERM and SIGHUP alike
+    (exit 128 + the signal), except inside a tuning loop, which ends at its step's end. The
+    signal reaches a watcher thread through the interpreter's wakeup fd, written by the
+    C-level handler the moment the signal arrives, whatever the main thread is doing. A
+    process that inherits a signal ignored (a shell's background job, nohup) keeps ignoring
+    it."""
     if threading.current_thread() is not threading.main_thread():
         return
     install_stop_handlers()
-    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
-        return
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     read_fd, write_fd = os.pipe()
     os.set_blocking(write_fd, False)
     signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
     threading.Thread(target=_watch, args=(read_fd,), daemon=True, name="symtune-ctrl-c").start()

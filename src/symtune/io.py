@@ -5,10 +5,14 @@ a YAML reader that a hostile file cannot exhaust (no aliases, bounded size, dept
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import re
 import secrets
+import stat
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,12 +34,61 @@ def temp_target(path: Path) -> str | None:
     return found["target"] if found else None
 
 
+def check_input_file(path: Path, what: str, max_bytes: int | None = None) -> int:
+    """A file symtune reads must be a regular file (a symlink to one is fine) of at most
+    `max_bytes`: a device, FIFO or socket could block or never end. Returns its size; a
+    one-line error naming the path otherwise."""
+    try:
+        found = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        raise SymtuneError(f"{what} {path} not found") from None
+    if not stat.S_ISREG(found.st_mode):
+        kind = next((n for n, test in _KINDS if test(found.st_mode)), "special file")
+        raise SymtuneError(f"{what} {path}: is a {kind}, not a regular file")
+    if max_bytes is not None and found.st_size > max_bytes:
+        raise SymtuneError(
+            f"{what} {path}: {found.st_size:,} bytes, over the {max_bytes:,} symtune reads "
+            "from one file"
+        )
+    return found.st_size
+
+
+_KINDS = (
+    ("folder", stat.S_ISDIR),
+    ("FIFO", stat.S_ISFIFO),
+    ("character device", stat.S_ISCHR),
+    ("block device", stat.S_ISBLK),
+    ("socket", stat.S_ISSOCK),
+)
+
+
+@contextlib.contextmanager
+def writing(path: Path) -> Iterator[None]:
+    """A write to `path` inside that the system refuses ends as an OSError naming `path`:
+    a full disk, also where a library reports it in its own words (safetensors'
+    "os error 28", torch's "file write failed"), is an environment error, not a bug."""
+    try:
+        yield
+    except OSError as err:
+        if err.filename is not None:
+            raise
+        raise OSError(err.errno, err.strerror or str(err), str(path)) from None
+    except Exception as err:
+        text = str(err)
+        if "os error 28" in text or "No space left" in text:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path)) from None
+        if "file write failed" in text or "I/O error" in text:
+            failed = f"write failed ({text.splitlines()[0][:120]})"
+            raise OSError(errno.EIO, failed, str(path)) from None
+        raise
+
+
 def atomic_write(path: Path, data: bytes | str) -> None:
     """Write bytes (or UTF-8 text) to `path` atomically."""
     payload = data.encode("utf-8") if isinstance(data, str) else data
     tmp = temp_path(path)
     try:
-        with tmp.open("wb") as handle:
+        with writing(path), tmp.open("wb") as handle:
             handle.write(payload)
             handle.flush()
             os.fsync(handle.fileno())
@@ -51,6 +104,7 @@ def atomic_json(path: Path, data: Any) -> None:
 
 def read_json(path: Path, what: str = "file") -> Any:
     """A JSON file's value; a missing or damaged file is a one-line error naming it."""
+    check_input_file(path, what)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -198,6 +252,7 @@ def beside(value: str, named_in: Path) -> str:
 
 def read_yaml(path: Path, what: str) -> Any:
     """`parse_yaml` of a file; a missing, oversized or non-UTF-8 file is a one-line error."""
+    check_input_file(path, what)
     try:
         with path.open("rb") as handle:
             raw = handle.read(YAML_MAX_BYTES + 1)

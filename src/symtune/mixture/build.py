@@ -17,7 +17,7 @@ from typing import Any
 
 from symtune.artifacts import sha256_file
 from symtune.errors import SymtuneError
-from symtune.io import atomic_write, temp_path, temp_target
+from symtune.io import atomic_write, temp_path, temp_target, writing
 from symtune.mixture.config import MixtureConfig
 from symtune.mixture.heldout import validation_prompts, write_validation
 from symtune.outdir import claim
@@ -314,13 +314,18 @@ def _shard(
         stats = ShardStats()
         digest = hashlib.sha256()
         tmp = temp_path(path)
-        with tmp.open("wb") as handle:
-            for i, prompt in iter_prompts(config, tasks, start, stop, counter, pool, stats, plan):
-                line = (_dumps({"i": i, **prompt.to_dict()}) + "\n").encode()
-                digest.update(line)
-                handle.write(line)
-            handle.flush()
-            os.fsync(handle.fileno())
+        try:
+            with writing(path), tmp.open("wb") as handle:
+                prompts = iter_prompts(config, tasks, start, stop, counter, pool, stats, plan)
+                for i, prompt in prompts:
+                    line = (_dumps({"i": i, **prompt.to_dict()}) + "\n").encode()
+                    digest.update(line)
+                    handle.write(line)
+                handle.flush()
+                os.fsync(handle.fileno())
+        except BaseException:
+            tmp.unlink(missing_ok=True)  # a full disk or a stop leaves no half shard
+            raise
         stats_data = {"stats": stats.to_dict(), "sha256": digest.hexdigest()}
         atomic_write(stats_path, (_dumps(stats_data) + "\n").encode())
         os.replace(tmp, path)

@@ -12,6 +12,7 @@ from typing import Any
 
 from symtune.artifacts import sha256_file
 from symtune.errors import SymtuneError
+from symtune.io import check_input_file
 
 WEIGHT_FILES = ("*.safetensors", "*.bin", "*.pt", "*.gguf")
 CONFIG_FILES = ("config.json", "generation_config.json", "adapter_config.json")
@@ -93,6 +94,9 @@ def check_weights(source: str) -> None:
     directory = model_directory(source)
     if directory is None or not Path(source).is_dir():
         return
+    for pattern in (*WEIGHT_FILES, *TOKENIZER_FILES, *CONFIG_FILES):
+        for path in directory.glob(pattern):
+            check_input_file(path, "model file")  # a FIFO would block the load
     files = _file_hashes_names(directory)
     if not files:
         raise SymtuneError(

@@ -241,9 +241,7 @@ class Steps:
             if changed:
                 return f"{final / changed[0]} as it wrote it (sha256 differs; damaged)"
         if kind in ("eval", "eval_extra"):  # every tuned model scored as its stage made it
-            results_path = (
-                self.layout.results if kind == "eval" else self.layout.extra_results
-            )
+            results_path = self.layout.results if kind == "eval" else self.layout.extra_results
             if results_path.is_file():
                 models = read_json_object(results_path, "results").get("models") or {}
                 for label in self.config.labels():

@@ -12,7 +12,7 @@ from typing import Any
 
 from symtune.analysis.modes import first_mode
 from symtune.errors import SymtuneError
-from symtune.io import atomic_write
+from symtune.io import atomic_write, check_input_file
 from symtune.layout import RunDir
 from symtune.outdir import claim
 from symtune.report.answer import answer_blocks, answer_figure
@@ -37,8 +37,10 @@ def write_report(
     path. `markdown`: also write the Markdown there, its figure links relative to it. `notes`:
     a Markdown file placed under the title (a write-up of what the numbers below show).
     `sections`: an experiment's own sections, placed after the training section."""
-    if notes is not None and not notes.is_file():
-        raise SymtuneError(f"notes file {notes} not found")
+    if notes is not None:
+        check_input_file(notes, "notes file", NOTES_MAX_BYTES)
+    if markdown is not None:
+        _check_markdown_target(markdown)
     layout = RunDir(run)
     if not layout.results.exists():
         raise SymtuneError(
@@ -65,6 +67,27 @@ def write_report(
             prefix = Path(os.path.relpath(out.resolve(), markdown.resolve().parent))
             atomic_write(markdown, to_markdown(page, prefix))
     return out / "report.md"
+
+
+NOTES_MAX_BYTES = 1 << 20
+TITLE = "# symtune report"
+"""How a report's Markdown starts: the only existing file --markdown may replace."""
+
+
+def _check_markdown_target(path: Path) -> None:
+    """--markdown writes a file of its own: a new one, or a symtune report's Markdown;
+    anything else there (the user's notes, a run YAML, results.json) is refused."""
+    if not os.path.lexists(path):
+        return
+    if path.is_symlink() or not path.is_file():
+        raise SymtuneError(f"--markdown {path}: is not a regular file; name a new file")
+    with path.open("rb") as handle:
+        head = handle.read(len(TITLE))
+    if head != TITLE.encode():
+        raise SymtuneError(
+            f"--markdown {path}: exists and is not a symtune report (it does not start with "
+            f"{TITLE!r}); name a new file or delete it"
+        )
 
 
 def _compose(

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import io
 import json
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from symtune.errors import SymtuneError
+from symtune.io import check_input_file
 from symtune.tasks.rows import build_task, examples_from_rows, read_field
 from symtune.tasks.spec import (
     BigBenchSource,
@@ -20,6 +22,9 @@ from symtune.tasks.spec import (
     TaskData,
     TaskSpec,
 )
+
+MAX_DATA_FILE_BYTES = 1 << 30
+"""Largest local data file (CSV/JSONL) read: it is held in memory whole."""
 
 
 def load_bigbench(spec: TaskSpec, tasks_dir: Path) -> TaskData:
@@ -54,31 +59,48 @@ def load_bigbench(spec: TaskSpec, tasks_dir: Path) -> TaskData:
     )
 
 
+def _text(path: Path, task: str) -> str:
+    """A local data file's text: a regular file of at most MAX_DATA_FILE_BYTES, UTF-8 (a
+    byte that is not is named by line)."""
+    if path.suffix not in (".csv", ".jsonl", ".json"):
+        raise SymtuneError(
+            f"task {task}: file {path} has suffix {path.suffix!r}; expected .csv or .jsonl"
+        )
+    check_input_file(path, f"task {task}: file", MAX_DATA_FILE_BYTES)
+    with path.open("rb") as handle:
+        raw = handle.read(MAX_DATA_FILE_BYTES + 1)
+    if len(raw) > MAX_DATA_FILE_BYTES:
+        raise SymtuneError(f"task {task}: file {path} grew past {MAX_DATA_FILE_BYTES:,} bytes")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw[: err.start].count(b"\n") + 1
+        raise SymtuneError(
+            f"{path}:{line}: byte 0x{raw[err.start]:02x} is not UTF-8; save the file as UTF-8"
+        ) from None
+
+
 def _read_local(path: Path, task: str) -> list[tuple[str, dict[str, Any]]]:
-    if not path.exists():
-        raise SymtuneError(f"task {task}: file {path} not found")
+    text = _text(path, task)
     if path.suffix == ".csv":
-        with path.open(newline="", encoding="utf-8") as handle:
-            return [(str(i), dict(row)) for i, row in enumerate(csv.DictReader(handle))]
+        handle = io.StringIO(text, newline="")
+        return [(str(i), dict(row)) for i, row in enumerate(csv.DictReader(handle))]
     if path.suffix in (".jsonl", ".json"):
         rows = []
-        with path.open(encoding="utf-8") as handle:
-            for line_no, line in enumerate(handle, 1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError:
-                    raise SymtuneError(f"{path}:{line_no}: not valid JSON") from None
-                if not isinstance(row, dict):
-                    raise SymtuneError(
-                        f"{path}:{line_no}: expected a JSON object, got {type(row).__name__}"
-                    )
-                rows.append((str(line_no), row))
+        for line_no, line in enumerate(text.split("\n"), 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                raise SymtuneError(f"{path}:{line_no}: not valid JSON") from None
+            if not isinstance(row, dict):
+                raise SymtuneError(
+                    f"{path}:{line_no}: expected a JSON object, got {type(row).__name__}"
+                )
+            rows.append((str(line_no), row))
         return rows
-    raise SymtuneError(
-        f"task {task}: file {path} has suffix {path.suffix!r}; expected .csv or .jsonl"
-    )
+    raise AssertionError(path.suffix)  # `_text` refused any other suffix
 
 
 def check_local_files(specs: Iterable[TaskSpec]) -> None:
@@ -90,8 +112,7 @@ def check_local_files(specs: Iterable[TaskSpec]) -> None:
         splits = [s for s in (spec.exemplar_split, spec.query_split) if s is not None]
         for split in splits if "{split}" in source.path else [None]:
             path = Path(source.path.replace("{split}", split) if split else source.path)
-            if not path.is_file():
-                raise SymtuneError(f"task {spec.name}: file {path} not found")
+            check_input_file(path, f"task {spec.name}: file", MAX_DATA_FILE_BYTES)
 
 
 def load_local(spec: TaskSpec) -> TaskData:

@@ -13,7 +13,7 @@ import torch
 
 from symtune.artifacts import sha256_file
 from symtune.errors import SymtuneError
-from symtune.io import atomic_json, atomic_write, read_json_object, temp_path
+from symtune.io import atomic_json, atomic_write, read_json_object, temp_path, writing
 from symtune.tune.config import TuneConfig
 from symtune.tune.sharding import (
     full_model_state,
@@ -54,13 +54,18 @@ def save_checkpoint(
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
     accelerator.wait_for_everyone()
-    torch.save(torch.get_rng_state(), tmp / f"rng-{rank}.pt")
     weights = full_model_state(model, accelerator, trainable_only=True)
     optim = optimizer_state(model, optimizer, accelerator)  # both gathered under FSDP
-    if accelerator.is_main_process:
-        save_file(weights, str(tmp / "trainable.safetensors"))
-        torch.save(optim, tmp / "optimizer.pt")
-        torch.save(schedule.state_dict(), tmp / "schedule.pt")
+    try:
+        with writing(target):  # a full disk names the checkpoint, exit 2; resume is exact
+            torch.save(torch.get_rng_state(), tmp / f"rng-{rank}.pt")
+            if accelerator.is_main_process:
+                save_file(weights, str(tmp / "trainable.safetensors"))
+                torch.save(optim, tmp / "optimizer.pt")
+                torch.save(schedule.state_dict(), tmp / "schedule.pt")
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)  # the checkpoint before it stays the latest
+        raise
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         files = {p.name: sha256_file(p) for p in sorted(tmp.iterdir()) if p.is_file()}

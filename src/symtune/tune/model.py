@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 
 from symtune.errors import SymtuneError
-from symtune.io import read_json_object, temp_path
+from symtune.io import read_json_object, temp_path, writing
 from symtune.layout import Checkpoint, TuneRun
 from symtune.models.architecture import head_weight_names
 from symtune.tune.attention import NAME as PACKED
@@ -201,15 +201,20 @@ def save_export(unwrapped, tokenizer, config: TuneConfig, final: Path) -> Path:
     from symtune.models import plain_copy
 
     tmp = temp_path(final)
-    if config.lora is not None and not config.lora.merge:
-        unwrapped.save_pretrained(str(tmp))
-    else:
-        if config.lora is not None:
-            import copy
+    try:
+        with writing(final):  # a full disk names final/, exit 2
+            if config.lora is not None and not config.lora.merge:
+                unwrapped.save_pretrained(str(tmp))
+            else:
+                if config.lora is not None:
+                    import copy
 
-            unwrapped = copy.deepcopy(unwrapped).merge_and_unload()
-        plain_copy(unwrapped).save_pretrained(str(tmp))
-    tokenizer.save_pretrained(str(tmp))
+                    unwrapped = copy.deepcopy(unwrapped).merge_and_unload()
+                plain_copy(unwrapped).save_pretrained(str(tmp))
+            tokenizer.save_pretrained(str(tmp))
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     replace_dir(tmp, final)
     return final
 
