@@ -310,3 +310,179 @@ def test_h6_a_done_stage_whose_weights_changed_is_tuned_again_and_the_report_ref
     assert "eval: done already" in result.stdout  # the same weights again: nothing to rescore
     assert sha256(weights) == reference
     run_symtune("report", run, "--out", tmp_path / "R", ok=True)
+
+
+# H7 ----------------------------------------------------------------------------------------
+
+
+def test_h7_report_markdown_never_replaces_a_file_symtune_did_not_write(tmp_path, finished):
+    config, run = finished
+    mine = tmp_path / "mine.md"
+    mine.write_text("my notes\n")
+    results = run / "eval" / "results.json"
+    before = {p: p.read_bytes() for p in (mine, config, results)}
+    for target in before:
+        result = run_symtune("report", run, "--out", tmp_path / "R", "--markdown", target)
+        assert result.returncode == 2, result.stderr[-500:]
+        assert f"--markdown {target}: exists and is not a symtune report" in result.stderr
+    assert {p: p.read_bytes() for p in before} == before
+    assert not (tmp_path / "R").exists()
+    made = tmp_path / "made.md"
+    run_symtune("report", run, "--out", tmp_path / "R", "--markdown", made, ok=True)
+    assert made.read_text().startswith("# symtune report")
+    run_symtune("report", run, "--out", tmp_path / "R", "--markdown", made, ok=True)  # ours
+
+
+# H8 ----------------------------------------------------------------------------------------
+
+
+def test_h8_a_full_disk_while_saving_a_checkpoint_names_it_and_resume_is_exact(
+    tmp_path, tiny_model_dir, monkeypatch, capsys
+):
+    """safetensors reports ENOSPC in its own words ("os error 28"): that was the bug path
+    (exit 1) and left step-000002.tmp behind."""
+    import safetensors.torch
+    from safetensors import SafetensorError
+
+    from conftest import build_tiny_mixture
+    from test_reliability import cli, tune_args
+
+    mixture = build_tiny_mixture(tmp_path / "MIX")
+    save, calls = safetensors.torch.save_file, []
+
+    def fills_the_disk(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise SafetensorError(
+                "Error while serializing: I/O error: No space left on device (os error 28)"
+            )
+        return save(*args, **kwargs)
+
+    monkeypatch.setattr(safetensors.torch, "save_file", fills_the_disk)
+    out = tmp_path / "T"
+    code, err = cli(capsys, *tune_args(mixture, out, tiny_model_dir))
+    assert code == 2, err
+    assert err.strip() == (
+        f"error: {out / 'checkpoints' / 'step-000002'}: No space left on device (free some "
+        "space, or point --out or SYMTUNE_CACHE elsewhere, then rerun)"
+    )
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["latest", "step-000001"]
+    monkeypatch.setattr(safetensors.torch, "save_file", save)
+    code, err = cli(capsys, *tune_args(mixture, out, tiny_model_dir), "--resume")
+    assert code == 0, err
+    reference = tmp_path / "REF"
+    assert cli(capsys, *tune_args(mixture, reference, tiny_model_dir))[0] == 0
+    final = "final/model.safetensors"
+    assert sha256(out / final) == sha256(reference / final)
+
+
+@pytest.mark.parametrize("command", ["data", "eval"])
+def test_h8_a_byte_that_is_not_utf8_in_a_local_file_is_named_by_file_and_line(
+    tmp_path, tiny_model_dir, command
+):
+    from test_pipeline import write_suite
+
+    suite = write_suite(tmp_path)
+    name = "tuneme" if command == "data" else "heldout"
+    path = tmp_path / f"{name}_train.jsonl"
+    lines = path.read_bytes().split(b"\n")
+    lines[3] = lines[3].replace(b"item", b"it\xe9m")
+    path.write_bytes(b"\n".join(lines))
+    args = {
+        "data": ("data", "build", "--suite", suite, "--n", "8", "--out", tmp_path / "o"),
+        "eval": ("eval", "--suite", suite, "--model", tiny_model_dir, "--out", tmp_path / "o"),
+    }[command]
+    result = run_symtune(*args)
+    assert result.returncode == 2, result.stderr[-500:]
+    assert result.stderr.strip() == f"error: {path}:4: byte 0xe9 is not UTF-8; save the file as UTF-8"
+    assert not (tmp_path / "o").exists()
+
+
+# H10 ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["dev-zero", "fifo", "oversized"])
+def test_h10_a_local_data_file_must_be_a_regular_file_of_bounded_size(tmp_path, kind, monkeypatch):
+    """The probe: a JSONL symlinked to /dev/zero took data build to 12.5 GB in 40 s; a FIFO
+    blocked silently."""
+    import os
+
+    from symtune.tasks import sources
+    from test_pipeline import write_suite
+
+    suite = write_suite(tmp_path)
+    path = tmp_path / "tuneme_train.jsonl"
+    path.unlink()
+    if kind == "dev-zero":
+        path.symlink_to("/dev/zero")
+        needle = "is a character device, not a regular file"
+    elif kind == "fifo":
+        os.mkfifo(path)
+        needle = "is a FIFO, not a regular file"
+    else:
+        path.write_text('{"text": "x", "label": "red"}\n' * 100)
+        monkeypatch.setattr(sources, "MAX_DATA_FILE_BYTES", 1000)
+        needle = "3,000 bytes, over the 1,000 symtune reads from one file"
+    from symtune.tasks.suites import load_tasks, suite_specs
+
+    with pytest.raises(SymtuneError, match=re.escape(f"task tuneme: file {path}: {needle}")):
+        load_tasks([suite_specs(str(suite))[1]["tuneme"]])
+    if kind != "oversized":  # the real command: one line, quickly, nothing written
+        result = run_symtune(
+            "data", "build", "--suite", suite, "--n", "8", "--out", tmp_path / "o", timeout=120
+        )
+        assert result.returncode == 2 and needle in result.stderr, result.stderr[-500:]
+        assert not (tmp_path / "o").exists()
+
+
+def test_h10_a_fifo_named_like_model_weights_is_refused_not_waited_on(tmp_path, tiny_model_dir):
+    import os
+    import shutil
+
+    from test_reliability import eval_args
+
+    model = tmp_path / "M"
+    shutil.copytree(tiny_model_dir, model)
+    (model / "model.safetensors").unlink()
+    os.mkfifo(model / "model.safetensors")
+    from conftest import binary_eval_suite
+
+    suite = binary_eval_suite(tmp_path)
+    result = run_symtune(*eval_args(tmp_path / "o", suite, model), timeout=120)
+    assert result.returncode == 2, result.stderr[-500:]
+    assert f"model file {model / 'model.safetensors'}: is a FIFO, not a regular file" in (
+        result.stderr
+    )
+
+
+def test_h10_sigterm_ends_a_command_blocked_where_python_cannot_unwind(tmp_path):
+    """The probe's eval blocked opening a FIFO inside native code, which retries the call
+    when interrupted, so SIGTERM's handler never ran there and only SIGKILL ended it. Here
+    Python code that swallows the signal stands in for it: the guard ends the command 5 s
+    after the signal, with 128 + 15."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    fifo = tmp_path / "f"
+    os.mkfifo(fifo)
+    code = (
+        "from symtune.errors import install_interrupt_guard\n"
+        "install_interrupt_guard()\n"
+        "print('ready', flush=True)\n"
+        "while True:\n"
+        f"    try:\n        open({str(fifo)!r}).read()\n"
+        "    except BaseException:\n        pass\n"
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert child.stdout.readline().strip() == "ready"
+    time.sleep(0.5)  # into open()
+    started = time.monotonic()
+    child.send_signal(signal.SIGTERM)
+    assert child.wait(timeout=60) == 128 + signal.SIGTERM
+    assert 4.0 <= time.monotonic() - started < 60
+    assert "stopped by SIGTERM" in child.stderr.read()
