@@ -343,9 +343,9 @@ def test_h8_a_full_disk_while_saving_a_checkpoint_names_it_and_resume_is_exact(
     (exit 1) and left step-000002.tmp behind."""
     import safetensors.torch
     from safetensors import SafetensorError
+    from test_reliability import cli, tune_args
 
     from conftest import build_tiny_mixture
-    from test_reliability import cli, tune_args
 
     mixture = build_tiny_mixture(tmp_path / "MIX")
     save, calls = safetensors.torch.save_file, []
@@ -394,7 +394,8 @@ def test_h8_a_byte_that_is_not_utf8_in_a_local_file_is_named_by_file_and_line(
     }[command]
     result = run_symtune(*args)
     assert result.returncode == 2, result.stderr[-500:]
-    assert result.stderr.strip() == f"error: {path}:4: byte 0xe9 is not UTF-8; save the file as UTF-8"
+    expected = f"error: {path}:4: byte 0xe9 is not UTF-8; save the file as UTF-8"
+    assert result.stderr.strip() == expected
     assert not (tmp_path / "o").exists()
 
 
@@ -407,8 +408,9 @@ def test_h10_a_local_data_file_must_be_a_regular_file_of_bounded_size(tmp_path, 
     blocked silently."""
     import os
 
-    from symtune.tasks import sources
     from test_pipeline import write_suite
+
+    from symtune.tasks import sources
 
     suite = write_suite(tmp_path)
     path = tmp_path / "tuneme_train.jsonl"
