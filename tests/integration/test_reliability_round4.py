@@ -488,3 +488,39 @@ def test_h10_sigterm_ends_a_command_blocked_where_python_cannot_unwind(tmp_path)
     assert child.wait(timeout=60) == 128 + signal.SIGTERM
     assert 4.0 <= time.monotonic() - started < 60
     assert "stopped by SIGTERM" in child.stderr.read()
+
+
+# H9 ----------------------------------------------------------------------------------------
+
+
+def test_h9_algorithmic_tasks_under_rank_scoring_alone_are_refused_before_anything_runs(
+    tmp_path, tiny_model_dir
+):
+    """They were skipped: exit 0, empty results and an empty "Second evaluation" table, from
+    README's own run example. Their answers are open lists and strings: exact match only."""
+    from conftest import binary_eval_suite
+
+    suite = binary_eval_suite(tmp_path)
+    base = ("eval", "--suite", suite, "--model", tiny_model_dir, "--out", tmp_path / "o")
+    for extra in (
+        ("--scoring", "rank", "--list-functions", "paper20", "--no-turing"),
+        ("--scoring", "rank", "--list-functions", "none", "--turing"),
+    ):
+        result = run_symtune(*base, *extra)
+        assert result.returncode == 2, result.stderr[-500:]
+        assert "scored by exact match only; add exact to scoring" in result.stderr
+        assert not (tmp_path / "o").exists()
+
+
+def test_h9_readme_run_example_validates_and_scores_list_functions_by_exact_match(tmp_path):
+    import pathlib
+
+    from symtune.pipeline import load_run_config
+
+    readme = (pathlib.Path(__file__).parents[2] / "README.md").read_text()
+    block = readme.split("name: my-run\n", 1)[1].split("```", 1)[0]
+    path = tmp_path / "run.yaml"
+    path.write_text("name: my-run\n" + block)
+    config = load_run_config(path, tmp_path / "out")
+    assert config.extra_eval is not None and config.extra_eval.list_functions == "paper20"
+    assert config.extra_eval.scoring == ("exact",)

@@ -49,13 +49,19 @@ NEED_BIGBENCH = {
 @pytest.mark.parametrize("name", RUN_YAMLS)
 def test_run_yamls_validate(name, tmp_path, monkeypatch):
     """Every shipped run YAML validates; those that read BIG-Bench say so in one line without
-    a copy, and validate with one."""
+    a copy, and with one have it verified before anything is written (a stand-in here: the
+    1.0.0 sdist is no longer served)."""
+    from symtune.tasks import bigbench
+
     monkeypatch.delenv("SYMTUNE_BIGBENCH", raising=False)
+    verified: list[list[str]] = []
     if name in NEED_BIGBENCH:
         with pytest.raises(SymtuneError, match=r"needs BIG-Bench: set SYMTUNE_BIGBENCH to"):
             load_run_config(ROOT / name, tmp_path / "run")
-        monkeypatch.setenv("SYMTUNE_BIGBENCH", str(tmp_path))  # a stand-in: only its path
+        monkeypatch.setenv("SYMTUNE_BIGBENCH", str(tmp_path))
+        monkeypatch.setattr(bigbench, "tasks_dir", lambda paths, what: verified.append(paths))
     config = load_run_config(ROOT / name, tmp_path / "run")
+    assert bool(verified) == (name in NEED_BIGBENCH)
     assert config.tune.steps >= 1 and config.data.n >= config.tune.steps
     assert config.eval.seeds and not (tmp_path / "run").exists()
 

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from symtune.analysis.modes import MODES
+from symtune.errors import SymtuneError
 from symtune.models.dtype import DTYPE_CHOICES
 from symtune.models.registry import DEFAULT_MODEL
 from symtune.prompts.build import ICL_SETTINGS
@@ -148,6 +149,14 @@ class EvalConfig:
             (self.dtype in DTYPE_CHOICES, "dtype", self.dtype, ", ".join(DTYPE_CHOICES)),
         ]
         refuse_bad_fields("eval config", self, checks)
+        if self.algorithmic_wanted and "exact" not in self.scoring:
+            # their answers are open lists and strings: no candidate set for rank to rank
+            raise SymtuneError(
+                f"eval config: list_functions={self.list_functions!r}, turing={self.turing} "
+                f"with scoring={list(self.scoring)}: list functions and Turing concepts are "
+                "scored by exact match only; add exact to scoring, or set list_functions none "
+                "and turing false (--list-functions none --no-turing)"
+            )
 
     @property
     def algorithmic_wanted(self) -> bool:
