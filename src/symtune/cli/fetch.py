@@ -44,7 +44,8 @@ def fetch_command(
     if suite is not None:
         _suite_datasets(suite, lock, check, json_out)
         return
-    from symtune.artifacts import ARTIFACTS, fetch, status
+    from symtune.artifacts import ARTIFACTS, fetch, index_url, status
+    from symtune.errors import SymtuneError
 
     if not check:
         for name, artifact in ARTIFACTS.items():
@@ -56,7 +57,13 @@ def fetch_command(
             emit_json({"fetched": [n for n, a in ARTIFACTS.items() if a.default]})
         return
     rows = [status(artifact) for artifact in ARTIFACTS.values()]
-    broken = [r for r in rows if r["default"] and r["registry"] != "served"]
+    if all(r["registry"] == "unlisted" for r in rows):  # not an answer about our files
+        raise SymtuneError(
+            f"registry {index_url()} lists none of the {len(rows)} pinned projects (HTTP 404 "
+            "for each): a wrong PIP_INDEX_URL or a partial mirror; nothing was checked"
+        )
+    broken = [r for r in rows if r["default"] and r["registry"] in ("gone", "differs")]
+    unasked = [r for r in rows if r["default"] and r["registry"] == "unlisted"]
     if json_out:
         emit_json({"artifacts": rows, "default_served": not broken})
     else:
@@ -64,13 +71,20 @@ def fetch_command(
         for column in ("artifact", "cached", "registry", "default", "needed by"):
             table.add_column(column)
         for r in rows:
-            mark = "yes" if r["cached"] else "no"
-            table.add_row(r["artifact"], mark, r["registry"], str(r["default"]), r["needed_by"])
+            row = (r["artifact"], r["cached"], r["registry"], str(r["default"]), r["needed_by"])
+            table.add_row(*row)
         console.print(table)
         for r in broken:
             console.print(f"{r['artifact']} ({r['file']}) is {r['registry']}: {r['needed_by']}")
+        for r in unasked:
+            console.print(
+                f"{r['artifact']}: registry {index_url()} does not list the project, so it "
+                "could not say whether the file is served"
+            )
     if broken:
         raise typer.Exit(1)
+    if unasked:
+        raise typer.Exit(2)
 
 
 def _suite_datasets(suite: str, lock: Path, check: bool, json_out: bool) -> None:
