@@ -107,7 +107,10 @@ def test_h1_an_unusable_bigbench_copy_is_refused_before_the_run_folder_is_made(
     monkeypatch.setenv("SYMTUNE_BIGBENCH", str(copy))
     config = run_yaml(tmp_path, tiny_model_dir)
     config.write_text(
-        config.read_text().replace("turing: false", "turing: true, algorithmic: bigbench")
+        config.read_text().replace(
+            "scoring: [rank], list_functions: none, turing: false",
+            "scoring: [exact], list_functions: none, turing: true, algorithmic: bigbench",
+        )
     )
     with pytest.raises(SymtuneError, match=r"run\.yaml: .*(benchmark_tasks|sha256|regular)"):
         load_run_config(config, tmp_path / "out")
@@ -524,3 +527,28 @@ def test_h9_readme_run_example_validates_and_scores_list_functions_by_exact_matc
     config = load_run_config(path, tmp_path / "out")
     assert config.extra_eval is not None and config.extra_eval.list_functions == "paper20"
     assert config.extra_eval.scoring == ("exact",)
+
+
+# Also seen ---------------------------------------------------------------------------------
+
+
+def test_a_run_name_is_one_line_of_bounded_length(tmp_path):
+    import json
+
+    from symtune.pipeline import load_run_config
+
+    for name in ("x" * 1_000_000, "two\nlines"):
+        path = tmp_path / "run.yaml"
+        path.write_text("name: " + json.dumps(name) + "\n")
+        with pytest.raises(SymtuneError, match="expected one line of 1 to 200 characters"):
+            load_run_config(path, tmp_path / "out")
+
+
+def test_a_label_with_a_line_break_is_refused_naming_task_and_label():
+    from symtune.tasks.rows import build_task
+    from symtune.tasks.spec import LocalSource, TaskSpec
+
+    spec = TaskSpec("t", LocalSource("t.jsonl"), query_split=None)
+    rows = [(str(i), (f"x{i}",), "yes" if i % 2 else "no\nmaybe") for i in range(20)]
+    with pytest.raises(SymtuneError, match=r"task t: label 'no\\nmaybe'; expected one line"):
+        build_task(spec, {"train": rows}, {})

@@ -21,6 +21,8 @@ from symtune.tasks.sources import check_local_files
 from symtune.tasks.spec import BigBenchSource, TaskSpec
 from symtune.tune.config import TuneConfig
 
+MAX_NAME = 200
+"""Longest run name (it titles the report and the model cards)."""
 PRESETS_DIR = Path(__file__).resolve().parents[1] / "presets"
 
 
@@ -127,6 +129,11 @@ def load_run_config(path: Path, run_dir: Path, control: bool = False) -> RunConf
     for key in ("name", "model", "suite"):
         if key in raw and not isinstance(raw[key], str):
             raise SymtuneError(f"{where}: {key} = {raw[key]!r}; expected a string")
+    name = str(raw.get("name", path.stem))
+    if not name.strip() or len(name) > MAX_NAME or "\n" in name:
+        raise SymtuneError(
+            f"{where}: name = {name[:40]!r}…; expected one line of 1 to {MAX_NAME} characters"
+        )
     if control:  # --control: the standard control arm, as `control: true` in the YAML
         raw = {**raw, "control": True}
     # relative paths in the YAML are read beside it (the same run from any current folder)
@@ -181,7 +188,6 @@ def load_run_config(path: Path, run_dir: Path, control: bool = False) -> RunConf
     check_model(model)
     _check_arms(arms, sweep, mixture, tune, model_positions(model))
     _check_bigbench(specs, suite.tuning, (evaluation, extra), where)
-    name = str(raw.get("name", path.stem))
     return RunConfig(name, model, suite_name, mixture, tune, evaluation, extra, tuple(arms), sweep)
 
 

@@ -103,6 +103,10 @@ def examples_from_rows(
     return out, dropped
 
 
+MAX_LABEL = 200
+"""Longest label name, in characters (a label is scored as the answer of a prompt)."""
+
+
 def build_task(
     spec: TaskSpec,
     split_rows: Mapping[str, list[tuple[str, tuple[str, ...], str]]],
@@ -133,4 +137,10 @@ def build_task(
         validation = convert(split_rows[spec.query_split])
     if len(labels) < 2:
         raise SymtuneError(f"task {spec.name}: found labels {labels}; expected at least 2")
+    for label in labels:  # a label is the answer line of a prompt
+        if not label.strip() or any(c in label for c in "\n\r") or len(label) > MAX_LABEL:
+            raise SymtuneError(
+                f"task {spec.name}: label {label[:60]!r}{'…' if len(label) > 60 else ''}; "
+                f"expected one line of 1 to {MAX_LABEL} characters"
+            )
     return TaskData(spec, tuple(labels), {"train": train, "validation": validation}, notes)
