@@ -106,13 +106,9 @@ def _section(raw: dict[str, Any], key: str, cls: type, where: str) -> dict[str, 
     return fields_of(cls, values, f"{where}: {key}")
 
 
-def load_run_config(path: Path, run_dir: Path, control: bool = False) -> RunConfig:
-    """Parse and validate a pipeline YAML (every field typed and range-checked, every suite,
-    model and arm resolved) before anything is written; paths inside the run directory are
-    filled in. `control` adds the standard control arm (a no-op where the YAML has one)."""
-    from symtune.tasks.suites import load_tasks, suite_specs
-
-    raw = read_yaml(path, "run config")
+def _check_top_level(raw: Any, path: Path) -> str:
+    """A run YAML's top level: a mapping of known sections whose name, model and suite are
+    strings, the name one bounded line; returns the run's name (default: the file's stem)."""
     where = str(path)
     if raw is None or raw == {}:
         raise SymtuneError(
@@ -134,6 +130,18 @@ def load_run_config(path: Path, run_dir: Path, control: bool = False) -> RunConf
         raise SymtuneError(
             f"{where}: name = {name[:40]!r}…; expected one line of 1 to {MAX_NAME} characters"
         )
+    return name
+
+
+def load_run_config(path: Path, run_dir: Path, control: bool = False) -> RunConfig:
+    """Parse and validate a pipeline YAML (every field typed and range-checked, every suite,
+    model and arm resolved) before anything is written; paths inside the run directory are
+    filled in. `control` adds the standard control arm (a no-op where the YAML has one)."""
+    from symtune.tasks.suites import load_tasks, suite_specs
+
+    raw = read_yaml(path, "run config")
+    where = str(path)
+    name = _check_top_level(raw, path)
     if control:  # --control: the standard control arm, as `control: true` in the YAML
         raw = {**raw, "control": True}
     # relative paths in the YAML are read beside it (the same run from any current folder)
