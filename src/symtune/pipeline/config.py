@@ -194,7 +194,8 @@ def load_run_config(path: Path, run_dir: Path, control: bool = False) -> RunConf
     sweep = parse_sweep(raw.get("sweep"), where)
     check_size(arms, sweep, where)
     check_model(model)
-    _check_arms(arms, sweep, mixture, tune, model_positions(model))
+    tuned = _tuned_already(run_dir, arms, sweep)  # nothing left to tune: no model to ask
+    _check_arms(arms, sweep, mixture, tune, model_positions(model), ask_model=not tuned)
     _check_bigbench(specs, suite.tuning, (evaluation, extra), where)
     return RunConfig(name, model, suite_name, mixture, tune, evaluation, extra, tuple(arms), sweep)
 
@@ -228,12 +229,30 @@ def _readable(spec: TaskSpec) -> bool:
     return not isinstance(spec.source, BigBenchSource)
 
 
+def _tuned_already(run_dir: Path, arms: list[Arm], sweep: Sweep | None) -> bool:
+    """Whether a run folder records every tuning stage of this config as done (a rerun that
+    finds one changed tunes it again through `tune`, which asks the model first)."""
+    import json
+
+    path = RunDir(run_dir).stages
+    try:
+        stages = json.loads(path.read_text()) if path.is_file() else {}
+    except (OSError, ValueError):
+        return False
+    names = [f"tune:{label}" for arm in arms for label in arm.labels()]
+    names += [f"sweep:{i}" for i in range(1, len(sweep.points()) + 1)] if sweep else []
+    return isinstance(stages, dict) and all(
+        isinstance(stages.get(n), dict) and stages[n].get("done") for n in names
+    )
+
+
 def _check_arms(
     arms: list[Arm],
     sweep: Sweep | None,
     mixture: MixtureConfig,
     tune: TuneConfig,
     positions: int | None = None,
+    ask_model: bool = True,
 ) -> None:
     """Every arm's (and sweep point's) mixture and tune config valid, before anything runs:
     a prompt fits a row and the model's `positions`."""
@@ -266,7 +285,7 @@ def _check_arms(
                         arm_tune.gradient_checkpointing,
                         arm_tune.attention,
                     )
-                    if capabilities not in checked:  # what the model can do, asked once
+                    if ask_model and capabilities not in checked:  # asked once per need
                         checked.add(capabilities)
                         check_architecture(arm_tune)
                     budget = arm_mixture.max_tokens
