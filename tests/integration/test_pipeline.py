@@ -81,6 +81,9 @@ def test_report_sections_exist(finished_run):
         assert f"]({figure})" in text
     page = (run / "report" / "report.html").read_text()
     assert page.count("data:image/png;base64,") == 5 and 'src="settings.png"' not in page
+    prose = re.sub(r"<pre>.*?</pre>", "", page, flags=re.S)
+    assert "`" not in prose, re.findall(r".{40}`.{40}", prose)[:3]  # Markdown marks rendered
+    assert "<code>replicates: N</code>" in page or "replicates" not in page
     assert "Small sample" in text and "report:" in stdout
     # the example prompts come from results.json (one stored context per group), not rebuilt
     items = json.loads((run / "eval" / "results.json").read_text())["items"]

@@ -503,7 +503,8 @@ def test_h9_algorithmic_tasks_under_rank_scoring_alone_are_refused_before_anythi
     tmp_path, tiny_model_dir
 ):
     """They were skipped: exit 0, empty results and an empty "Second evaluation" table, from
-    README's own run example. Their answers are open lists and strings: exact match only."""
+    README's own run example (now docs/run.md's). Their answers are open lists and strings:
+    exact match only."""
     from conftest import binary_eval_suite
 
     suite = binary_eval_suite(tmp_path)
@@ -518,13 +519,13 @@ def test_h9_algorithmic_tasks_under_rank_scoring_alone_are_refused_before_anythi
         assert not (tmp_path / "o").exists()
 
 
-def test_h9_readme_run_example_validates_and_scores_list_functions_by_exact_match(tmp_path):
+def test_h9_the_guides_run_example_validates_and_scores_list_functions_by_exact_match(tmp_path):
     import pathlib
 
     from symtune.pipeline import load_run_config
 
-    readme = (pathlib.Path(__file__).parents[2] / "README.md").read_text()
-    block = readme.split("name: my-run\n", 1)[1].split("```", 1)[0]
+    guide = (pathlib.Path(__file__).parents[2] / "docs" / "run.md").read_text()
+    block = guide.split("name: my-run\n", 1)[1].split("```", 1)[0]
     path = tmp_path / "run.yaml"
     path.write_text("name: my-run\n" + block)
     config = load_run_config(path, tmp_path / "out")

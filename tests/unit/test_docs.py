@@ -59,3 +59,37 @@ def test_every_relative_link_and_anchor_resolves(page):
         if missing or (anchor and target.suffix == ".md" and anchor not in anchors(target)):
             broken.append(link)
     assert not broken, f"{page.relative_to(ROOT)}: {broken}"
+
+
+def test_the_link_checker_finds_a_broken_link_and_a_missing_anchor(tmp_path):
+    page = tmp_path / "page.md"
+    (tmp_path / "other.md").write_text("# Other\n\n## A section: `code`, here\n")
+    page.write_text(
+        "[ok](other.md#a-section-code-here) [gone](missing.md) [bad](other.md#nowhere)\n"
+        "`[not a link](x.md)`\n```\n[in code](y.md)\n```\n"
+    )
+    assert links(page) == ["other.md#a-section-code-here", "missing.md", "other.md#nowhere"]
+    assert anchors(tmp_path / "other.md") == {"other", "a-section-code-here"}
+
+
+def test_report_html_renders_markdown_marks_and_names_what_a_figure_shows(tmp_path, monkeypatch):
+    from symtune.report import figures
+    from symtune.report.render import html_page, inline
+
+    assert inline("`replicates: N` adds **noise** <x>") == (
+        "<code>replicates: N</code> adds <b>noise</b> &lt;x&gt;"
+    )
+    page = html_page([("p", "a `b`"), ("table", ["h"], [["`sha`"]]), ("pre", "`kept`")], {})
+    assert "<code>b</code>" in page and "<td><code>sha</code></td>" in page
+    assert "<pre>`kept`</pre>" in page
+    titles = []
+    monkeypatch.setattr(
+        figures, "bars", lambda path, groups, values, chance, title: titles.append(title)
+    )
+    summary = {
+        "base": {
+            g: {"average": 0.5, "chance": 0.5, "tasks": {}} for g in ("labels_only", "neither")
+        }
+    }
+    figures.figures({"summary": {"rank": summary}}, [], "rank", tmp_path)
+    assert titles == ["In-context learning, two settings (rank scoring)"]

@@ -77,6 +77,12 @@ def loss_figure(
     return path
 
 
+def _settings(count: int) -> str:
+    """How many settings a figure shows, in words ("two settings")."""
+    words = {1: "one", 2: "two", 3: "three", 4: "four"}
+    return f"{words.get(count, count)} setting{'s' * (count != 1)}"
+
+
 def figures(
     results: dict[str, Any],
     metrics: list[dict[str, Any]],
@@ -96,7 +102,7 @@ def figures(
             [GROUP_TITLES[g] for g in groups],
             {label: [100 * summary[label][g]["average"] for g in groups] for label in labels},
             [100 * first[g]["chance"] for g in groups],
-            f"In-context learning, four settings ({mode} scoring)",
+            f"In-context learning, {_settings(len(groups))} ({mode} scoring)",
         )
     if "flipped" in first:
         tasks = sorted(first["flipped"]["tasks"])

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import html
+import re
 from pathlib import Path
 from typing import Any
 
@@ -35,9 +36,16 @@ def markdown(blocks: list[Block], figures_dir: Path = Path()) -> str:
 
 
 def inline(text: str) -> str:
-    escaped = html.escape(text)
-    parts = escaped.split("**")
-    return "".join(f"<b>{p}</b>" if i % 2 else p for i, p in enumerate(parts))
+    """Markdown's inline marks as HTML: `code` and **bold** (the rest escaped)."""
+    pieces = re.split(r"(`[^`\n]+`)", text)
+    out = []
+    for piece in pieces:
+        if len(piece) > 1 and piece.startswith("`") and piece.endswith("`"):
+            out.append(f"<code>{html.escape(piece[1:-1])}</code>")
+        else:
+            parts = html.escape(piece).split("**")
+            out.append("".join(f"<b>{p}</b>" if i % 2 else p for i, p in enumerate(parts)))
+    return "".join(out)
 
 
 def html_page(blocks: list[Block], figures: dict[str, Path]) -> str:
@@ -51,8 +59,7 @@ def html_page(blocks: list[Block], figures: dict[str, Path]) -> str:
         elif kind == "table":
             head = "".join(f"<th>{html.escape(h)}</th>" for h in block[1])
             rows = "".join(
-                "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>"
-                for r in block[2]
+                "<tr>" + "".join(f"<td>{inline(c)}</td>" for c in r) + "</tr>" for r in block[2]
             )
             body.append(f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>")
         elif kind == "img":
@@ -71,7 +78,7 @@ def html_page(blocks: list[Block], figures: dict[str, Path]) -> str:
         "font-size:13px}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}"
         "td:first-child,th:first-child{text-align:left}pre{background:#f6f6f6;"
         "padding:8px;white-space:pre-wrap;font-size:12px}img{max-width:100%}"
-        "figcaption{font-size:12px;color:#555}"
+        "figcaption{font-size:12px;color:#555}code{background:#f2f2f2;padding:0 3px}"
     )
     return (
         "<!doctype html><html><head><meta charset='utf-8'><title>symtune report</title>"
