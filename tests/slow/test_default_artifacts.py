@@ -1,7 +1,5 @@
-"""The default's real artifacts: the served tuning side with the SmolLM2 tokenizer, and (opt-in,
-where a user points SYMTUNE_BIGBENCH at a BIG-Bench copy) the old offline suite."""
-
-import os
+"""The default's real artifacts: the served tuning side with the SmolLM2 tokenizer (the old
+offline suite, from a user's BIG-Bench copy, is checked by tests/optin/bigbench_copy.py)."""
 
 import pytest
 
@@ -28,23 +26,3 @@ def test_token_bound_holds_for_the_real_tokenizer_on_the_default_tuning_side():
             assert count(prompt.text + prompt.target) + 1 <= budget
             dropped += prompt.meta.dropped_exemplars > 0
         assert dropped > 0 or budget > 96
-
-
-@pytest.mark.skipif(
-    not os.environ.get("SYMTUNE_BIGBENCH"),
-    reason="opt-in: set SYMTUNE_BIGBENCH to a BIG-Bench copy (the 1.0.0 sdist or a checkout)",
-)
-def test_opt_in_bigbench_copy_loads_the_offline_suite_and_its_algorithmic_tasks():
-    from symtune.tasks import bigbench
-    from symtune.tasks.algorithmic import (
-        LIST_FUNCTIONS,
-        TURING_AS2,
-        load_list_functions,
-        load_turing,
-    )
-
-    suite = get_suite("offline")
-    tasks = load_named((*suite.tuning, *suite.evaluation))
-    assert len(tasks) == 33
-    root = bigbench.tasks_dir([LIST_FUNCTIONS, TURING_AS2])
-    assert len(load_list_functions(root)) == 250 and len(load_turing(root)) == 85

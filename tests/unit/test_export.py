@@ -113,7 +113,6 @@ def test_trl_trains_on_the_export_with_symtune_loss(mixture, tmp_path, tiny_mode
 def test_lm_eval_runs_the_exported_tasks_with_symtune_numbers(tmp_path, tiny_model_dir):
     """lm-eval's HF backend on a small export gets, task by task, the accuracies symtune gets
     on the same items (fp32): rank scoring (multiple_choice) and exact match (generate_until)."""
-    pytest.importorskip("lm_eval")
     from dataclasses import replace
 
     from lm_eval import simple_evaluate
