@@ -366,9 +366,24 @@ def test_g7_minor_messages_say_what_is_wrong(tmp_path, tiny_run, tiny_model_dir)
 # Item 7: preemption ------------------------------------------------------------------------
 
 
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory, tiny_model_dir):
+    """A 30-step tuning run's arguments (without --out) and its final weights' folder: the
+    reference every interrupted run must end at."""
+    from conftest import build_tiny_mixture
+
+    tmp_path = tmp_path_factory.mktemp("uninterrupted")
+    mixture = build_tiny_mixture(tmp_path / "mix", n=64)
+    args = ["tune", "--mixture", mixture, "--model", tiny_model_dir, "--steps", "30"]
+    args += ["--batch-size", "4", "--seq-len", "2048", "--lr", "0.01", "--dtype", "fp32"]
+    args += ["--checkpoint-every", "1000"]
+    run_symtune(*args, "--out", tmp_path / "ref", ok=True)
+    return args, tmp_path / "ref"
+
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
 def test_a_stop_signal_during_tuning_checkpoints_the_step_says_so_and_resumes_exactly(
-    tmp_path, tiny_model_dir, signum
+    tmp_path, uninterrupted, signum
 ):
     """A scheduler's SIGTERM (or a closed terminal's SIGHUP) lost the work since the last
     checkpoint; now the step in flight ends, its checkpoint is written (checkpoint_every is
@@ -379,13 +394,7 @@ def test_a_stop_signal_during_tuning_checkpoints_the_step_says_so_and_resumes_ex
     import subprocess
     import sys
 
-    from conftest import build_tiny_mixture
-
-    mixture = build_tiny_mixture(tmp_path / "mix", n=64)
-    args = ["tune", "--mixture", mixture, "--model", tiny_model_dir, "--steps", "60"]
-    args += ["--batch-size", "4", "--seq-len", "2048", "--lr", "0.01", "--dtype", "fp32"]
-    args += ["--checkpoint-every", "1000"]
-    run_symtune(*args, "--out", tmp_path / "ref", ok=True)
+    args, reference = uninterrupted
     cut = tmp_path / "cut"
     job = subprocess.Popen(
         [sys.executable, "-m", "symtune", *map(str, args), "--out", str(cut)],
@@ -409,14 +418,14 @@ def test_a_stop_signal_during_tuning_checkpoints_the_step_says_so_and_resumes_ex
     name = signal.Signals(signum).name
     assert len(lines) == 1 and f"stopped by {name} after step " in lines[0], err
     step = int(lines[0].split("after step ")[1].split()[0])
-    assert 3 <= step < 60 and (cut / "checkpoints" / f"step-{step:06d}").is_dir()
+    assert 3 <= step < 30 and (cut / "checkpoints" / f"step-{step:06d}").is_dir()
     assert not (cut / "final").exists()
     run_symtune(*args, "--out", cut, "--resume", ok=True)
 
     def sha(run):
         return hashlib.sha256((run / "final" / "model.safetensors").read_bytes()).hexdigest()
 
-    assert sha(cut) == sha(tmp_path / "ref")
+    assert sha(cut) == sha(reference)
 
 
 # Item 8: memory ----------------------------------------------------------------------------
