@@ -30,12 +30,12 @@ def _config(**overrides) -> EvalConfig:
 
 def test_verified_greedy_equals_generation_on_real_prompts(scorers):
     verify, generate = scorers
-    items = random.Random(0).sample(build_items(_config())[0], 40)
+    items = random.Random(0).sample(build_items(_config())[0], 20)
     for item in items:
         rank = RankRequest(item.context, tuple(" " + c for c in item.candidates))
         request = GenerateRequest(item.context, item.max_new_tokens)
         assert verify.rank_and_generate(rank, request)[1] == generate.generate([request])[0]
-    assert verify.verified > 10  # the real model answers with a label often enough
+    assert verify.verified >= 5  # the real model answers with a label often enough
 
 
 def test_shared_set_scores_equal_full_prompts_on_real_prompts(scorers):
