@@ -556,3 +556,20 @@ def test_a_label_with_a_line_break_is_refused_naming_task_and_label():
     rows = [(str(i), (f"x{i}",), "yes" if i % 2 else "no\nmaybe") for i in range(20)]
     with pytest.raises(SymtuneError, match=r"task t: label 'no\\nmaybe'; expected one line"):
         build_task(spec, {"train": rows}, {})
+
+
+def test_h1_sweep_runs_are_checked_as_they_will_run(tmp_path):
+    """A sweep run is the first arm's config for sweep.steps steps: a warmup longer than that
+    is refused before anything is written, naming the point."""
+    from symtune.pipeline import load_run_config
+
+    path = tmp_path / "run.yaml"
+    path.write_text(
+        "model: smollm2-135m-instruct\nsuite: reachable\ndata: {val_prompts: 8}\n"
+        "tune: {val_every: 1, warmup_steps: 10, steps: 20}\n"
+        "sweep: {grid: {lr: [0.1]}, steps: 5}\n"
+    )
+    with pytest.raises(SymtuneError, match=r"sweep point \{'lr': 0\.1\}: .*warmup_steps"):
+        load_run_config(path, tmp_path / "out")
+    path.write_text(path.read_text().replace("steps: 5", "steps: 10"))
+    assert load_run_config(path, tmp_path / "out").sweep.steps == 10

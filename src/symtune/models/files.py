@@ -34,6 +34,11 @@ def _file_hashes(directory: Path, patterns: tuple[str, ...]) -> dict[str, str]:
     return {path.name: sha256_file(path) for path in files}
 
 
+def weight_hashes(directory: Path) -> dict[str, str]:
+    """sha256 of each weight file in a model folder, by name."""
+    return _file_hashes(directory, WEIGHT_FILES)
+
+
 def _combined(hashes: dict[str, str]) -> str | None:
     """One sha256 over files' names and sha256s; None when there are none."""
     if not hashes:
@@ -62,7 +67,7 @@ def fingerprint(source: str) -> dict[str, Any]:
     directory = model_directory(source)
     if directory is None:
         return {"weights": None, "tokenizer": None, "config": None, "files": {}}
-    weights = _file_hashes(directory, WEIGHT_FILES)
+    weights = weight_hashes(directory)
     return {
         "weights": _combined(weights),
         "tokenizer": _combined(_file_hashes(directory, TOKENIZER_FILES)),

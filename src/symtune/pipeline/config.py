@@ -3,7 +3,7 @@ before anything is written (`load_run_config`), into one `RunConfig`."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +11,7 @@ from symtune.errors import SymtuneError
 from symtune.evaluate.api import task_names
 from symtune.evaluate.config import EvalConfig
 from symtune.evaluate.protocol import check_tasks
-from symtune.io import beside, read_yaml
+from symtune.io import beside, read_json_object, read_yaml
 from symtune.layout import RunDir
 from symtune.mixture.config import MixtureConfig
 from symtune.models.registry import DEFAULT_MODEL, check_model, model_positions
@@ -232,18 +232,14 @@ def _readable(spec: TaskSpec) -> bool:
 def _tuned_already(run_dir: Path, arms: list[Arm], sweep: Sweep | None) -> bool:
     """Whether a run folder records every tuning stage of this config as done (a rerun that
     finds one changed tunes it again through `tune`, which asks the model first)."""
-    import json
-
     path = RunDir(run_dir).stages
     try:
-        stages = json.loads(path.read_text()) if path.is_file() else {}
-    except (OSError, ValueError):
+        stages = read_json_object(path, "stages file") if path.is_file() else {}
+    except SymtuneError:  # damaged: the run itself says so, after these checks
         return False
     names = [f"tune:{label}" for arm in arms for label in arm.labels()]
     names += [f"sweep:{i}" for i in range(1, len(sweep.points()) + 1)] if sweep else []
-    return isinstance(stages, dict) and all(
-        isinstance(stages.get(n), dict) and stages[n].get("done") for n in names
-    )
+    return all(isinstance(stages.get(n), dict) and stages[n].get("done") for n in names)
 
 
 def _check_arms(
@@ -264,8 +260,12 @@ def _check_arms(
             "sweep: its rule reads the tuning-side validation; set data.val_prompts and "
             "tune.val_every above 0"
         )
-    if sweep is not None and sweep.steps:
-        points = [{**p, "steps": sweep.steps} for p in points] + [{}]
+    if sweep is not None and sweep.steps:  # a sweep run: the first arm, sweep.steps steps
+        for point in points:
+            try:
+                replace(arms[0].tune_config(tune, 1, point), steps=sweep.steps).validate()
+            except SymtuneError as err:
+                raise SymtuneError(f"sweep point {point}: {err}") from None
     checked: set[tuple] = set()
     for arm in arms:
         try:

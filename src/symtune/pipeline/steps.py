@@ -18,6 +18,7 @@ from symtune.errors import SymtuneError
 from symtune.evaluate.config import EvalConfig
 from symtune.io import atomic_write, parse_yaml, read_json_object, read_yaml
 from symtune.layout import RunDir, TuneRun
+from symtune.models.files import weight_hashes
 from symtune.outdir import claim_main
 from symtune.pipeline.arms import Arm, choose, plan
 from symtune.pipeline.config import RunConfig
@@ -41,13 +42,6 @@ def _stages(run_dir: Path) -> dict[str, Any]:
 
 def _done(run_dir: Path, stage: str) -> bool:
     return bool(_stages(run_dir).get(stage, {}).get("done", False))
-
-
-def _weights_sha256(final: Path) -> dict[str, str]:
-    """sha256 of each weight file a tuning stage wrote to final/, by name."""
-    from symtune.artifacts import sha256_file
-
-    return {p.name: sha256_file(p) for p in sorted(final.glob("*.safetensors")) if p.is_file()}
 
 
 LOCATION_FIELDS = ("mixture", "out")
@@ -213,7 +207,7 @@ class Steps:
         extra = (work() if everyone else on_main(work)) or {}
         made = self._final_of(name)
         if made is not None and is_main_process():  # what later reruns check it against
-            extra = {**extra, "final_sha256": _weights_sha256(made)}
+            extra = {**extra, "final_sha256": weight_hashes(made)}
         if is_main_process():  # this process's (rank 0): at the start, and its peak
             extra = {**extra, "start_rss_mb": round(held), "peak_rss_mb": round(peak_rss_mb())}
             _record_stage(self.layout.root, name, time.perf_counter() - start, extra)
@@ -236,7 +230,7 @@ class Steps:
         if kind in ("tune", "sweep") and (sums := recorded[name].get("final_sha256")):
             final = self._final_of(name)
             assert final is not None
-            now = _weights_sha256(final) if final.is_dir() else {}
+            now = weight_hashes(final) if final.is_dir() else {}
             changed = sorted(f for f in set(sums) | set(now) if sums.get(f) != now.get(f))
             if changed:
                 return f"{final / changed[0]} as it wrote it (sha256 differs; damaged)"

@@ -20,7 +20,7 @@ from symtune.report.figures import figures as draw
 from symtune.report.read import check_weights, metrics_of, read_results
 from symtune.report.render import Block, html_page
 from symtune.report.render import markdown as to_markdown
-from symtune.report.sections import core_blocks
+from symtune.report.sections import TITLE, core_blocks
 
 Section = Callable[[Path, Path], tuple[list[Block], dict[str, Path]]]
 """An experiment's own section: (run dir, figure folder) -> (blocks, figures it drew)."""
@@ -70,7 +70,7 @@ def write_report(
 
 
 NOTES_MAX_BYTES = 1 << 20
-TITLE = "# symtune report"
+HEADING = f"# {TITLE}"
 """How a report's Markdown starts: the only existing file --markdown may replace."""
 
 
@@ -82,11 +82,11 @@ def _check_markdown_target(path: Path) -> None:
     if path.is_symlink() or not path.is_file():
         raise SymtuneError(f"--markdown {path}: is not a regular file; name a new file")
     with path.open("rb") as handle:
-        head = handle.read(len(TITLE))
-    if head != TITLE.encode():
+        head = handle.read(len(HEADING))
+    if head != HEADING.encode():
         raise SymtuneError(
             f"--markdown {path}: exists and is not a symtune report (it does not start with "
-            f"{TITLE!r}); name a new file or delete it"
+            f"{HEADING!r}); name a new file or delete it"
         )
 
 

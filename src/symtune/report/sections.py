@@ -20,6 +20,9 @@ from symtune.report.figures import ICL
 from symtune.report.read import metrics_of
 from symtune.report.render import Block
 
+TITLE = "symtune report"
+"""How every report's first heading starts (`--markdown` replaces only a file that does)."""
+
 # The paper's Table 1 (Flan-PaLM, average accuracy %, 11 tasks): quoted for context only.
 PAPER_TABLE1 = (
     ("Flan-PaLM-8B", (63.9, 61.6, 42.4, 44.2)),
@@ -107,7 +110,7 @@ def core_blocks(
 def _header_blocks(run: Path, results: dict[str, Any]) -> list[Block]:
     """Title, what was evaluated, and a warning when the sample is small."""
     config, models = results["config"], results["models"]
-    blocks: list[Block] = [("h", 1, f"symtune report: {run.name}")]
+    blocks: list[Block] = [("h", 1, f"{TITLE}: {run.name}")]
     blocks.append(
         (
             "p",
