@@ -1,14 +1,17 @@
-"""symtune's rank scoring against lm-evaluation-harness (HF backend) on the same prompts and
-label sets, same model and dtype, measured in the same run: prompts/s ratio, agreement of the
-per-example log-likelihoods (max abs difference, in fp32), and each side's MFU: the forward
-FLOPs it executes (2 x linear parameters x tokens: symtune runs each prompt once and its
-candidates on the shared prefix, lm-eval each context + candidate in full) against this
-machine's matmul peak of the dtype, measured in the same run.
+"""symtune's rank scoring engines against lm-evaluation-harness (HF backend) on the same prompts
+and label sets, same model and dtype, all measured in the same run: prompts/s and the ratio to
+lm-eval, agreement of the per-example log-likelihoods with lm-eval's (max abs difference), the
+tokens each side computes (symtune's "prefix" and "tree": each prompt once and each candidate
+once; "rows" and lm-eval: each context + candidate in full), and MFU: 2 x linear parameters x
+those tokens (the head only where a candidate is scored) per second against this machine's
+matmul peak of the dtype, measured in the same run. A dtype whose measured peak is under a tenth
+of fp32's (bf16 on a CPU without bf16 instructions) is reported and not timed.
 
-    .venv/bin/pip install -c constraints.txt -e ".[bench]"
-    .venv/bin/python bench/eval_vs_lmeval.py [--sample 24] [--batch-size 8]
+    .venv/bin/pip install -c constraints.txt -e ".[dev]"
+    .venv/bin/python bench/eval_vs_lmeval.py [--sample 96] [--dtypes fp32,bf16]
 
-lm-eval's `loglikelihood` is fed directly with (context, " label") requests."""
+lm-eval's `loglikelihood` is fed directly with (context, " label") requests; its batch size is
+symtune's rows per forward."""
 
 from __future__ import annotations
 
@@ -18,11 +21,15 @@ import time
 
 import torch
 
+from symtune.evaluate import tree
 from symtune.evaluate.api import build_items
 from symtune.evaluate.config import EvalConfig
 from symtune.evaluate.scoring import RankRequest, Scorer
+from symtune.evaluate.shared import Query, score_set
 from symtune.models import load_model, load_tokenizer
 from symtune.tune.flops import linear_params, matmul_peak
+
+MODEL = "smollm2-135m-instruct"
 
 
 def lmeval_scores(lm, requests: list[RankRequest]) -> list[list[float]]:
@@ -41,40 +48,79 @@ def lmeval_scores(lm, requests: list[RankRequest]) -> list[list[float]]:
     return out
 
 
-def run(dtype: str, requests: list[RankRequest], batch_size: int):
+def engines(scorers: dict[str, Scorer]):
+    """Each symtune engine as a function of the requests (as `symtune eval` calls it)."""
+
+    def queries(requests):
+        return [Query(r.context, r.continuations, 8) for r in requests]
+
+    def prefix(requests):
+        scorer, size = scorers["prefix"], scorers["prefix"].batch_size
+        found = [
+            s for c in range(0, len(requests), size)
+            for s, _ in score_set(scorer, queries(requests[c : c + size]), False)
+        ]  # fmt: skip
+        return found
+
+    def tree_rows(requests):
+        return [s for s, _ in tree.score_queries(scorers["tree"], queries(requests), False)]
+
+    def rows(requests):
+        return scorers["rows"].loglikelihood_many(requests)
+
+    return {"prefix": prefix, "tree": tree_rows, "rows": rows}
+
+
+def timed(function, requests):
+    function(requests[:2])  # warm-up
+    start = time.perf_counter()
+    found = function(requests)
+    return found, time.perf_counter() - start
+
+
+def measure(dtype: str, requests: list[RankRequest], batch_size: int, peak: float) -> None:
     from lm_eval.models.huggingface import HFLM
 
-    model = load_model("smollm2-135m-instruct", dtype)
-    tokenizer = load_tokenizer("smollm2-135m-instruct")
-    ours = Scorer(model, tokenizer, batch_size)
+    model = load_model(MODEL, dtype)
+    tokenizer = load_tokenizer(MODEL)
+    scorers = {
+        "prefix": Scorer(model, tokenizer, batch_size),
+        "tree": Scorer(model, tokenizer, batch_size, engine="tree"),
+        "rows": Scorer(model, tokenizer, batch_size, engine="rows", row_tokens=2048),
+    }
+    assert scorers["tree"].engine == "tree" and scorers["rows"].engine == "rows"
     lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=batch_size, device="cpu")
-    ours.loglikelihood(requests[0])
-    lmeval_scores(lm, requests[:1])
-    start = time.perf_counter()
-    mine = [ours.loglikelihood(r) for r in requests]
-    our_seconds = time.perf_counter() - start
-    start = time.perf_counter()
-    theirs = lmeval_scores(lm, requests)
-    their_seconds = time.perf_counter() - start
-    diff = max(
-        abs(a - b) for x, y in zip(mine, theirs, strict=True) for a, b in zip(x, y, strict=True)
-    )
+    theirs, their_seconds = timed(lambda r: lmeval_scores(lm, r), requests)
     body, head = linear_params(model)
-    count = lambda text: len(tokenizer(text, add_special_tokens=False).input_ids)  # noqa: E731
-    prompt = sum(count(r.context) for r in requests)
-    answer = sum(count(c) for r in requests for c in r.continuations)
-    full = sum(count(r.context + c) for r in requests for c in r.continuations)
-    peak = matmul_peak(torch.bfloat16 if dtype == "bf16" else torch.float32)
-    mfu_ours = 2 * (body + head) * (prompt + answer) / our_seconds / peak
-    mfu_theirs = 2 * (body + head) * full / their_seconds / peak
-    rates = len(requests) / our_seconds, len(requests) / their_seconds
-    return (*rates, diff, mfu_ours, mfu_theirs, peak)
+    split = scorers["prefix"]._split
+    pieces = [[split(r.context, c) for c in r.continuations] for r in requests]
+    once = sum(tree.tree_size(p) for p in pieces)  # each prompt once, each candidate once
+    full = sum(len(ids) for p in pieces for ids, _ in p)
+    scored = sum(len(ids) - start + 1 for p in pieces for ids, start in p)  # head positions
+    flops = {"once": 2 * (body * once + head * scored), "full": 2 * (body + head) * full}
+    rate_theirs = len(requests) / their_seconds
+    print(
+        f"  lm-eval : {rate_theirs:6.2f} prompts/s          {full:7d} tokens  "
+        f"MFU {flops['full'] / their_seconds / peak:5.1%}"
+    )
+    for name, function in engines(scorers).items():
+        mine, seconds = timed(function, requests)
+        diff = max(
+            abs(a - b) for x, y in zip(mine, theirs, strict=True) for a, b in zip(x, y, strict=True)
+        )
+        tokens, work = (full, "full") if name == "rows" else (once, "once")
+        rate = len(requests) / seconds
+        print(
+            f"  {name:8s}: {rate:6.2f} prompts/s {rate / rate_theirs:5.2f}x  {tokens:7d} tokens  "
+            f"MFU {flops[work] / seconds / peak:5.1%}  max |log-likelihood - lm-eval's| {diff:.1e}"
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--sample", type=int, default=24)
+    parser.add_argument("--sample", type=int, default=96)
     parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--dtypes", default="fp32,bf16")
     args = parser.parse_args()
     config = EvalConfig(seeds=(0,), flipped=False, list_functions="none", turing=False)
     items, _ = build_items(config)
@@ -83,16 +129,16 @@ def main() -> None:
     print(
         f"{len(requests)} prompts from the default (reachable) 4-setting pass, "
         f"{sum(len(r.continuations) for r in requests)} candidates; "
-        f"{torch.get_num_threads()} threads; batch size {args.batch_size}"
+        f"{torch.get_num_threads()} threads; {args.batch_size} rows (prefix: queries) per forward"
     )
-    for dtype in ("bf16", "fp32"):
-        ours, theirs, diff, mfu_ours, mfu_theirs, peak = run(dtype, requests, args.batch_size)
-        print(
-            f"{dtype}: symtune {ours:.2f} prompts/s, lm-eval {theirs:.2f} prompts/s, "
-            f"ratio {ours / theirs:.2f}x; max |log-likelihood difference| {diff:.2e}; "
-            f"MFU symtune {mfu_ours:.1%}, lm-eval {mfu_theirs:.1%} of the measured {dtype} "
-            f"matmul peak {peak / 1e12:.3f} TFLOP/s"
-        )
+    peaks = {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16, repeats=2)}
+    for dtype in args.dtypes.split(","):
+        peak = peaks[dtype]
+        print(f"{dtype}: measured matmul peak {peak / 1e12:.3f} TFLOP/s")
+        if peak < peaks["fp32"] / 10:
+            print(f"  not timed: {dtype} matmuls run at under a tenth of fp32's on this CPU")
+            continue
+        measure(dtype, requests, args.batch_size, peak)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,8 @@ some prompts with a label and a newline (so that verification succeeds on some p
 falls back to generation on others): outputs identical to plain greedy decoding, scores equal
 to each full prompt scored alone (fp32)."""
 
+import re
+
 import pytest
 import torch
 
@@ -150,13 +152,15 @@ def assert_each_as_alone(document, items, taught) -> None:
         assert record["results"]["tuned"]["exact"]["output"] == output
 
 
-def test_evaluation_with_shared_sets(tmp_path, tiny_model_dir, taught, monkeypatch):
+@pytest.mark.parametrize("engine", ["prefix", "tree"])
+def test_evaluation_with_shared_sets(tmp_path, tiny_model_dir, taught, monkeypatch, engine):
     """Items of a set share everything up to their query (and none of its exemplars is a query
-    of the set); every item's scores equal its prompt scored alone; the comparison comes from
-    the cluster bootstrap with a design effect; a rerun scores nothing again."""
+    of the set); every item's scores equal its prompt scored alone, through either engine that
+    shares the set's tokens; the comparison comes from the cluster bootstrap with a design
+    effect; a rerun scores nothing again."""
     from symtune.evaluate.api import build_items, evaluate
 
-    config = _config(tmp_path, tiny_model_dir, exemplar_sets=3)
+    config = _config(tmp_path, tiny_model_dir, exemplar_sets=3, engine=engine)
     items, _ = build_items(config)
     sets: dict = {}
     for item in items:
@@ -183,7 +187,9 @@ def test_evaluation_with_shared_sets(tmp_path, tiny_model_dir, taught, monkeypat
     def fail(*args, **kwargs):
         raise AssertionError("a cached item was scored again")
 
+    assert set(document["machine"]["engine_run"].values()) == {engine}
     monkeypatch.setattr("symtune.evaluate.runner.score_set", fail)
+    monkeypatch.setattr("symtune.evaluate.tree.score_queries", fail)
     assert evaluate(config, models, tmp_path / "ev")["summary"] == document["summary"]
 
 
@@ -194,6 +200,10 @@ def test_evaluation_with_shared_sets(tmp_path, tiny_model_dir, taught, monkeypat
         ({"exemplar_sets": -1}, "exemplar_sets=-1; expected 0"),
         ({"greedy": "beam"}, "greedy='beam'; expected verify or generate"),
         ({"dtype": "fp16"}, "dtype='fp16'; expected auto, bf16, fp32"),
+        ({"engine": "fast"}, "engine='fast'; expected auto, prefix, tree, rows"),
+        ({"row_tokens": -1}, "row_tokens=-1; expected 0 (sized to the prompts)"),
+        ({"row_tokens": 40}, "row_tokens=40 cannot hold one prompt with its candidates of item"),
+        ({"row_tokens": 40, "engine": "rows"}, "row_tokens=40 cannot hold one candidate of"),
     ],
 )
 def test_bad_evaluation_options_are_refused_before_anything_is_written(
@@ -203,7 +213,7 @@ def test_bad_evaluation_options_are_refused_before_anything_is_written(
     from symtune.evaluate.api import evaluate
 
     config = _config(tmp_path, tiny_model_dir, **overrides)
-    with pytest.raises(SymtuneError, match=message.replace("(", r"\(").replace("[", r"\[")):
+    with pytest.raises(SymtuneError, match=re.escape(message)):
         evaluate(config, {"base": str(tiny_model_dir)}, tmp_path / "ev")
     assert not (tmp_path / "ev").exists()
 
@@ -228,17 +238,19 @@ def test_the_cluster_bootstrap_widens_intervals_for_clustered_differences():
     assert 0.6 < cluster_bootstrap([([0] * len(many), independent, many)])[3] < 1.5
 
 
-def test_one_draw_prompts_scored_side_by_side_equal_each_prompt_alone(tmp_path, taught):
+@pytest.mark.parametrize("engine", ["prefix", "tree"])
+def test_one_draw_prompts_scored_side_by_side_equal_each_prompt_alone(tmp_path, taught, engine):
     """The paper's design (a draw of exemplars per query) is scored in batches of prompts
-    side by side: every rank score equals its prompt's one-forward reference (fp32, 1e-4) and
-    every greedy output plain decoding's, with batches of 1, 3 and 8 prompts."""
+    side by side (prefix) or as token trees (tree): every rank score equals its prompt's
+    one-forward reference (fp32, 1e-4) and every greedy output plain decoding's, with batches
+    of 1, 3 and 8 prompts (tree: rows per forward)."""
     from symtune.evaluate.api import build_items, evaluate
 
     tuned = tmp_path / "tuned"
     taught[0].save_pretrained(str(tuned))
     taught[1].save_pretrained(str(tuned))
     for size in (1, 3, 8):
-        config = _config(tmp_path, tuned, batch_size=size)
+        config = _config(tmp_path, tuned, batch_size=size, engine=engine)
         items = {i.id: i for i in build_items(config)[0]}
         document = evaluate(config, {"tuned": str(tuned)}, tmp_path / f"ev{size}")
         assert_each_as_alone(document, items, taught)

@@ -14,6 +14,8 @@ import torch
 from conftest import build_tiny_mixture, byte_tokenizer, small_eval_config, tiny_tune_config
 from matrix import FAMILIES, sharpen
 from symtune.evaluate.scoring import GenerateRequest, RankRequest, Scorer
+from symtune.evaluate.shared import Query
+from symtune.evaluate.tree import score_queries
 from symtune.tune.attention import NAME, register
 from symtune.tune.loss import SupervisedLM, supervised_loss
 from symtune.tune.packing import IGNORE, Document, batch_tensors, pack
@@ -178,8 +180,10 @@ def request(seed: int, labels=("foo", "bar", "quux")) -> RankRequest:
 
 @pytest.mark.parametrize("family", FAMILIES, ids=IDS)
 def test_rank_scoring_equals_one_full_forward_per_candidate(family):
-    """The shared-prefix scores (one prefill, candidates on copies of its cache) and the packed
-    scores (many prompts per row) equal one full forward per candidate (fp32, 1e-4)."""
+    """The shared-prefix scores (one prefill, candidates on copies of its cache), the packed
+    scores (many prompts per row) and the tree scores (several prompts and their candidates
+    per row, one or two rows per forward: their masks built from the family's own windows)
+    equal one full forward per candidate (fp32, 1e-4)."""
     model = family.model()
     sharpen(model, 4.0)
     scorer = Scorer(model, byte_tokenizer(), batch_size=2)
@@ -188,16 +192,23 @@ def test_rank_scoring_equals_one_full_forward_per_candidate(family):
     # GPT-OSS builds its masks without the position ids: packing would leak, so it is off
     assert packed.pack_tokens == (0 if family.name == "gpt_oss" else 96)
     many = packed.loglikelihood_many(requests)
+    queries = [Query(r.context, r.continuations, 4) for r in requests]
+    trees = []
+    for rows, size in ((1, 200), (2, 60)):  # all three in one row; a row each, two a forward
+        tree = Scorer(model, byte_tokenizer(), batch_size=rows, engine="tree", row_tokens=size)
+        assert tree.engine == "tree"  # every family computes the trees' masks as given
+        trees.append([scores for scores, _ in score_queries(tree, queries, False)])
     for r, req in enumerate(requests):
         reference = scorer.loglikelihood_uncached(req)
-        for got in (scorer.loglikelihood(req), many[r]):
+        for got in (scorer.loglikelihood(req), many[r], trees[0][r], trees[1][r]):
             assert max(abs(a - b) for a, b in zip(got, reference, strict=True)) < 1e-4
 
 
 @pytest.mark.parametrize("family", FAMILIES, ids=IDS)
 def test_greedy_by_verification_equals_generation(family):
     """Exact match's output is the same whether taken from the rank pass (verification) or
-    generated, and the same one prompt at a time as in batches through `generate`."""
+    generated, the same one prompt at a time as in batches through `generate`, and the same
+    verified from tree rows."""
     model = family.model()
     tokenizer = byte_tokenizer()
     verify = Scorer(model, tokenizer, greedy="verify")
@@ -210,6 +221,9 @@ def test_greedy_by_verification_equals_generation(family):
         verify.rank_and_generate(r, g)[1] for r, g in zip(requests, generate, strict=True)
     ] == expected
     assert batched.generate(generate) == expected
+    tree = Scorer(model, tokenizer, batch_size=2, engine="tree")
+    queries = [Query(r.context, r.continuations, 4) for r in requests]
+    assert [output for _, output in score_queries(tree, queries, True)] == expected
     # a candidate that is the greedy output is verified, not generated
     for r, g, out in zip(requests, generate, expected, strict=True):
         chosen = RankRequest(r.context, (" " + out, *r.continuations)) if out else r

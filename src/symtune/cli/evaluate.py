@@ -79,7 +79,7 @@ def eval_command(
         )
 
 
-@config_options(EvalConfig, skip=("tokenizer", "batch_size", "dtype"))
+@config_options(EvalConfig, skip=("tokenizer", "batch_size", "dtype", "engine", "row_tokens"))
 def eval_export_command(
     out: Annotated[Path, typer.Option(help="Task folder for lm-eval's --include_path (new).")],
     model: Annotated[

@@ -20,6 +20,7 @@ from symtune.analysis.tables import results_markdown
 from symtune.artifacts import artifact_record
 from symtune.errors import SymtuneError
 from symtune.evaluate.config import EvalConfig
+from symtune.evaluate.engines import check_row_tokens, scoring_engine
 from symtune.evaluate.identity import model_identity, model_location, model_record
 from symtune.evaluate.parallel import share
 from symtune.evaluate.protocol import (
@@ -175,6 +176,7 @@ def evaluate(
 
             check_chat_template(load_tokenizer(location, config.trust_remote_code), location)
     items, notes = built if built is not None else build_items(config)
+    check_row_tokens(config, *scoring_engine(config, _device().type), located, items)
     identities = {label: model_identity(models[label], at) for label, at in located.items()}
     with claim_main(out, "eval"):
         before = {p for p in out.rglob("*")}
@@ -186,18 +188,12 @@ def evaluate(
             raise
 
 
-def pack_tokens(device_type: str) -> int:
-    """Tokens per packed row for rank scoring: many prompts per forward on a GPU (0, one prompt
-    at a time with a shared KV cache, on a CPU); SYMTUNE_PACK_TOKENS overrides (the same
-    numbers either way: tests/unit/test_evaluate.py)."""
-    override = os.environ.get("SYMTUNE_PACK_TOKENS", "").strip()
-    if override:
-        if not override.isdigit():
-            raise SymtuneError(
-                f"SYMTUNE_PACK_TOKENS={override!r}; expected a number of tokens (0: off)"
-            )
-        return int(override)
-    return 8192 if device_type == "cuda" else 0
+def _device():
+    import torch
+
+    if torch.cuda.is_available():
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    return torch.device("cpu")
 
 
 def _evaluate(
@@ -213,19 +209,18 @@ def _evaluate(
     files, `model_location`), write results.json/.md."""
     import torch
 
-    device = torch.device("cpu")
-    if torch.cuda.is_available():
-        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-    packing = pack_tokens(device.type)  # checked before anything is written
+    device = _device()
+    engine = scoring_engine(config, device.type)  # checked before anything is written
     dtype = resolve_dtype(config.dtype, device.type)
     config = replace(config, dtype=dtype.dtype)  # caches belong to the dtype that ran
     on_main(lambda: claim_caches(config, identities, out))
     per_model: dict[str, dict[str, dict[str, Any]]] = {}
     timings: dict[str, float] = {}
+    engines: dict[str, str] = {}  # per model, what ran (a model that cannot run it: prefix)
     mine = share(items, rank(), world_size())
     for label, location in located.items():
-        found = _score_model(config, label, location, mine, out, device, packing, progress)
-        per_model[label], timings[label] = found
+        found = _score_model(config, label, location, mine, out, device, engine, progress)
+        per_model[label], timings[label], engines[label] = found
     if world_size() > 1:  # rank 0 writes what one process would have
         wait_for_everyone()
         if not is_main_process():
@@ -236,7 +231,10 @@ def _evaluate(
         "threads": torch.get_num_threads(),
         "device": str(device),
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
-        "pack_tokens": packing,
+        "engine": engine[0],
+        "engine_run": engines,
+        "row_tokens": engine[1],
+        "pack_tokens": engine[1] if engine[0] == "rows" else 0,
         "dtype": dtype.to_dict(),
     }
     document = {
@@ -268,11 +266,11 @@ def _score_model(
     items: list[Item],
     out: Path,
     device,
-    packing: int,
+    engine: tuple[str, int],
     progress: Callable[[str, int], Callable[[Item, str], None]] | None,
-) -> tuple[dict[str, dict[str, Any]], float]:
-    """One model's results per item, resumed from and appended to its per-item cache, and
-    the seconds its scoring took (loading aside)."""
+) -> tuple[dict[str, dict[str, Any]], float, str]:
+    """One model's results per item, resumed from and appended to its per-item cache, the
+    seconds its scoring took (loading aside) and the engine that ran."""
     import torch
 
     from symtune.models import load_model, load_tokenizer
@@ -285,9 +283,10 @@ def _score_model(
         model,
         tokenizer,
         batch_size=config.batch_size,
-        pack_tokens=packing,
         greedy=config.greedy,
         framing=frame,
+        engine=engine[0],
+        row_tokens=engine[1],
     )
     path = cache_path(out, label, rank())
     cache = ResultCache(path, cached(out, label, skip=path))
@@ -295,9 +294,8 @@ def _score_model(
     callback = progress(label, work) if progress is not None else None
     start = time.perf_counter()
     try:
-        return score_items(items, scorer, config.scoring, cache, callback), (
-            time.perf_counter() - start
-        )
+        results = score_items(items, scorer, config.scoring, cache, callback)
+        return results, time.perf_counter() - start, scorer.engine
     finally:
         cache.close()
         del model, scorer

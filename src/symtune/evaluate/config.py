@@ -18,7 +18,8 @@ SCORING = tuple(MODES)
 LIST_FUNCTION_CHOICES = ("all", "paper20", "none")
 ALGORITHMIC_CHOICES = ("generated", "bigbench")
 GREEDY_CHOICES = ("verify", "generate")
-NOT_IDENTITY = ("greedy", "trust_remote_code")
+ENGINE_CHOICES = ("auto", "prefix", "tree", "rows")
+NOT_IDENTITY = ("greedy", "trust_remote_code", "engine", "row_tokens")
 
 
 MAX_K = 1_000
@@ -27,6 +28,8 @@ MAX_QUERIES = 100_000
 """Most queries per task and setting."""
 MAX_SEEDS = 100
 """Most exemplar seeds (each repeats the whole evaluation)."""
+MAX_ROW_TOKENS = 1_048_576
+"""Most tokens per scoring row."""
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,14 @@ class EvalConfig:
     greedy: str = "verify"
     """Exact match's greedy output: verify (taken from the rank pass where a candidate is
     provably the greedy output, else generated) or generate (always decode); same outputs."""
+    engine: str = "auto"
+    """How rank scoring computes (the same numbers, docs/evaluation.md): tree (many prompts and
+    their candidates per forward as token trees, nothing computed twice), prefix (a prompt per
+    forward, its KV cache shared by its candidates), rows (every prompt + candidate packed in
+    rows: each prompt once per candidate); auto: tree on a CPU, rows on CUDA."""
+    row_tokens: int = 0
+    """Tokens per row of the tree and rows engines; 0: sized to the prompts (tree) or 8,192
+    (rows). A row must hold one prompt with all its candidates."""
     dtype: str = "auto"
     """auto (bf16 on CUDA and on CPUs with AMX or AVX512-BF16, else fp32), bf16 or fp32."""
     trust_remote_code: bool = False
@@ -145,6 +156,13 @@ class EvalConfig:
                 "0 (one draw per query, the paper's design) or a number of shared sets",
             ),
             (self.greedy in GREEDY_CHOICES, "greedy", self.greedy, " or ".join(GREEDY_CHOICES)),
+            (self.engine in ENGINE_CHOICES, "engine", self.engine, ", ".join(ENGINE_CHOICES)),
+            (
+                0 <= self.row_tokens <= MAX_ROW_TOKENS,
+                "row_tokens",
+                self.row_tokens,
+                f"0 (sized to the prompts) to {MAX_ROW_TOKENS:,}",
+            ),
             (self.max_tokens >= 16, "max_tokens", self.max_tokens, ">= 16"),
             (self.dtype in DTYPE_CHOICES, "dtype", self.dtype, ", ".join(DTYPE_CHOICES)),
         ]

@@ -11,6 +11,7 @@ from typing import Any
 
 from symtune.analysis.modes import RANK
 from symtune.errors import SymtuneError
+from symtune.evaluate import tree
 from symtune.evaluate.protocol import Item
 from symtune.evaluate.scoring import Scorer
 from symtune.evaluate.shared import Query, score_set
@@ -87,7 +88,7 @@ def score_items(
     if scorer.pack_tokens and "rank" in scoring:  # many prompts per forward (GPU)
         _rank_packed(items, scorer, cache, progress)
     per_item = items
-    if not scorer.pack_tokens:  # batches through a shared prefix (sets) or side by side
+    if not scorer.pack_tokens:  # tree rows, or batches through a shared prefix (sets)
         in_sets = _score_sets(items, scorer, scoring, cache, progress)
         per_item = [i for i in items if i.id not in in_sets]
     for item in per_item:
@@ -176,6 +177,24 @@ def batch_keys(items: Sequence[Item], size: int) -> dict[str, tuple]:
     return keys
 
 
+TREE_QUERIES = 64
+"""Classification items per call of the tree engine (results are cached after each call)."""
+
+
+def tree_keys(items: Sequence[Item]) -> dict[str, tuple]:
+    """Which call of the tree engine each classification item is scored in: `TREE_QUERIES`
+    at a time, an exemplar set's queries side by side (their rows share its tokens) and the
+    others by length (rows fill evenly); the numbers do not depend on it."""
+    ranked = [i for i in items if i.candidates]
+
+    def order(item: Item) -> tuple:
+        index = item.meta.get("exemplar_set")
+        return (item.group, item.task, item.seed, -1 if index is None else index, len(item.context))
+
+    ranked.sort(key=order)
+    return {item.id: ("tree", n // TREE_QUERIES) for n, item in enumerate(ranked)}
+
+
 def _score_sets(
     items: Sequence[Item],
     scorer: Scorer,
@@ -183,10 +202,12 @@ def _score_sets(
     cache: ResultCache,
     progress: Callable[[Item, str], None] | None,
 ) -> set[str]:
-    """Score every classification item not yet cached, a batch at a time (`batch_keys`)
-    through `score_set`; returns the ids of the items it covered (now all in the cache)."""
+    """Score every classification item not yet cached, a batch at a time, through the tree
+    engine (`tree_keys`) or `score_set` (`batch_keys`); returns the ids of the items it
+    covered (now all in the cache)."""
     sets: dict[tuple, list[Item]] = {}
-    keys = batch_keys(items, scorer.batch_size)
+    tree_rows = scorer.engine == "tree"
+    keys = tree_keys(items) if tree_rows else batch_keys(items, scorer.batch_size)
     for item in items:
         if item.id in keys:
             sets.setdefault(keys[item.id], []).append(item)
@@ -200,7 +221,8 @@ def _score_sets(
         if not todo:
             continue
         queries = [Query(*_ranked(scorer, i.context, i.candidates), i.max_new_tokens) for i in todo]
-        for item, (scores, output) in zip(todo, score_set(scorer, queries, exact), strict=True):
+        score = tree.score_queries if tree_rows else score_set
+        for item, (scores, output) in zip(todo, score(scorer, queries, exact), strict=True):
             if "rank" in scoring:
                 cache.add(f"rank|{item.id}", rank_result(item, scores))
             if output is not None:

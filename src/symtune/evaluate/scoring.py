@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import torch
 
+from symtune.evaluate import tree
 from symtune.evaluate.greedy import MARGINS, Decoding, Top, tops, verified_output
 from symtune.models.architecture import isolates_packed
 from symtune.prompts.chat import Framing
@@ -32,21 +33,42 @@ class GenerateRequest:
     max_new_tokens: int = 16
 
 
+ENGINES = ("prefix", "tree", "rows")
+"""Rank scoring's ways to compute the same numbers: "prefix", one prompt (or one exemplar set
+and a batch of queries) per forward with a KV cache its candidates share; "tree", many prompts
+and their candidates per forward as token trees (`symtune.evaluate.tree`): each token computed
+once, in large matmuls; "rows", every (prompt, candidate) packed into rows, each prompt
+repeated per candidate (lm-eval's amount of work)."""
+
 PACKING_TOLERANCE = {torch.float32: 1e-3}
 """How far a packed prompt's log-probabilities may move from its own (rounding); bf16: 0.1."""
+
+
+def split(tokenizer, framing: Framing, context: str, continuation: str) -> tuple[list[int], int]:
+    """Tokens of context+continuation (tokenized jointly, after the framing's start) and where
+    the continuation starts: the first token that ends past the context (a straddling token
+    counts as continuation)."""
+    encoding = tokenizer(
+        context + continuation, add_special_tokens=False, return_offsets_mapping=True
+    )
+    ids = list(encoding["input_ids"])
+    start = next(i for i, (_, end) in enumerate(encoding["offset_mapping"]) if end > len(context))
+    lead = list(framing.start)
+    return [*lead, *ids], start + len(lead)
 
 
 class Scorer:
     """A causal LM and its tokenizer, scored on CPU or GPU, in fp32 or bf16.
 
-    Two ways to work, the same numbers (tested): one prompt at a time with a KV cache shared
-    by its candidates (`pack_tokens=0`, the fast way on a CPU), or many prompts at once
-    (`pack_tokens=N`, the fast way on a GPU): rank scoring packs every (prompt, candidate)
-    into rows of N tokens whose position ids restart per sequence, so that attention stays
-    within each (transformers builds the per-sequence causal mask; a model whose masks do not,
-    checked once, is scored one prompt at a time), with the output head only where a candidate
-    token is predicted; greedy decoding runs batches of left-padded prompts through
-    `generate`."""
+    Three engines for rank scoring (`ENGINES`), the same numbers (tested): "prefix", one prompt
+    at a time with a KV cache shared by its candidates; "tree" (`symtune.evaluate.tree`), many
+    prompts and their candidates per forward as token trees, nothing computed twice; "rows"
+    (`pack_tokens=N`), every (prompt, candidate) packed into rows of N tokens whose position
+    ids restart per sequence, so that attention stays within each (transformers builds the
+    per-sequence causal mask), the head only where a candidate token is predicted. A model
+    that cannot run "tree" or "rows" (checked once) is scored by "prefix". Greedy decoding
+    runs batches of left-padded prompts through `generate` under "rows", else one prompt at a
+    time with a KV cache."""
 
     def __init__(
         self,
@@ -56,6 +78,8 @@ class Scorer:
         pack_tokens: int = 0,
         greedy: str = "verify",
         framing: Framing | None = None,
+        engine: str | None = None,
+        row_tokens: int = 0,
     ):
         self.model = model.eval()
         self.tokenizer = tokenizer
@@ -63,9 +87,22 @@ class Scorer:
         """How prompts are framed: the tokenizer's own leading special tokens (BOS where it adds
         one) before every prompt, as in tuning; a chat template when asked."""
         self.batch_size = batch_size
-        self.pack_tokens = pack_tokens
-        if pack_tokens and not isolates_packed(model, PACKING_TOLERANCE.get(model.dtype, 0.1)):
-            self.pack_tokens = 0  # its masks would let packed prompts see each other
+        """Queries per forward (prefix), rows per forward (tree, rows)."""
+        tolerance = PACKING_TOLERANCE.get(model.dtype, 0.1)
+        engine = engine or ("rows" if pack_tokens else "prefix")
+        self.windows = None
+        if engine == "rows" and not isolates_packed(model, tolerance):
+            engine = "prefix"  # its masks would let packed prompts see each other
+        if engine == "tree":
+            self.windows = tree.attention_windows(model)
+            if self.windows is None or not tree.supported(model, tolerance):
+                engine = "prefix"  # it builds its masks its own way
+        self.engine = engine
+        """How rank scoring runs (`ENGINES`); "tree" or "rows" asked of a model that cannot
+        run them falls back to "prefix" (the same numbers, slower)."""
+        self.row_tokens = row_tokens if engine == "tree" else 0
+        """Tokens per tree row (0: sized to the prompts, `tree.DEFAULT_ROW_TOKENS`)."""
+        self.pack_tokens = (row_tokens or pack_tokens or 8192) if engine == "rows" else 0
         self.greedy = greedy
         """"verify": a candidate the teacher-forced pass shows to be the greedy output is
         taken without generating (`symtune.evaluate.greedy`); "generate": always generate."""
@@ -109,17 +146,7 @@ class Scorer:
         return None
 
     def _split(self, context: str, continuation: str) -> tuple[list[int], int]:
-        """Tokens of context+continuation (tokenized jointly) and where the continuation starts:
-        the first token that ends past the context (a straddling token counts as continuation)."""
-        encoding = self.tokenizer(
-            context + continuation, add_special_tokens=False, return_offsets_mapping=True
-        )
-        ids = list(encoding["input_ids"])
-        start = next(
-            i for i, (_, end) in enumerate(encoding["offset_mapping"]) if end > len(context)
-        )
-        lead = list(self.framing.start)
-        return [*lead, *ids], start + len(lead)
+        return split(self.tokenizer, self.framing, context, continuation)
 
     def _pieces(self, request: RankRequest) -> tuple[list[tuple[list[int], int]], int]:
         """Each continuation's joint tokens and start, and the length of the prefix that all of
