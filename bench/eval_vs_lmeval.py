@@ -24,6 +24,7 @@ import torch
 from symtune.evaluate import tree
 from symtune.evaluate.api import build_items
 from symtune.evaluate.config import EvalConfig
+from symtune.evaluate.runner import TREE_QUERIES
 from symtune.evaluate.scoring import RankRequest, Scorer
 from symtune.evaluate.shared import Query, score_set
 from symtune.models import load_model, load_tokenizer
@@ -55,6 +56,8 @@ def engines(scorers: dict[str, Scorer]):
         return [Query(r.context, r.continuations, 8) for r in requests]
 
     def prefix(requests):
+        """As `symtune eval` batches it (`runner.batch_keys`): prompts of like length side by
+        side, `batch_size` a forward (the requests come sorted by length)."""
         scorer, size = scorers["prefix"], scorers["prefix"].batch_size
         found = [
             s for c in range(0, len(requests), size)
@@ -63,7 +66,13 @@ def engines(scorers: dict[str, Scorer]):
         return found
 
     def tree_rows(requests):
-        return [s for s, _ in tree.score_queries(scorers["tree"], queries(requests), False)]
+        """As `symtune eval` calls it (`runner.tree_keys`): `TREE_QUERIES` prompts a call."""
+        return [
+            s for c in range(0, len(requests), TREE_QUERIES)
+            for s, _ in tree.score_queries(
+                scorers["tree"], queries(requests[c : c + TREE_QUERIES]), False
+            )
+        ]  # fmt: skip
 
     def rows(requests):
         return scorers["rows"].loglikelihood_many(requests)
@@ -125,13 +134,14 @@ def main() -> None:
     config = EvalConfig(seeds=(0,), flipped=False, list_functions="none", turing=False)
     items, _ = build_items(config)
     sample = random.Random(1).sample(items, args.sample)
+    sample.sort(key=lambda i: len(i.context))  # as the runner orders prompts (less padding)
     requests = [RankRequest(i.context, tuple(" " + c for c in i.candidates)) for i in sample]
     print(
         f"{len(requests)} prompts from the default (reachable) 4-setting pass, "
         f"{sum(len(r.continuations) for r in requests)} candidates; "
         f"{torch.get_num_threads()} threads; {args.batch_size} rows (prefix: queries) per forward"
     )
-    peaks = {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16, repeats=2)}
+    peaks = {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16)}
     for dtype in args.dtypes.split(","):
         peak = peaks[dtype]
         print(f"{dtype}: measured matmul peak {peak / 1e12:.3f} TFLOP/s")

@@ -3,7 +3,7 @@
 # pinned artifacts included; they are fetched once into $SYMTUNE_CACHE or ~/.cache/symtune).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh dev
 .venv/bin/ruff check src tests bench experiments
 .venv/bin/ruff format --check src tests bench experiments
 .venv/bin/python -m pytest -q "$@"

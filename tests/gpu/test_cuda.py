@@ -1,6 +1,7 @@
 """The CUDA path, on a GPU only (marker `gpu`; skipped without one): packed == unpacked loss and
 gradients for every attention implementation, a tuning run whose numbers do not depend on the
-attention, bf16 autocast close to fp32, and evaluation on the GPU equal to the CPU's.
+attention, bf16 autocast close to fp32, and evaluation on the GPU (rows and tree engines) equal
+to the CPU's.
 
 `SYMTUNE_TEST_DEVICE=cpu pytest -m gpu tests/gpu` runs what of it a CPU can (a dry run of the
 test code itself: FlexAttention has no backward on a CPU, and a run there uses the CPU path)."""
@@ -14,6 +15,8 @@ from transformers import AutoModelForCausalLM
 
 from conftest import build_tiny_mixture, tiny_llama
 from symtune.evaluate.scoring import GenerateRequest, RankRequest, Scorer
+from symtune.evaluate.shared import Query
+from symtune.evaluate.tree import score_queries
 from symtune.models import load_tokenizer
 from symtune.tune.attention import NAME, register
 from symtune.tune.config import TuneConfig
@@ -118,3 +121,9 @@ def test_evaluation_on_the_device_equals_the_cpu(tiny_model_dir):
         assert all(abs(a - b) < 1e-3 for a, b in zip(scores, reference, strict=True))
     generate = [GenerateRequest(c, 8) for c in contexts]
     assert device.generate(generate) == cpu.generate(generate)
+    tree = Scorer(model, tokenizer, batch_size=2, engine="tree")
+    assert tree.engine == "tree"
+    queries = [Query(r.context, r.continuations, 8) for r in requests]
+    for request, (scores, _) in zip(requests, score_queries(tree, queries, False), strict=True):
+        reference = cpu.loglikelihood(request)
+        assert all(abs(a - b) < 1e-3 for a, b in zip(scores, reference, strict=True))

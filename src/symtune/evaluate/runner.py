@@ -182,17 +182,24 @@ TREE_QUERIES = 64
 
 
 def tree_keys(items: Sequence[Item]) -> dict[str, tuple]:
-    """Which call of the tree engine each classification item is scored in: `TREE_QUERIES`
-    at a time, an exemplar set's queries side by side (their rows share its tokens) and the
-    others by length (rows fill evenly); the numbers do not depend on it."""
-    ranked = [i for i in items if i.candidates]
+    """Which call of the tree engine each classification item is scored in: per group and
+    task (the unit data-parallel evaluation deals out, so every call is formed as in one
+    process and the scores round alike), `TREE_QUERIES` at a time, an exemplar set's queries
+    side by side (their rows share its tokens) and the others by length (rows fill evenly)."""
+    units: dict[tuple, list[Item]] = {}
+    for item in items:
+        if item.candidates:
+            units.setdefault((item.group, item.task), []).append(item)
 
     def order(item: Item) -> tuple:
         index = item.meta.get("exemplar_set")
-        return (item.group, item.task, item.seed, -1 if index is None else index, len(item.context))
+        return (item.seed, -1 if index is None else index, len(item.context), item.id)
 
-    ranked.sort(key=order)
-    return {item.id: ("tree", n // TREE_QUERIES) for n, item in enumerate(ranked)}
+    keys: dict[str, tuple] = {}
+    for unit, members in units.items():
+        for n, item in enumerate(sorted(members, key=order)):
+            keys[item.id] = (*unit, n // TREE_QUERIES)
+    return keys
 
 
 def _score_sets(

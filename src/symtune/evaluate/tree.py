@@ -27,7 +27,7 @@ from symtune.evaluate.greedy import Top, tops
 if TYPE_CHECKING:
     from symtune.evaluate.scoring import Scorer
 
-DEFAULT_ROW_TOKENS = 512
+DEFAULT_ROW_TOKENS = 192
 """Nodes per row when not set: a row takes queries until the next would pass it (a query
 larger than that has a row of its own); attention costs grow with a row's length."""
 
