@@ -10,7 +10,7 @@ import torch
 
 
 def matmul_peak(
-    dtype: torch.dtype = torch.bfloat16, size: int = 2048, repeats: int = 5, device: str = "cpu"
+    dtype: torch.dtype = torch.bfloat16, size: int = 2048, repeats: int = 10, device: str = "cpu"
 ) -> float:
     """Best matmul FLOP/s in `dtype` of a few repeats (the machine's practical peak). A dtype
     this machine emulates (bf16 on a CPU without bf16 instructions: a 512 matmul under 5
