@@ -6,38 +6,11 @@ to each full prompt scored alone (fp32)."""
 import re
 
 import pytest
-import torch
 
-from conftest import byte_tokenizer, tiny_llama
+from conftest import LABELS, contexts
 from symtune.evaluate.greedy import Top, verified_output
 from symtune.evaluate.scoring import GenerateRequest, RankRequest, Scorer
 from symtune.evaluate.shared import Query, common_prefix, score_set
-
-PREFIX = "Q: alpha\nA: XQZ\n\nQ: beta\nA: not ironic\n\nQ: delta\nA: XQZ\n\n"
-WORDS = ["gamma", "epsilon", "zeta", "eta", "theta", "iota", "kappa", "lambda", "mu", "nu"]
-LABELS = (" XQZ", " not ironic")
-
-
-def contexts() -> list[str]:
-    return [PREFIX + f"Q: {w} {v}\nA:" for w in WORDS for v in ("one", "two", "three")]
-
-
-@pytest.fixture(scope="module")
-def taught():
-    """A tiny llama trained a few steps to answer half of the prompts with a label + newline."""
-    tokenizer = byte_tokenizer()
-    model = tiny_llama(vocab_size=260, tie_word_embeddings=True)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
-    texts = [c + LABELS[i % 2] + "\n" for i, c in enumerate(contexts()[::2])]
-    encoded = [tokenizer(t)["input_ids"] for t in texts]
-    width = max(map(len, encoded))
-    ids = torch.tensor([e + [0] * (width - len(e)) for e in encoded])
-    labels = torch.tensor([e + [-100] * (width - len(e)) for e in encoded])
-    for _ in range(150):
-        model(input_ids=ids, labels=labels).loss.backward()
-        optimizer.step()
-        optimizer.zero_grad()
-    return model.eval(), tokenizer
 
 
 def decode(tokens):

@@ -9,9 +9,8 @@ tests/unit/test_model_matrix.py::test_rank_scoring_equals_one_full_forward_per_c
 from __future__ import annotations
 
 import torch
-from test_greedy_and_sets import LABELS, contexts, taught  # noqa: F401 (a fixture)
 
-from conftest import byte_tokenizer
+from conftest import LABELS, byte_tokenizer, contexts
 from matrix import BY_NAME, sharpen
 from symtune.evaluate import tree
 from symtune.evaluate.scoring import GenerateRequest, RankRequest, Scorer
@@ -53,7 +52,7 @@ def test_pack_shares_prefixes_and_keeps_to_the_row_size():
     assert tree.allowed(rows[0], 2).sum(1).tolist() == [1, 2, 2, 2, 2, 2]
 
 
-def test_row_size_and_rows_per_forward_do_not_change_the_scores(taught):  # noqa: F811
+def test_row_size_and_rows_per_forward_do_not_change_the_scores(taught):
     """30 prompts sharing their exemplars: one full forward per candidate, within 1e-4 in
     fp32, with rows of one prompt or of many, and 1, 4 or 16 rows per forward."""
     model, tokenizer = taught
@@ -63,7 +62,7 @@ def test_row_size_and_rows_per_forward_do_not_change_the_scores(taught):  # noqa
         assert worst(scorer, queries) < 1e-4, (rows, size)
 
 
-def test_greedy_outputs_from_tree_rows_are_plain_decodings(taught):  # noqa: F811
+def test_greedy_outputs_from_tree_rows_are_plain_decodings(taught):
     """Exact match through the tree engine: verified where a candidate is the greedy output,
     generated elsewhere, always what plain decoding gives."""
     model, tokenizer = taught

@@ -15,7 +15,7 @@ prefix engine instead). In fp32, every score equals one full forward per candida
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -273,16 +273,6 @@ def supported(model, tolerance: float = 1e-3) -> bool:
                 if abs(alone - score) > tolerance * (len(tokens) - start):
                     return False
     return True
-
-
-def check_rows(sizes: Sequence[int], row_tokens: int, name: Callable[[int], str]) -> None:
-    """Refuse a row size that cannot hold one query's tree (one line naming the query)."""
-    for i, size in enumerate(sizes):
-        if size > row_tokens:
-            raise SymtuneError(
-                f"row_tokens={row_tokens}: {name(i)} needs {size} tokens in one row; "
-                f"expected row_tokens >= {max(sizes)} (or 0: sized to the prompts)"
-            )
 
 
 def score_queries(scorer: Scorer, queries, exact: bool) -> list[tuple[list[float], str | None]]:
